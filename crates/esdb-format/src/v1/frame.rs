@@ -1,0 +1,252 @@
+//! Block frames: every byte between the header and the footer belongs to one framed block, a
+//! payload followed by a trailer that says how it is compressed and checksums both.
+//!
+//! Layout: docs/FORMAT.md#block-frame.
+
+use std::borrow::Cow;
+
+use crate::checksum::xxh3;
+use crate::cursor::Cursor;
+use crate::error::DecodeError;
+use crate::v1::MAX_BLOCK_LEN;
+
+/// Offset of the codec byte within the trailer.
+pub const CODEC_OFFSET: usize = 0;
+/// Offset of the raw payload length within the trailer.
+pub const RAW_LEN_OFFSET: usize = CODEC_OFFSET + size_of::<u8>();
+/// Offset of the checksum within the trailer.
+pub const CHECKSUM_OFFSET: usize = RAW_LEN_OFFSET + size_of::<u32>();
+/// Encoded size of the trailer that follows every payload.
+pub const TRAILER_LEN: usize = CHECKSUM_OFFSET + size_of::<u64>();
+
+/// LZ4 never expands more than this factor (a run of 255 literal-free length bytes).
+const LZ4_MAX_EXPANSION: u64 = 255;
+
+/// How a block payload is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Codec {
+    /// Stored as is.
+    Raw = 0,
+    /// Compressed with the LZ4 block format (no frame, no size prefix).
+    Lz4 = 1,
+}
+
+impl Codec {
+    /// The codec for a stored byte.
+    pub fn from_byte(byte: u8, offset: u64) -> Result<Codec, DecodeError> {
+        match byte {
+            0 => Ok(Codec::Raw),
+            1 => Ok(Codec::Lz4),
+            other => Err(DecodeError::invalid("block codec", offset, format!("unknown codec {other}"))),
+        }
+    }
+}
+
+/// Where a framed block sits: the absolute offset of its payload and the payload's stored length.
+/// The trailer follows at `offset + len`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Handle {
+    /// Absolute file offset of the first payload byte.
+    pub offset: u64,
+    /// Stored (possibly compressed) payload length, without the trailer.
+    pub len: u32,
+}
+
+impl Handle {
+    /// Length of payload plus trailer.
+    pub fn framed_len(&self) -> u64 {
+        u64::from(self.len) + TRAILER_LEN as u64
+    }
+
+    /// Absolute offset one past the trailer.
+    pub fn end(&self) -> u64 {
+        self.offset.saturating_add(self.framed_len())
+    }
+
+    /// Fails unless the framed block lies within `[start, end)`.
+    pub fn check_within(&self, start: u64, end: u64, field: &'static str, at: u64) -> Result<(), DecodeError> {
+        if self.offset < start || self.offset.checked_add(self.framed_len()).is_none_or(|e| e > end) {
+            return Err(DecodeError::invalid(
+                field,
+                at,
+                format!("block of {} bytes at offset {} is outside [{start}, {end})", self.framed_len(), self.offset),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Appends offset and length as two varints.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        crate::varint::encode(self.offset, out);
+        crate::varint::encode(u64::from(self.len), out);
+    }
+
+    /// Reads a handle written by [`Handle::encode`].
+    pub fn decode(cur: &mut Cursor<'_>, field: &'static str) -> Result<Handle, DecodeError> {
+        let offset = cur.uvarint(field)?;
+        let len = cur.len_at_most(u64::from(u32::MAX), field)? as u32;
+        Ok(Handle { offset, len })
+    }
+}
+
+/// Appends `payload` framed with `codec` to `out`: the stored bytes, then the trailer.
+///
+/// With [`Codec::Lz4`] the payload is compressed, and stored raw instead when compression does
+/// not make it smaller. Returns the codec actually used and the stored length.
+pub fn encode(payload: &[u8], codec: Codec, out: &mut Vec<u8>) -> (Codec, u32) {
+    let raw_len = u32::try_from(payload.len()).expect("block payloads are limited to MAX_BLOCK_LEN");
+    let start = out.len();
+    let mut used = Codec::Raw;
+    if codec == Codec::Lz4 && !payload.is_empty() {
+        let compressed = lz4_flex::block::compress(payload);
+        if compressed.len() < payload.len() {
+            out.extend_from_slice(&compressed);
+            used = Codec::Lz4;
+        }
+    }
+    if used == Codec::Raw {
+        out.extend_from_slice(payload);
+    }
+    let stored_len = (out.len() - start) as u32;
+    out.push(used as u8);
+    out.extend_from_slice(&raw_len.to_le_bytes());
+    let checksum = xxh3(&out[start..]);
+    out.extend_from_slice(&checksum.to_le_bytes());
+    (used, stored_len)
+}
+
+/// The checked trailer of a framed block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Trailer {
+    /// How the payload is stored.
+    pub codec: Codec,
+    /// Payload length once decompressed.
+    pub raw_len: u32,
+}
+
+/// Checks the frame of a block whose payload starts at absolute `offset`.
+///
+/// `framed` is the payload followed by the trailer. Verifies the checksum, the codec and that the
+/// raw length is within `max_raw_len` and plausible for the stored length.
+pub fn check(framed: &[u8], offset: u64, max_raw_len: u32, section: &'static str) -> Result<Trailer, DecodeError> {
+    let Some(payload_len) = framed.len().checked_sub(TRAILER_LEN) else {
+        return Err(DecodeError::Truncated {
+            field: section,
+            offset,
+            need: TRAILER_LEN as u64,
+            have: framed.len() as u64,
+        });
+    };
+    let trailer_at = offset + payload_len as u64;
+    let mut cur = Cursor::new(&framed[payload_len..], trailer_at);
+    let codec_byte = cur.u8("block codec")?;
+    let raw_len = cur.u32("block raw length")?;
+    let stored = cur.u64("block checksum")?;
+    let computed = xxh3(&framed[..payload_len + CHECKSUM_OFFSET]);
+    if stored != computed {
+        return Err(DecodeError::ChecksumMismatch { section, offset, stored, computed });
+    }
+    let codec = Codec::from_byte(codec_byte, trailer_at)?;
+    let raw_len_at = trailer_at + RAW_LEN_OFFSET as u64;
+    if raw_len > max_raw_len.min(MAX_BLOCK_LEN) {
+        return Err(DecodeError::invalid(
+            "block raw length",
+            raw_len_at,
+            format!("{raw_len} exceeds the largest block in this file ({max_raw_len})"),
+        ));
+    }
+    match codec {
+        Codec::Raw if raw_len as usize != payload_len => {
+            return Err(DecodeError::invalid(
+                "block raw length",
+                raw_len_at,
+                format!("raw block of {payload_len} bytes claims {raw_len}"),
+            ));
+        }
+        Codec::Lz4 if u64::from(raw_len) > (payload_len as u64).saturating_mul(LZ4_MAX_EXPANSION) + 16 => {
+            return Err(DecodeError::invalid(
+                "block raw length",
+                raw_len_at,
+                format!("{raw_len} is more than LZ4 can expand {payload_len} bytes to"),
+            ));
+        }
+        _ => {}
+    }
+    Ok(Trailer { codec, raw_len })
+}
+
+/// Checks a framed block and returns its raw payload, borrowed when stored raw.
+///
+/// Allocates at most `raw_len` bytes, which [`check`] bounds by `max_raw_len`.
+pub fn open<'a>(
+    framed: &'a [u8],
+    offset: u64,
+    max_raw_len: u32,
+    section: &'static str,
+) -> Result<Cow<'a, [u8]>, DecodeError> {
+    let trailer = check(framed, offset, max_raw_len, section)?;
+    let payload = &framed[..framed.len() - TRAILER_LEN];
+    match trailer.codec {
+        Codec::Raw => Ok(Cow::Borrowed(payload)),
+        Codec::Lz4 => {
+            let mut raw = vec![0u8; trailer.raw_len as usize];
+            match lz4_flex::block::decompress_into(payload, &mut raw) {
+                Ok(n) if n == raw.len() => Ok(Cow::Owned(raw)),
+                Ok(n) => Err(DecodeError::invalid(
+                    "block payload",
+                    offset,
+                    format!("LZ4 payload decompressed to {n} bytes, trailer says {}", trailer.raw_len),
+                )),
+                Err(err) => {
+                    Err(DecodeError::invalid("block payload", offset, format!("LZ4 payload is corrupt: {err}")))
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compressible_payload_is_lz4_and_roundtrips() {
+        let payload = vec![7u8; 1000];
+        let mut out = Vec::new();
+        let (codec, stored_len) = encode(&payload, Codec::Lz4, &mut out);
+        assert_eq!(codec, Codec::Lz4);
+        assert!((stored_len as usize) < payload.len());
+        assert_eq!(out.len(), stored_len as usize + TRAILER_LEN);
+        assert_eq!(open(&out, 50, 1000, "data block").unwrap().as_ref(), &payload[..]);
+    }
+
+    #[test]
+    fn incompressible_payload_stays_raw() {
+        let payload: Vec<u8> = (0..64u8).collect();
+        let mut out = Vec::new();
+        assert_eq!(encode(&payload, Codec::Lz4, &mut out).0, Codec::Raw);
+        assert!(matches!(open(&out, 0, 64, "b").unwrap(), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn raw_len_above_file_limit_is_rejected() {
+        let mut out = Vec::new();
+        encode(&[1u8; 100], Codec::Raw, &mut out);
+        assert!(matches!(
+            check(&out, 0, 99, "b"),
+            Err(DecodeError::Invalid { field: "block raw length", offset: 101, .. })
+        ));
+    }
+
+    #[test]
+    fn every_byte_is_under_the_checksum() {
+        let mut clean = Vec::new();
+        encode(&[3u8; 300], Codec::Lz4, &mut clean);
+        for pos in 0..clean.len() {
+            let mut out = clean.clone();
+            out[pos] ^= 1;
+            assert!(check(&out, 0, 300, "b").is_err(), "flip at {pos} went unnoticed");
+        }
+    }
+}

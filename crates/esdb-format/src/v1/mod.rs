@@ -1,0 +1,23 @@
+//! Format major version 1.
+//!
+//! Layout: docs/FORMAT.md. Once released, nothing in this module changes meaning; a new major
+//! version gets a new module.
+
+pub mod block_index;
+pub mod catalog;
+pub mod data_block;
+pub mod footer;
+pub mod frame;
+pub mod grouping_table;
+pub mod header;
+pub mod key;
+pub mod posting_block;
+
+/// The largest raw block payload any v1 file may hold: 1 GiB plus room for block bookkeeping.
+pub const MAX_BLOCK_LEN: u32 = (1 << 30) + (1 << 20);
+/// The deepest catalog tree a reader follows.
+pub const MAX_CATALOG_HEIGHT: u32 = 16;
+/// Longest space id, grouping name, index name or index value, in bytes.
+pub const MAX_KEY_PART_LEN: usize = 65_535;
+/// Largest data of one event the format allows (writers default to less).
+pub const MAX_DATA_LEN: usize = 1 << 30;
