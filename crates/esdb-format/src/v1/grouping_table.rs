@@ -90,6 +90,13 @@ impl<'a> GroupingTable<'a> {
         Ok(table)
     }
 
+    /// A view of a payload already checked by [`GroupingTable::decode`]. Lookups stay
+    /// bounds-checked on any payload; only the numbering invariants are assumed.
+    pub fn view(payload: &'a [u8], at: u64) -> Self {
+        let whole = payload.len() / ENTRY_LEN * ENTRY_LEN;
+        GroupingTable { payload: &payload[..whole], at }
+    }
+
     /// Number of groupings.
     pub fn len(&self) -> usize {
         self.payload.len() / ENTRY_LEN

@@ -1,0 +1,220 @@
+//! Walking the catalog tree: seeks by key and in-order iteration.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use esdb_format::v1::catalog::{decode_child, CatalogBlock};
+use esdb_format::DecodeError;
+
+use crate::db::Inner;
+use crate::error::Result;
+
+/// One catalog entry, sharing the block it was read from.
+#[derive(Debug, Clone)]
+pub(crate) struct Entry {
+    pub(crate) key: Bytes,
+    pub(crate) value: Bytes,
+    /// Absolute offset of the entry, for error messages.
+    pub(crate) at: u64,
+}
+
+#[derive(Debug)]
+struct Frame {
+    payload: Bytes,
+    at: u64,
+    idx: usize,
+}
+
+impl Frame {
+    fn block(&self) -> Result<CatalogBlock<'_>> {
+        Ok(CatalogBlock::decode(&self.payload, self.at)?)
+    }
+}
+
+/// A position in the catalog: the path from the root to a leaf entry.
+///
+/// Keys are checked to strictly increase as the cursor moves, so a corrupt tree whose interior
+/// entries point at the same child twice is reported instead of walked again and again.
+#[derive(Debug)]
+pub(crate) struct CatalogCursor {
+    inner: Arc<Inner>,
+    path: Vec<Frame>,
+    last_key: Option<Bytes>,
+}
+
+impl CatalogCursor {
+    /// A cursor at the first entry whose key is `>= target`.
+    pub(crate) fn seek(inner: &Arc<Inner>, target: &[u8]) -> Result<CatalogCursor> {
+        let mut cursor = CatalogCursor { inner: inner.clone(), path: Vec::new(), last_key: None };
+        cursor.descend_from_root(target)?;
+        Ok(cursor)
+    }
+
+    /// Moves to the first entry `>= target`, which must not be before the current entry.
+    pub(crate) fn seek_forward(&mut self, target: &[u8]) -> Result<()> {
+        self.path.clear();
+        self.descend_from_root(target)
+    }
+
+    fn descend_from_root(&mut self, target: &[u8]) -> Result<()> {
+        let height = self.inner.footer.catalog_height;
+        let mut payload = self.inner.root.clone();
+        let mut at = self.inner.footer.catalog_root.offset;
+        for level in (0..height).rev() {
+            let frame = Frame { payload, at, idx: 0 };
+            let block = frame.block()?;
+            if u32::from(block.level()) != level {
+                return Err(DecodeError::invalid(
+                    "catalog level",
+                    at,
+                    format!("block is at level {}, expected {level}", block.level()),
+                )
+                .into());
+            }
+            let idx = block.lower_bound(target)?;
+            let child = if level > 0 && idx < block.len() {
+                let (_, value, entry_at) = block.entry(idx)?;
+                Some((decode_child(value, entry_at)?, entry_at))
+            } else {
+                None
+            };
+            self.path.push(Frame { idx, ..frame });
+            let Some((handle, entry_at)) = child else { break };
+            payload = self.inner.read_block(handle, "catalog block", entry_at)?;
+            at = handle.offset;
+        }
+        if self.path.len() as u32 != height {
+            // The target is above every key: no entry at or after it.
+            self.path.clear();
+        }
+        Ok(())
+    }
+
+    /// The entry under the cursor, or `None` at the end.
+    pub(crate) fn current(&mut self) -> Result<Option<Entry>> {
+        loop {
+            let Some(leaf) = self.path.last() else { return Ok(None) };
+            let block = leaf.block()?;
+            if leaf.idx < block.len() {
+                let (key, value, at) = block.entry(leaf.idx)?;
+                let key = leaf.payload.slice_ref(key);
+                if let Some(last) = &self.last_key {
+                    if key <= *last {
+                        return Err(
+                            DecodeError::invalid("catalog key", at, "keys do not increase along the catalog").into()
+                        );
+                    }
+                }
+                return Ok(Some(Entry { key, value: leaf.payload.slice_ref(value), at }));
+            }
+            self.next_leaf()?;
+        }
+    }
+
+    /// Moves past the entry under the cursor.
+    pub(crate) fn advance(&mut self) -> Result<()> {
+        if let Some(leaf) = self.path.last_mut() {
+            let block = CatalogBlock::decode(&leaf.payload, leaf.at)?;
+            if leaf.idx < block.len() {
+                let (key, _, _) = block.entry(leaf.idx)?;
+                self.last_key = Some(leaf.payload.slice_ref(key));
+            }
+            leaf.idx += 1;
+        }
+        Ok(())
+    }
+
+    /// Climbs to the nearest ancestor with an unvisited child and descends to that child's first
+    /// leaf; clears the path at the end of the tree.
+    fn next_leaf(&mut self) -> Result<()> {
+        self.path.pop();
+        while let Some(parent) = self.path.last_mut() {
+            parent.idx += 1;
+            let block = CatalogBlock::decode(&parent.payload, parent.at)?;
+            if parent.idx >= block.len() {
+                self.path.pop();
+                continue;
+            }
+            // Descend leftmost down to a leaf.
+            loop {
+                let parent = self.path.last().expect("loop keeps a parent");
+                let block = parent.block()?;
+                let expected_level = block.level().checked_sub(1);
+                let (_, value, entry_at) = block.entry(parent.idx)?;
+                let handle = decode_child(value, entry_at)?;
+                let payload = self.inner.read_block(handle, "catalog block", entry_at)?;
+                let child = Frame { payload, at: handle.offset, idx: 0 };
+                let child_level = child.block()?.level();
+                if Some(child_level) != expected_level {
+                    return Err(DecodeError::invalid(
+                        "catalog level",
+                        handle.offset,
+                        format!("block is at level {child_level}, expected {expected_level:?}"),
+                    )
+                    .into());
+                }
+                self.path.push(child);
+                if child_level == 0 {
+                    return Ok(());
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Entries whose keys start with `prefix`, in key order.
+#[derive(Debug)]
+pub(crate) struct PrefixIter {
+    cursor: Option<CatalogCursor>,
+    inner: Arc<Inner>,
+    prefix: Vec<u8>,
+    done: bool,
+}
+
+impl PrefixIter {
+    pub(crate) fn new(inner: Arc<Inner>, prefix: Vec<u8>) -> PrefixIter {
+        PrefixIter { cursor: None, inner, prefix, done: false }
+    }
+
+    /// Jumps forward to the first entry `>= target`.
+    pub(crate) fn skip_to(&mut self, target: &[u8]) -> Result<()> {
+        match &mut self.cursor {
+            Some(cursor) => cursor.seek_forward(target),
+            None => {
+                self.cursor = Some(CatalogCursor::seek(&self.inner, target)?);
+                Ok(())
+            }
+        }
+    }
+
+    /// The next entry under the prefix.
+    pub(crate) fn next_entry(&mut self) -> Result<Option<Entry>> {
+        if self.done {
+            return Ok(None);
+        }
+        let cursor = match &mut self.cursor {
+            Some(cursor) => cursor,
+            None => self.cursor.insert(CatalogCursor::seek(&self.inner, &self.prefix)?),
+        };
+        match cursor.current()? {
+            Some(entry) if entry.key.starts_with(&self.prefix) => {
+                cursor.advance()?;
+                Ok(Some(entry))
+            }
+            _ => {
+                self.done = true;
+                Ok(None)
+            }
+        }
+    }
+
+    /// Ends the iteration, e.g. after an error.
+    pub(crate) fn stop(&mut self) {
+        self.done = true;
+    }
+
+    pub(crate) fn prefix(&self) -> &[u8] {
+        &self.prefix
+    }
+}

@@ -1,0 +1,249 @@
+//! [`Db`]: an open ESDB file.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use esdb_format::v1::footer::{self, Footer};
+use esdb_format::v1::frame::{self, Handle};
+use esdb_format::v1::header::{self, Header};
+use esdb_format::v1::key;
+use esdb_format::DecodeError;
+
+use crate::catalog::CatalogCursor;
+use crate::error::{Error, Result};
+use crate::source::Source;
+use crate::space::Space;
+
+/// What every query shares: the source, the footer and the catalog root.
+#[derive(Debug)]
+pub(crate) struct Inner {
+    pub(crate) source: Arc<dyn Source>,
+    pub(crate) header: Header,
+    pub(crate) footer: Footer,
+    pub(crate) root: Bytes,
+    pub(crate) file_len: u64,
+}
+
+impl Inner {
+    /// First byte after the header: where blocks may start.
+    pub(crate) fn body_start(&self) -> u64 {
+        header::LEN as u64
+    }
+
+    /// First byte of the footer: where blocks must end.
+    pub(crate) fn body_end(&self) -> u64 {
+        self.file_len - footer::LEN as u64
+    }
+
+    pub(crate) fn read(&self, offset: u64, len: u64) -> Result<Bytes> {
+        let len_usize = usize::try_from(len).map_err(|_| {
+            Error::Decode(DecodeError::invalid("range length", offset, format!("{len} bytes do not fit in memory")))
+        })?;
+        self.source.read(offset, len_usize).map_err(|source| Error::Read { offset, len, source })
+    }
+
+    /// Reads the block at `handle`, checks its frame and returns its raw payload.
+    ///
+    /// Raw blocks are returned as slices of the source (zero-copy with a memory map); compressed
+    /// blocks are decompressed into a buffer of at most the footer's `max_block_len` bytes.
+    pub(crate) fn read_block(&self, handle: Handle, section: &'static str, referenced_at: u64) -> Result<Bytes> {
+        handle.check_within(self.body_start(), self.body_end(), section, referenced_at)?;
+        let framed = self.read(handle.offset, handle.framed_len())?;
+        match frame::open(&framed, handle.offset, self.footer.max_block_len, section)? {
+            std::borrow::Cow::Borrowed(payload) => Ok(framed.slice_ref(payload)),
+            std::borrow::Cow::Owned(payload) => Ok(Bytes::from(payload)),
+        }
+    }
+}
+
+/// An open ESDB file. Cheap to clone; `Send + Sync`, so many threads may query one `Db` at once.
+///
+/// Opening reads the header, the fixed-size footer and the catalog root block: no work in
+/// proportion to the number of spaces or events. Corruption elsewhere in the file is found when
+/// a query reads the damaged block (every block is checksummed), or by [`Db::verify`].
+#[derive(Debug, Clone)]
+pub struct Db {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl Db {
+    /// Opens the file at `path` by memory-mapping it.
+    ///
+    /// ESDB files are immutable once written, so the map is safe as long as no other process
+    /// modifies or truncates the file while it is open. If one does, reads through the map may
+    /// return changed bytes (which checksums turn into errors) or the process may be killed by
+    /// `SIGBUS` when it touches a page past the new end of the file. When files can be truncated
+    /// under you (e.g. on network filesystems or while a copy is still in progress), read the file
+    /// into memory and use [`Db::from_bytes`] instead.
+    ///
+    /// # Errors
+    /// [`Error::Open`] if the file cannot be opened or mapped; [`Error::Decode`] if it is not an
+    /// ESDB file of a supported version.
+    pub fn open(path: impl AsRef<Path>) -> Result<Db> {
+        Db::from_bytes(crate::mmap::map(path.as_ref())?)
+    }
+
+    /// Opens a file held in memory.
+    ///
+    /// # Errors
+    /// [`Error::Decode`] if `bytes` are not an ESDB file of a supported version.
+    pub fn from_bytes(bytes: Bytes) -> Result<Db> {
+        Db::from_source(Arc::new(bytes))
+    }
+
+    /// Opens a file read through any [`Source`].
+    ///
+    /// # Errors
+    /// [`Error::Read`] if the source fails; [`Error::Decode`] if the file is not an ESDB file of a
+    /// supported version.
+    pub fn from_source(source: Arc<dyn Source>) -> Result<Db> {
+        let file_len = source.len();
+        let min_len = (header::LEN + footer::LEN) as u64;
+        if file_len < min_len {
+            let head = source.read(0, file_len.min(8) as usize).map_err(|source| Error::Read {
+                offset: 0,
+                len: file_len.min(8),
+                source,
+            })?;
+            if head.len() < 8 || head[..] != esdb_format::MAGIC {
+                let mut found = [0u8; 8];
+                found[..head.len()].copy_from_slice(&head);
+                return Err(DecodeError::BadMagic {
+                    section: "header",
+                    offset: 0,
+                    expected: esdb_format::MAGIC,
+                    found,
+                }
+                .into());
+            }
+            return Err(DecodeError::Truncated { field: "file", offset: 0, need: min_len, have: file_len }.into());
+        }
+        let read = |offset: u64, len: usize| {
+            source.read(offset, len).map_err(|source| Error::Read { offset, len: len as u64, source })
+        };
+        let header = Header::decode(&read(0, header::LEN)?)?;
+        let footer_at = file_len - footer::LEN as u64;
+        let footer = Footer::decode(&read(footer_at, footer::LEN)?, file_len)?;
+        let mut inner = Inner { source, header, footer, root: Bytes::new(), file_len };
+        inner.root = inner.read_block(footer.catalog_root, "catalog root block", footer_at)?;
+        Ok(Db { inner: Arc::new(inner) })
+    }
+
+    /// The space with id `id`, or `None` if the file has no such space.
+    ///
+    /// Cost: one descent of the catalog tree (O(log n) entries, one block per level).
+    ///
+    /// # Errors
+    /// [`Error::Decode`] if a catalog block on the way is corrupt.
+    pub fn space(&self, id: impl AsRef<[u8]>) -> Result<Option<Space>> {
+        let id = id.as_ref();
+        let target = key::space_key(id);
+        let mut cursor = CatalogCursor::seek(&self.inner, &target)?;
+        match cursor.current()? {
+            Some(entry) if entry.key[..] == target[..] => {
+                Ok(Some(Space::new(self.inner.clone(), Bytes::copy_from_slice(id), &entry)?))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// Every space, in ascending id order.
+    pub fn spaces(&self) -> Spaces {
+        Spaces { inner: self.inner.clone(), cursor: None, done: false }
+    }
+
+    /// Number of events in the file, from the footer.
+    pub fn len(&self) -> u64 {
+        self.inner.footer.n_events
+    }
+
+    /// True when the file holds no events.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Number of spaces in the file, from the footer.
+    pub fn n_spaces(&self) -> u64 {
+        self.inner.footer.n_spaces
+    }
+
+    /// Smallest and largest timestamp in the file, or `None` if it is empty.
+    pub fn time_range(&self) -> Option<(i64, i64)> {
+        (!self.is_empty()).then_some((self.inner.footer.min_ts, self.inner.footer.max_ts))
+    }
+
+    /// Size of the file in bytes.
+    pub fn file_len(&self) -> u64 {
+        self.inner.file_len
+    }
+
+    /// The decoded header.
+    pub fn header(&self) -> &Header {
+        &self.inner.header
+    }
+
+    /// The decoded footer.
+    pub fn footer(&self) -> &Footer {
+        &self.inner.footer
+    }
+
+    /// Checks every checksum and every structural invariant of the file. Cost: reads and decodes
+    /// every byte. See [`crate::verify`].
+    pub fn verify(&self) -> crate::verify::Report {
+        crate::verify::verify(&self.inner)
+    }
+}
+
+/// Iterator over every space of a [`Db`], in ascending id order. See [`Db::spaces`].
+#[derive(Debug)]
+pub struct Spaces {
+    inner: Arc<Inner>,
+    cursor: Option<CatalogCursor>,
+    done: bool,
+}
+
+impl Spaces {
+    fn advance(&mut self) -> Result<Option<Space>> {
+        let cursor = match &mut self.cursor {
+            Some(cursor) => cursor,
+            None => self.cursor.insert(CatalogCursor::seek(&self.inner, &[])?),
+        };
+        loop {
+            let Some(entry) = cursor.current()? else { return Ok(None) };
+            let parsed = key::CatalogKey::decode(&entry.key, entry.at)?;
+            match parsed {
+                key::CatalogKey::Space { space } => {
+                    let space = Space::new(self.inner.clone(), Bytes::from(space), &entry)?;
+                    cursor.advance()?;
+                    return Ok(Some(space));
+                }
+                // Skip the space's groupings and index values in one descent.
+                other => cursor.seek_forward(&key::space_key(other.space()))?,
+            }
+        }
+    }
+}
+
+impl Iterator for Spaces {
+    type Item = Result<Space>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        match self.advance() {
+            Ok(Some(space)) => Some(Ok(space)),
+            Ok(None) => {
+                self.done = true;
+                None
+            }
+            Err(err) => {
+                self.done = true;
+                Some(Err(err))
+            }
+        }
+    }
+}
+
+impl std::iter::FusedIterator for Spaces {}

@@ -1,0 +1,42 @@
+//! The event type yielded by scans.
+
+use bytes::Bytes;
+
+/// One event: a timestamp and its data.
+///
+/// Cheap to clone: the data is a [`Bytes`] slice of either the memory-mapped file (blocks stored
+/// raw) or one decompressed block shared by all events of that block. No allocation is made per
+/// event.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Event {
+    pub(crate) ts: i64,
+    pub(crate) data: Bytes,
+}
+
+impl Event {
+    /// The event's timestamp, in the unit its writer chose.
+    pub fn timestamp(&self) -> i64 {
+        self.ts
+    }
+
+    /// The event's data.
+    pub fn data(&self) -> &[u8] {
+        &self.data
+    }
+
+    /// The event's data as shared bytes, without copying.
+    pub fn data_bytes(&self) -> &Bytes {
+        &self.data
+    }
+
+    /// Consumes the event and returns its data.
+    pub fn into_data(self) -> Bytes {
+        self.data
+    }
+}
+
+impl std::fmt::Debug for Event {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Event").field("timestamp", &self.ts).field("data", &self.data).finish()
+    }
+}

@@ -1,0 +1,485 @@
+//! [`Scan`]: the double-ended iterator behind every query.
+//!
+//! A scan covers a window `[front, back)` of item numbers in one stream: events of a grouping, or
+//! postings of an index value or timeline. The window is found from the time bounds by binary
+//! search on the block index plus a search inside one block at each end, so a range query never
+//! decodes blocks outside the range. Each end keeps its own decoded block, which is what makes
+//! `next` and `next_back` on one iterator cheap to mix.
+
+use std::ops::{Bound, RangeBounds};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use esdb_format::v1::block_index::BlockIndex;
+use esdb_format::v1::catalog::StreamRef;
+use esdb_format::v1::data_block::{self, EventSpan};
+use esdb_format::v1::grouping_table::GroupingTable;
+use esdb_format::v1::posting_block;
+use esdb_format::DecodeError;
+
+use crate::db::Inner;
+use crate::error::{Error, Result};
+use crate::event::Event;
+
+/// Decoded data blocks a [`Resolver`] keeps, most recently used first.
+const RESOLVER_BLOCKS: usize = 8;
+/// Block indexes a [`Resolver`] keeps.
+const RESOLVER_INDEXES: usize = 16;
+
+/// A stream's block index, checked against the stream's item count.
+#[derive(Debug, Clone)]
+struct IndexView {
+    payload: Bytes,
+    at: u64,
+    n_items: u64,
+}
+
+impl IndexView {
+    fn load(inner: &Inner, stream: StreamRef, n_items: u64, referenced_at: u64) -> Result<IndexView> {
+        let payload = inner.read_block(stream.block_index, "block index", referenced_at)?;
+        let at = stream.block_index.offset;
+        let index = BlockIndex::decode(&payload, at, stream.n_blocks)?;
+        if index.entry(0).first_item != 0 || stream.n_blocks > n_items {
+            return Err(DecodeError::invalid(
+                "block index",
+                at,
+                format!(
+                    "{} blocks for {n_items} items, first starting at item {}",
+                    stream.n_blocks,
+                    index.entry(0).first_item
+                ),
+            )
+            .into());
+        }
+        Ok(IndexView { payload, at, n_items })
+    }
+
+    fn index(&self) -> BlockIndex<'_> {
+        BlockIndex::decode(
+            &self.payload,
+            self.at,
+            (self.payload.len() / esdb_format::v1::block_index::ENTRY_LEN) as u64,
+        )
+        .expect("checked by IndexView::load")
+    }
+
+    /// First item and item count of block `idx`.
+    fn block_items(&self, idx: usize) -> Result<(u64, u64)> {
+        let index = self.index();
+        let first = index.entry(idx).first_item;
+        let end = if idx + 1 < index.len() { index.entry(idx + 1).first_item } else { self.n_items };
+        if end <= first {
+            return Err(DecodeError::invalid(
+                "block index first item",
+                index.entry_offset(idx),
+                format!("block {idx} starts at item {first}, the next at {end}"),
+            )
+            .into());
+        }
+        Ok((first, end - first))
+    }
+}
+
+/// One decoded data block.
+#[derive(Debug)]
+struct DataBlock {
+    block_idx: usize,
+    first_item: u64,
+    payload: Bytes,
+    spans: Vec<EventSpan>,
+}
+
+impl DataBlock {
+    fn load(inner: &Inner, index: &IndexView, block_idx: usize, mut spans: Vec<EventSpan>) -> Result<DataBlock> {
+        let (first_item, n_items) = index.block_items(block_idx)?;
+        let entry = index.index().entry(block_idx);
+        let payload = inner.read_block(entry.block, "data block", index.index().entry_offset(block_idx))?;
+        data_block::decode(&payload, entry.block.offset, entry.first_ts, n_items, &mut spans)?;
+        Ok(DataBlock { block_idx, first_item, payload, spans })
+    }
+
+    fn covers(&self, item: u64) -> bool {
+        item >= self.first_item && item - self.first_item < self.spans.len() as u64
+    }
+
+    fn event(&self, item: u64) -> Event {
+        let span = self.spans[(item - self.first_item) as usize];
+        Event { ts: span.ts, data: self.payload.slice(span.start as usize..span.end as usize) }
+    }
+}
+
+/// One decoded posting block.
+#[derive(Debug)]
+struct PostingBlock {
+    first_item: u64,
+    postings: Vec<u64>,
+}
+
+impl PostingBlock {
+    fn covers(&self, item: u64) -> bool {
+        item >= self.first_item && item - self.first_item < self.postings.len() as u64
+    }
+}
+
+/// Finds events by their number within a space, through the grouping table.
+#[derive(Debug)]
+pub(crate) struct Resolver {
+    inner: Arc<Inner>,
+    table: Bytes,
+    table_at: u64,
+    indexes: Vec<(usize, IndexView)>,
+    blocks: Vec<(usize, DataBlock)>,
+}
+
+impl Resolver {
+    /// `table` must have passed [`GroupingTable::decode`].
+    pub(crate) fn new(inner: Arc<Inner>, table: Bytes, table_at: u64) -> Resolver {
+        Resolver { inner, table, table_at, indexes: Vec::new(), blocks: Vec::new() }
+    }
+
+    pub(crate) fn table(&self) -> GroupingTable<'_> {
+        GroupingTable::view(&self.table, self.table_at)
+    }
+
+    /// The event with number `event` in the space.
+    pub(crate) fn event(&mut self, event: u64, posting_at: u64) -> Result<Event> {
+        let table = self.table();
+        let grouping = table.grouping_of(event).ok_or_else(|| {
+            Error::from(DecodeError::invalid("posting", posting_at, format!("event number {event} is in no grouping")))
+        })?;
+        let entry = table.entry(grouping);
+        let item = event - entry.first_event;
+        if let Some(pos) = self.blocks.iter().position(|(g, block)| *g == grouping && block.covers(item)) {
+            if pos != 0 {
+                let hit = self.blocks.remove(pos);
+                self.blocks.insert(0, hit);
+            }
+            return Ok(self.blocks[0].1.event(item));
+        }
+        let index_pos = match self.indexes.iter().position(|(g, _)| *g == grouping) {
+            Some(pos) => pos,
+            None => {
+                let view = IndexView::load(&self.inner, entry.stream, entry.n_events, table.entry_offset(grouping))?;
+                if self.indexes.len() == RESOLVER_INDEXES {
+                    self.indexes.pop();
+                }
+                self.indexes.insert(0, (grouping, view));
+                0
+            }
+        };
+        let index = &self.indexes[index_pos].1;
+        let block_idx = index.index().block_of_item(item);
+        let spans = if self.blocks.len() == RESOLVER_BLOCKS {
+            self.blocks.pop().map(|(_, b)| b.spans).unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        let block = DataBlock::load(&self.inner, index, block_idx, spans)?;
+        let event = block.event(item);
+        self.blocks.insert(0, (grouping, block));
+        Ok(event)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum End {
+    Front,
+    Back,
+}
+
+#[derive(Debug)]
+struct GroupingStream {
+    inner: Arc<Inner>,
+    index: IndexView,
+    front: Option<DataBlock>,
+    back: Option<DataBlock>,
+}
+
+impl GroupingStream {
+    fn cached(&mut self, end: End) -> &mut Option<DataBlock> {
+        match end {
+            End::Front => &mut self.front,
+            End::Back => &mut self.back,
+        }
+    }
+
+    fn block_for(&mut self, item: u64, end: End) -> Result<&DataBlock> {
+        if !self.cached(end).as_ref().is_some_and(|block| block.covers(item)) {
+            let block_idx = self.index.index().block_of_item(item);
+            let spans = self.cached(end).take().map(|block| block.spans).unwrap_or_default();
+            let block = DataBlock::load(&self.inner, &self.index, block_idx, spans)?;
+            *self.cached(end) = Some(block);
+        }
+        Ok(self.cached(end).as_ref().expect("filled above"))
+    }
+
+    fn event_at(&mut self, item: u64, end: End) -> Result<Event> {
+        Ok(self.block_for(item, end)?.event(item))
+    }
+
+    /// Number of the first event with a timestamp `>= ts`.
+    fn lower_bound(&mut self, ts: i128, end: End) -> Result<u64> {
+        let n_before = self.index.index().count_first_ts_below(ts);
+        let Some(block_idx) = n_before.checked_sub(1) else { return Ok(0) };
+        let first_item = self.index.block_items(block_idx)?.0;
+        let block = self.block_for(first_item, end)?;
+        debug_assert_eq!(block.block_idx, block_idx);
+        let pos = block.spans.partition_point(|span| i128::from(span.ts) < ts);
+        Ok(block.first_item + pos as u64)
+    }
+}
+
+#[derive(Debug)]
+struct PostingStream {
+    inner: Arc<Inner>,
+    resolver: Resolver,
+    index: IndexView,
+    n_space_events: u64,
+    front: Option<PostingBlock>,
+    back: Option<PostingBlock>,
+}
+
+impl PostingStream {
+    fn cached(&mut self, end: End) -> &mut Option<PostingBlock> {
+        match end {
+            End::Front => &mut self.front,
+            End::Back => &mut self.back,
+        }
+    }
+
+    fn block_for(&mut self, item: u64, end: End) -> Result<&PostingBlock> {
+        if !self.cached(end).as_ref().is_some_and(|block| block.covers(item)) {
+            let block_idx = self.index.index().block_of_item(item);
+            let (first_item, n_items) = self.index.block_items(block_idx)?;
+            let entry = self.index.index().entry(block_idx);
+            let payload =
+                self.inner.read_block(entry.block, "posting block", self.index.index().entry_offset(block_idx))?;
+            let mut postings = self.cached(end).take().map(|block| block.postings).unwrap_or_default();
+            posting_block::decode(&payload, entry.block.offset, n_items, self.n_space_events, &mut postings)?;
+            *self.cached(end) = Some(PostingBlock { first_item, postings });
+        }
+        Ok(self.cached(end).as_ref().expect("filled above"))
+    }
+
+    fn event_at(&mut self, item: u64, end: End) -> Result<Event> {
+        let block = self.block_for(item, end)?;
+        let event = block.postings[(item - block.first_item) as usize];
+        let at = self.index.at;
+        self.resolver.event(event, at)
+    }
+
+    /// Number of the first posting whose event has a timestamp `>= ts`.
+    fn lower_bound(&mut self, ts: i128, end: End) -> Result<u64> {
+        let n_before = self.index.index().count_first_ts_below(ts);
+        let Some(block_idx) = n_before.checked_sub(1) else { return Ok(0) };
+        let (first_item, n_items) = self.index.block_items(block_idx)?;
+        let (mut lo, mut hi) = (0u64, n_items);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if i128::from(self.event_at(first_item + mid, end)?.ts) < ts {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        Ok(first_item + lo)
+    }
+}
+
+#[derive(Debug)]
+enum Kind {
+    Empty,
+    Grouping(Box<GroupingStream>),
+    Postings(Box<PostingStream>),
+}
+
+#[derive(Debug, Clone, Copy)]
+enum State {
+    Fresh,
+    Running { front: u64, back: u64 },
+    Done,
+}
+
+/// The events of one query, oldest first; `.rev()` (or `next_back`) for newest first.
+///
+/// Returned by [`Space::scan`](crate::Space::scan), [`Space::scan_index`](crate::Space::scan_index)
+/// and [`Space::events`](crate::Space::events). Items are `Result`s because a block can turn out
+/// to be corrupt halfway through a scan; after an error the scan yields `None` from both ends.
+///
+/// ```
+/// # let dir = tempfile::tempdir()?;
+/// # let path = dir.path().join("f.esdb");
+/// # let mut w = esdb_write::Writer::create(&path)?;
+/// # for ts in 0..10 { w.add("s", ts, "", [("n", "v")], ts.to_string())?; }
+/// # w.finish()?;
+/// let db = esdb_read::Db::open(&path)?;
+/// let space = db.space("s")?.expect("space exists");
+/// let newest_first: Vec<i64> = space.scan("")?.range(3..6).rev().map(|e| e.map(|e| e.timestamp())).collect::<Result<_, _>>()?;
+/// assert_eq!(newest_first, [5, 4, 3]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct Scan {
+    kind: Kind,
+    lo: i128,
+    hi: i128,
+    state: State,
+}
+
+impl Scan {
+    pub(crate) fn empty() -> Scan {
+        Scan { kind: Kind::Empty, lo: i128::from(i64::MIN), hi: i128::from(i64::MAX) + 1, state: State::Fresh }
+    }
+
+    pub(crate) fn grouping(inner: Arc<Inner>, stream: StreamRef, n_events: u64, referenced_at: u64) -> Result<Scan> {
+        let index = IndexView::load(&inner, stream, n_events, referenced_at)?;
+        Ok(Scan {
+            kind: Kind::Grouping(Box::new(GroupingStream { inner, index, front: None, back: None })),
+            ..Scan::empty()
+        })
+    }
+
+    pub(crate) fn postings(resolver: Resolver, stream: StreamRef, n_postings: u64, referenced_at: u64) -> Result<Scan> {
+        let inner = resolver.inner.clone();
+        let index = IndexView::load(&inner, stream, n_postings, referenced_at)?;
+        let n_space_events = {
+            let table = resolver.table();
+            table.len().checked_sub(1).map_or(0, |last| table.entry(last).first_event + table.entry(last).n_events)
+        };
+        Ok(Scan {
+            kind: Kind::Postings(Box::new(PostingStream {
+                inner,
+                resolver,
+                index,
+                n_space_events,
+                front: None,
+                back: None,
+            })),
+            ..Scan::empty()
+        })
+    }
+
+    /// Restricts the scan to events whose timestamp lies in `range`, e.g. `t0..t1` (inclusive
+    /// start, exclusive end) or `..=t1`. Calling it again narrows further.
+    ///
+    /// The scan seeks: a binary search on the block index and one block at each end, never
+    /// filtering event by event. It restarts the scan from the ends of the new range.
+    pub fn range(mut self, range: impl RangeBounds<i64>) -> Scan {
+        let lo = match range.start_bound() {
+            Bound::Included(&ts) => i128::from(ts),
+            Bound::Excluded(&ts) => i128::from(ts) + 1,
+            Bound::Unbounded => i128::from(i64::MIN),
+        };
+        let hi = match range.end_bound() {
+            Bound::Included(&ts) => i128::from(ts) + 1,
+            Bound::Excluded(&ts) => i128::from(ts),
+            Bound::Unbounded => i128::from(i64::MAX) + 1,
+        };
+        self.lo = self.lo.max(lo);
+        self.hi = self.hi.min(hi);
+        if !matches!(self.state, State::Done) {
+            self.state = State::Fresh;
+        }
+        self
+    }
+
+    fn n_items(&self) -> u64 {
+        match &self.kind {
+            Kind::Empty => 0,
+            Kind::Grouping(stream) => stream.index.n_items,
+            Kind::Postings(stream) => stream.index.n_items,
+        }
+    }
+
+    fn lower_bound(&mut self, ts: i128, end: End) -> Result<u64> {
+        if ts <= i128::from(i64::MIN) {
+            return Ok(0);
+        }
+        if ts > i128::from(i64::MAX) {
+            return Ok(self.n_items());
+        }
+        match &mut self.kind {
+            Kind::Empty => Ok(0),
+            Kind::Grouping(stream) => stream.lower_bound(ts, end),
+            Kind::Postings(stream) => stream.lower_bound(ts, end),
+        }
+    }
+
+    fn window(&mut self) -> Result<(u64, u64)> {
+        match self.state {
+            State::Running { front, back } => Ok((front, back)),
+            State::Done => Ok((0, 0)),
+            State::Fresh => {
+                let (front, back) = if self.lo >= self.hi {
+                    (0, 0)
+                } else {
+                    let front = self.lower_bound(self.lo, End::Front)?;
+                    let back = self.lower_bound(self.hi, End::Back)?;
+                    (front, back.max(front))
+                };
+                self.state = State::Running { front, back };
+                Ok((front, back))
+            }
+        }
+    }
+
+    fn event_at(&mut self, item: u64, end: End) -> Result<Event> {
+        match &mut self.kind {
+            Kind::Empty => unreachable!("an empty scan has an empty window"),
+            Kind::Grouping(stream) => stream.event_at(item, end),
+            Kind::Postings(stream) => stream.event_at(item, end),
+        }
+    }
+
+    fn step(&mut self, end: End) -> Option<Result<Event>> {
+        let (front, back) = match self.window() {
+            Ok(window) => window,
+            Err(err) => return self.fail(err),
+        };
+        if front >= back {
+            return None;
+        }
+        let item = if end == End::Front { front } else { back - 1 };
+        match self.event_at(item, end) {
+            Ok(event) => {
+                self.state = if end == End::Front {
+                    State::Running { front: front + 1, back }
+                } else {
+                    State::Running { front, back: back - 1 }
+                };
+                Some(Ok(event))
+            }
+            Err(err) => self.fail(err),
+        }
+    }
+
+    fn fail(&mut self, err: Error) -> Option<Result<Event>> {
+        self.state = State::Done;
+        Some(Err(err))
+    }
+}
+
+impl Iterator for Scan {
+    type Item = Result<Event>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.step(End::Front)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let upper = match self.state {
+            State::Fresh => self.n_items(),
+            State::Running { front, back } => back - front,
+            State::Done => 0,
+        };
+        (0, usize::try_from(upper).ok())
+    }
+}
+
+impl DoubleEndedIterator for Scan {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        self.step(End::Back)
+    }
+}
+
+impl std::iter::FusedIterator for Scan {}

@@ -1,0 +1,339 @@
+//! [`Space`]: one space of a file, and what it holds.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use esdb_format::v1::catalog::{GroupingEntry, IndexValueEntry, SpaceSummary, Stats};
+use esdb_format::v1::grouping_table::GroupingTable;
+use esdb_format::v1::key::{self, CatalogKey};
+use esdb_format::DecodeError;
+
+use crate::catalog::{CatalogCursor, Entry, PrefixIter};
+use crate::db::Inner;
+use crate::error::Result;
+use crate::scan::{Resolver, Scan};
+
+/// One space of an open file. Cheap to clone; every query method takes `&self`.
+#[derive(Debug, Clone)]
+pub struct Space {
+    inner: Arc<Inner>,
+    id: Bytes,
+    summary: SpaceSummary,
+    summary_at: u64,
+}
+
+/// Event count and time bounds of a space, grouping or index value, read from the catalog
+/// without scanning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Counts {
+    /// Number of events.
+    pub n_events: u64,
+    /// Smallest timestamp.
+    pub min_ts: i64,
+    /// Largest timestamp.
+    pub max_ts: i64,
+}
+
+impl From<Stats> for Counts {
+    fn from(stats: Stats) -> Self {
+        Counts { n_events: stats.n_events, min_ts: stats.min_ts, max_ts: stats.max_ts }
+    }
+}
+
+/// A grouping of a space. See [`Space::groupings`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupingInfo {
+    /// The grouping's name; empty for the default grouping.
+    pub name: Bytes,
+    /// Its events and time bounds.
+    pub counts: Counts,
+}
+
+/// A value of one index of a space. See [`Space::index_values`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexValueInfo {
+    /// The index name.
+    pub name: Bytes,
+    /// The value.
+    pub value: Bytes,
+    /// Events carrying `(name, value)` and their time bounds.
+    pub counts: Counts,
+}
+
+impl Space {
+    pub(crate) fn new(inner: Arc<Inner>, id: Bytes, entry: &Entry) -> Result<Space> {
+        let summary = SpaceSummary::decode(&entry.value, entry.at)?;
+        if summary.stats.n_events > inner.footer.n_events {
+            return Err(DecodeError::invalid(
+                "space event count",
+                entry.at,
+                format!("{} events in a file of {}", summary.stats.n_events, inner.footer.n_events),
+            )
+            .into());
+        }
+        Ok(Space { inner, id, summary, summary_at: entry.at })
+    }
+
+    /// The space's id.
+    pub fn id(&self) -> &[u8] {
+        &self.id
+    }
+
+    /// Number of events in the space.
+    pub fn len(&self) -> u64 {
+        self.summary.stats.n_events
+    }
+
+    /// Always false: a stored space has at least one event.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Event count and time bounds of the whole space.
+    pub fn counts(&self) -> Counts {
+        self.summary.stats.into()
+    }
+
+    /// Number of groupings.
+    pub fn n_groupings(&self) -> u64 {
+        self.summary.n_groupings
+    }
+
+    /// Number of distinct `(index name, value)` pairs.
+    pub fn n_index_values(&self) -> u64 {
+        self.summary.n_index_values
+    }
+
+    fn lookup(&self, target: &[u8]) -> Result<Option<Entry>> {
+        let mut cursor = CatalogCursor::seek(&self.inner, target)?;
+        Ok(cursor.current()?.filter(|entry| entry.key[..] == target[..]))
+    }
+
+    pub(crate) fn resolver(&self) -> Result<Resolver> {
+        let payload = self.inner.read_block(self.summary.grouping_table, "grouping table", self.summary_at)?;
+        GroupingTable::decode(
+            &payload,
+            self.summary.grouping_table.offset,
+            self.summary.n_groupings,
+            self.summary.stats.n_events,
+        )?;
+        Ok(Resolver::new(self.inner.clone(), payload, self.summary.grouping_table.offset))
+    }
+
+    /// The events of `grouping` (`""` is the default grouping), oldest first; `.rev()` for newest
+    /// first and `.range(..)` to restrict to a time range. A missing grouping gives an empty scan.
+    ///
+    /// Cost: one catalog descent and one read of the grouping's block index; then one block
+    /// decode per block of events yielded.
+    ///
+    /// # Errors
+    /// [`Error::Decode`](crate::Error::Decode) if the catalog or block index is corrupt.
+    pub fn scan(&self, grouping: impl AsRef<[u8]>) -> Result<Scan> {
+        match self.lookup(&key::grouping_key(&self.id, grouping.as_ref()))? {
+            None => Ok(Scan::empty()),
+            Some(entry) => {
+                let grouping = GroupingEntry::decode(&entry.value, entry.at)?;
+                check_stats(&grouping.stats, &self.summary.stats, entry.at)?;
+                Scan::grouping(self.inner.clone(), grouping.stream, grouping.stats.n_events, entry.at)
+            }
+        }
+    }
+
+    /// The events carrying index value `(name, value)`, across all groupings, in (timestamp,
+    /// insertion) order; `.rev()` and `.range(..)` as for [`scan`](Space::scan). A missing index
+    /// or value gives an empty scan.
+    ///
+    /// Cost: one catalog descent, the grouping table, and the value's posting block index; then
+    /// one posting block per 128 postings and one data block decode per event whose block is not
+    /// among the last few decoded.
+    ///
+    /// # Errors
+    /// [`Error::Decode`](crate::Error::Decode) if the catalog, grouping table or block index is
+    /// corrupt.
+    pub fn scan_index(&self, name: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<Scan> {
+        match self.lookup(&key::index_value_key(&self.id, name.as_ref(), value.as_ref()))? {
+            None => Ok(Scan::empty()),
+            Some(entry) => {
+                let index_value = IndexValueEntry::decode(&entry.value, entry.at)?;
+                check_stats(&index_value.stats, &self.summary.stats, entry.at)?;
+                Scan::postings(self.resolver()?, index_value.stream, index_value.stats.n_events, entry.at)
+            }
+        }
+    }
+
+    /// Every event of the space across all groupings, in (timestamp, insertion) order; `.rev()`
+    /// and `.range(..)` as for [`scan`](Space::scan).
+    ///
+    /// With one grouping this is a scan of that grouping; with several, it follows the space's
+    /// timeline postings.
+    ///
+    /// # Errors
+    /// [`Error::Decode`](crate::Error::Decode) if the grouping table or block index is corrupt.
+    pub fn events(&self) -> Result<Scan> {
+        let resolver = self.resolver()?;
+        match self.summary.timeline {
+            Some(timeline) => Scan::postings(resolver, timeline, self.summary.stats.n_events, self.summary_at),
+            None => {
+                let grouping = resolver.table().entry(0);
+                Scan::grouping(self.inner.clone(), grouping.stream, grouping.n_events, resolver.table().entry_offset(0))
+            }
+        }
+    }
+
+    /// Event count and time bounds of `grouping`, or `None` if the space has no such grouping.
+    ///
+    /// # Errors
+    /// [`Error::Decode`](crate::Error::Decode) if the catalog is corrupt.
+    pub fn grouping(&self, grouping: impl AsRef<[u8]>) -> Result<Option<GroupingInfo>> {
+        let grouping = grouping.as_ref();
+        let Some(entry) = self.lookup(&key::grouping_key(&self.id, grouping))? else { return Ok(None) };
+        let decoded = GroupingEntry::decode(&entry.value, entry.at)?;
+        Ok(Some(GroupingInfo { name: Bytes::copy_from_slice(grouping), counts: decoded.stats.into() }))
+    }
+
+    /// Event count and time bounds of index value `(name, value)`, or `None` if absent.
+    ///
+    /// # Errors
+    /// [`Error::Decode`](crate::Error::Decode) if the catalog is corrupt.
+    pub fn index_value(&self, name: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<Option<IndexValueInfo>> {
+        let (name, value) = (name.as_ref(), value.as_ref());
+        let Some(entry) = self.lookup(&key::index_value_key(&self.id, name, value))? else { return Ok(None) };
+        let decoded = IndexValueEntry::decode(&entry.value, entry.at)?;
+        Ok(Some(IndexValueInfo {
+            name: Bytes::copy_from_slice(name),
+            value: Bytes::copy_from_slice(value),
+            counts: decoded.stats.into(),
+        }))
+    }
+
+    /// Every grouping of the space, in ascending name order.
+    pub fn groupings(&self) -> Groupings {
+        Groupings { iter: PrefixIter::new(self.inner.clone(), key::grouping_prefix(&self.id)) }
+    }
+
+    /// The names of the space's indexes, in ascending order, each once.
+    pub fn index_names(&self) -> IndexNames {
+        IndexNames { iter: PrefixIter::new(self.inner.clone(), key::index_prefix(&self.id)) }
+    }
+
+    /// The values of index `name`, in ascending order, with their counts.
+    pub fn index_values(&self, name: impl AsRef<[u8]>) -> IndexValues {
+        IndexValues { iter: PrefixIter::new(self.inner.clone(), key::index_name_prefix(&self.id, name.as_ref())) }
+    }
+}
+
+fn check_stats(stats: &Stats, space: &Stats, at: u64) -> Result<()> {
+    if stats.n_events > space.n_events || stats.min_ts < space.min_ts || stats.max_ts > space.max_ts {
+        return Err(DecodeError::invalid(
+            "event count",
+            at,
+            "entry claims more events or a wider time range than its space",
+        )
+        .into());
+    }
+    Ok(())
+}
+
+fn fuse<T>(done: &mut bool, result: Result<Option<T>>) -> Option<Result<T>> {
+    match result {
+        Ok(Some(item)) => Some(Ok(item)),
+        Ok(None) => None,
+        Err(err) => {
+            *done = true;
+            Some(Err(err))
+        }
+    }
+}
+
+/// Iterator over the groupings of a space. See [`Space::groupings`].
+#[derive(Debug)]
+pub struct Groupings {
+    iter: PrefixIter,
+}
+
+impl Groupings {
+    fn advance(&mut self) -> Result<Option<GroupingInfo>> {
+        let Some(entry) = self.iter.next_entry()? else { return Ok(None) };
+        let decoded = GroupingEntry::decode(&entry.value, entry.at)?;
+        let name = entry.key.slice(self.iter.prefix().len()..);
+        Ok(Some(GroupingInfo { name, counts: decoded.stats.into() }))
+    }
+}
+
+impl Iterator for Groupings {
+    type Item = Result<GroupingInfo>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let mut done = false;
+        let item = fuse(&mut done, self.advance());
+        if done {
+            self.iter.stop();
+        }
+        item
+    }
+}
+
+/// Iterator over the index names of a space. See [`Space::index_names`].
+#[derive(Debug)]
+pub struct IndexNames {
+    iter: PrefixIter,
+}
+
+impl IndexNames {
+    fn advance(&mut self) -> Result<Option<Bytes>> {
+        let Some(entry) = self.iter.next_entry()? else { return Ok(None) };
+        let CatalogKey::IndexValue { name, .. } = CatalogKey::decode(&entry.key, entry.at)? else {
+            return Err(DecodeError::invalid("catalog key", entry.at, "expected an index value key").into());
+        };
+        // Skip the remaining values of this name in one descent: the escaped name ends in
+        // `00 01`, and `00 02` sorts right after every key with that prefix.
+        let mut target = self.iter.prefix().to_vec();
+        key::push_escaped(&name, &mut target);
+        *target.last_mut().expect("an escaped part ends with its terminator") += 1;
+        self.iter.skip_to(&target)?;
+        Ok(Some(Bytes::from(name)))
+    }
+}
+
+impl Iterator for IndexNames {
+    type Item = Result<Bytes>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let mut done = false;
+        let item = fuse(&mut done, self.advance());
+        if done {
+            self.iter.stop();
+        }
+        item
+    }
+}
+
+/// Iterator over the values of one index. See [`Space::index_values`].
+#[derive(Debug)]
+pub struct IndexValues {
+    iter: PrefixIter,
+}
+
+impl IndexValues {
+    fn advance(&mut self) -> Result<Option<IndexValueInfo>> {
+        let Some(entry) = self.iter.next_entry()? else { return Ok(None) };
+        let CatalogKey::IndexValue { name, value, .. } = CatalogKey::decode(&entry.key, entry.at)? else {
+            return Err(DecodeError::invalid("catalog key", entry.at, "expected an index value key").into());
+        };
+        let decoded = IndexValueEntry::decode(&entry.value, entry.at)?;
+        Ok(Some(IndexValueInfo { name: Bytes::from(name), value: Bytes::from(value), counts: decoded.stats.into() }))
+    }
+}
+
+impl Iterator for IndexValues {
+    type Item = Result<IndexValueInfo>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let mut done = false;
+        let item = fuse(&mut done, self.advance());
+        if done {
+            self.iter.stop();
+        }
+        item
+    }
+}

@@ -1,0 +1,426 @@
+//! Full integrity check of a file: every checksum, every structural invariant, and that the
+//! blocks reached from the footer tile the file exactly, so no byte escapes a checksum.
+
+use std::sync::Arc;
+
+use esdb_format::v1::block_index::BlockIndex;
+use esdb_format::v1::catalog::{
+    decode_child, CatalogBlock, GroupingEntry, IndexValueEntry, SpaceSummary, Stats, StreamRef,
+};
+use esdb_format::v1::data_block::{self, EventSpan};
+use esdb_format::v1::frame::Handle;
+use esdb_format::v1::grouping_table::GroupingTable;
+use esdb_format::v1::key::CatalogKey;
+use esdb_format::v1::{footer, header, posting_block};
+use esdb_format::DecodeError;
+
+use crate::db::Inner;
+use crate::error::{Error, Result};
+use crate::scan::Resolver;
+
+/// The outcome of [`Db::verify`](crate::Db::verify).
+#[derive(Debug, Default)]
+#[non_exhaustive]
+pub struct Report {
+    /// Every problem found, each naming its section and absolute offset. Empty for a sound file.
+    pub problems: Vec<Error>,
+    /// Blocks read and checked.
+    pub n_blocks: u64,
+    /// Events decoded.
+    pub n_events: u64,
+    /// Spaces checked.
+    pub n_spaces: u64,
+}
+
+impl Report {
+    /// True when no problem was found.
+    pub fn is_ok(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+struct Verifier<'i> {
+    inner: &'i Arc<Inner>,
+    report: Report,
+    /// Every framed block read: (start, end, section).
+    covered: Vec<(u64, u64, &'static str)>,
+    last_key: Option<Vec<u8>>,
+    /// Entries of the space whose summary comes next, in catalog order.
+    pending_groupings: Vec<(GroupingEntry, u64)>,
+    pending_values: Vec<(IndexValueEntry, u64)>,
+    pending_space: Option<Vec<u8>>,
+    spans: Vec<EventSpan>,
+    postings: Vec<u64>,
+}
+
+pub(crate) fn verify(inner: &Arc<Inner>) -> Report {
+    let mut verifier = Verifier {
+        inner,
+        report: Report::default(),
+        covered: Vec::new(),
+        last_key: None,
+        pending_groupings: Vec::new(),
+        pending_values: Vec::new(),
+        pending_space: None,
+        spans: Vec::new(),
+        postings: Vec::new(),
+    };
+    let footer = inner.footer;
+    let root = footer.catalog_root;
+    verifier.cover(root, "catalog root block");
+    if let Err(err) = verifier.walk_catalog(inner.root.clone(), root.offset, footer.catalog_height - 1, None) {
+        verifier.report.problems.push(err);
+    }
+    if verifier.pending_space.is_some() || !verifier.pending_groupings.is_empty() || !verifier.pending_values.is_empty()
+    {
+        verifier.problem(DecodeError::invalid(
+            "catalog",
+            root.offset,
+            "the last space's entries have no space summary",
+        ));
+    }
+    if verifier.report.n_spaces != footer.n_spaces || verifier.report.n_events != footer.n_events {
+        verifier.problem(DecodeError::invalid(
+            "footer event count",
+            inner.body_end() + footer::N_SPACES_OFFSET as u64,
+            format!(
+                "footer says {} spaces and {} events, the file holds {} and {}",
+                footer.n_spaces, footer.n_events, verifier.report.n_spaces, verifier.report.n_events
+            ),
+        ));
+    }
+    if verifier.report.problems.is_empty() {
+        verifier.check_coverage();
+    }
+    verifier.report
+}
+
+impl Verifier<'_> {
+    fn problem(&mut self, err: impl Into<Error>) {
+        self.report.problems.push(err.into());
+    }
+
+    fn cover(&mut self, handle: Handle, section: &'static str) {
+        self.covered.push((handle.offset, handle.end(), section));
+    }
+
+    fn read_block(&mut self, handle: Handle, section: &'static str, referenced_at: u64) -> Result<bytes::Bytes> {
+        let payload = self.inner.read_block(handle, section, referenced_at)?;
+        self.cover(handle, section);
+        self.report.n_blocks += 1;
+        Ok(payload)
+    }
+
+    /// Checks a catalog block and its subtree; `upper` is the separator the parent holds for it.
+    fn walk_catalog(&mut self, payload: bytes::Bytes, at: u64, level: u32, upper: Option<(&[u8], u64)>) -> Result<()> {
+        self.report.n_blocks += 1;
+        let block = CatalogBlock::decode(&payload, at)?;
+        block.validate()?;
+        if u32::from(block.level()) != level {
+            return Err(DecodeError::invalid(
+                "catalog level",
+                at,
+                format!("block is at level {}, expected {level}", block.level()),
+            )
+            .into());
+        }
+        if let Some((separator, separator_at)) = upper {
+            let last = if block.is_empty() { None } else { Some(block.entry(block.len() - 1)?.0) };
+            if last != Some(separator) {
+                return Err(DecodeError::invalid(
+                    "catalog separator",
+                    separator_at,
+                    "separator differs from the last key of its child",
+                )
+                .into());
+            }
+        }
+        for idx in 0..block.len() {
+            let (key, value, entry_at) = block.entry(idx)?;
+            if level > 0 {
+                let child = decode_child(value, entry_at)?;
+                let child_payload = self.read_block(child, "catalog block", entry_at)?;
+                self.report.n_blocks -= 1;
+                self.walk_catalog(child_payload, child.offset, level - 1, Some((key, entry_at)))?;
+                continue;
+            }
+            if self.last_key.as_deref().is_some_and(|last| last >= key) {
+                return Err(
+                    DecodeError::invalid("catalog key", entry_at, "keys do not increase along the catalog").into()
+                );
+            }
+            self.last_key = Some(key.to_vec());
+            if let Err(err) = self.leaf_entry(key, value, entry_at) {
+                self.problem(err);
+            }
+        }
+        Ok(())
+    }
+
+    fn leaf_entry(&mut self, key: &[u8], value: &[u8], at: u64) -> Result<()> {
+        let parsed = CatalogKey::decode(key, at)?;
+        if self.pending_space.as_deref().is_some_and(|space| space != parsed.space()) {
+            self.pending_groupings.clear();
+            self.pending_values.clear();
+            return Err(DecodeError::invalid("catalog key", at, "previous space has no space summary").into());
+        }
+        self.pending_space = Some(parsed.space().to_vec());
+        match parsed {
+            CatalogKey::Grouping { .. } => self.pending_groupings.push((GroupingEntry::decode(value, at)?, at)),
+            CatalogKey::IndexValue { .. } => self.pending_values.push((IndexValueEntry::decode(value, at)?, at)),
+            CatalogKey::Space { .. } => {
+                self.pending_space = None;
+                let groupings = std::mem::take(&mut self.pending_groupings);
+                let values = std::mem::take(&mut self.pending_values);
+                self.space(SpaceSummary::decode(value, at)?, at, &groupings, &values)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn space(
+        &mut self,
+        summary: SpaceSummary,
+        at: u64,
+        groupings: &[(GroupingEntry, u64)],
+        values: &[(IndexValueEntry, u64)],
+    ) -> Result<()> {
+        self.report.n_spaces += 1;
+        let table_payload = self.read_block(summary.grouping_table, "grouping table", at)?;
+        let table = GroupingTable::decode(
+            &table_payload,
+            summary.grouping_table.offset,
+            summary.n_groupings,
+            summary.stats.n_events,
+        )?;
+        if groupings.len() as u64 != summary.n_groupings || values.len() as u64 != summary.n_index_values {
+            return Err(DecodeError::invalid(
+                "space summary",
+                at,
+                format!(
+                    "summary counts {} groupings and {} index values, the catalog holds {} and {}",
+                    summary.n_groupings,
+                    summary.n_index_values,
+                    groupings.len(),
+                    values.len()
+                ),
+            )
+            .into());
+        }
+        let mut stats = None;
+        for (idx, (grouping, grouping_at)) in groupings.iter().enumerate() {
+            let entry = table.entry(idx);
+            if entry.first_event != grouping.first_event
+                || entry.n_events != grouping.stats.n_events
+                || entry.stream != grouping.stream
+            {
+                self.problem(DecodeError::invalid(
+                    "grouping table entry",
+                    table.entry_offset(idx),
+                    "differs from the grouping's catalog entry",
+                ));
+                continue;
+            }
+            match self.data_stream(grouping.stream, grouping.stats, *grouping_at) {
+                Ok(()) => stats = Some(merge_stats(stats, grouping.stats)),
+                Err(err) => self.problem(err),
+            }
+        }
+        if stats.is_some_and(|stats| stats != summary.stats) {
+            self.problem(DecodeError::invalid(
+                "space summary",
+                at,
+                "event count or time bounds differ from its groupings",
+            ));
+        }
+        self.report.n_events += summary.stats.n_events;
+        let mut resolver = Resolver::new(self.inner.clone(), table_payload.clone(), summary.grouping_table.offset);
+        if let Some(timeline) = summary.timeline {
+            let mut seen = vec![false; summary.stats.n_events as usize];
+            if let Err(err) =
+                self.posting_stream(timeline, summary.stats, summary.stats.n_events, at, &mut resolver, Some(&mut seen))
+            {
+                self.problem(err);
+            }
+        }
+        for (value, value_at) in values {
+            if let Err(err) =
+                self.posting_stream(value.stream, value.stats, summary.stats.n_events, *value_at, &mut resolver, None)
+            {
+                self.problem(err);
+            }
+        }
+        Ok(())
+    }
+
+    fn stream_index(&mut self, stream: StreamRef, n_items: u64, at: u64) -> Result<(bytes::Bytes, u64)> {
+        let payload = self.read_block(stream.block_index, "block index", at)?;
+        let index = BlockIndex::decode(&payload, stream.block_index.offset, stream.n_blocks)?;
+        let mut expected_first = 0u64;
+        for idx in 0..index.len() {
+            let entry = index.entry(idx);
+            if entry.first_item != expected_first || entry.first_item >= n_items {
+                return Err(DecodeError::invalid(
+                    "block index first item",
+                    index.entry_offset(idx),
+                    format!(
+                        "block {idx} starts at item {}, expected {expected_first} below {n_items}",
+                        entry.first_item
+                    ),
+                )
+                .into());
+            }
+            // The next block must start further on; the exact count is checked when decoding.
+            expected_first =
+                if idx + 1 < index.len() { index.entry(idx + 1).first_item.max(entry.first_item + 1) } else { n_items };
+        }
+        Ok((payload, stream.block_index.offset))
+    }
+
+    fn data_stream(&mut self, stream: StreamRef, stats: Stats, at: u64) -> Result<()> {
+        let (payload, index_at) = self.stream_index(stream, stats.n_events, at)?;
+        let index = BlockIndex::decode(&payload, index_at, stream.n_blocks)?;
+        let mut previous_ts = i64::MIN;
+        for idx in 0..index.len() {
+            let entry = index.entry(idx);
+            let end = if idx + 1 < index.len() { index.entry(idx + 1).first_item } else { stats.n_events };
+            let block = self.read_block(entry.block, "data block", index.entry_offset(idx))?;
+            let mut spans = std::mem::take(&mut self.spans);
+            data_block::decode(&block, entry.block.offset, entry.first_ts, end - entry.first_item, &mut spans)?;
+            if entry.first_ts < previous_ts {
+                return Err(DecodeError::invalid(
+                    "block index first timestamp",
+                    index.entry_offset(idx),
+                    format!("{} is below the previous block's last timestamp {previous_ts}", entry.first_ts),
+                )
+                .into());
+            }
+            previous_ts = spans.last().map_or(previous_ts, |span| span.ts);
+            self.spans = spans;
+        }
+        if index.entry(0).first_ts != stats.min_ts || previous_ts != stats.max_ts {
+            return Err(DecodeError::invalid(
+                "time bounds",
+                at,
+                format!(
+                    "entry says {}..={}, events span {}..={previous_ts}",
+                    stats.min_ts,
+                    stats.max_ts,
+                    index.entry(0).first_ts
+                ),
+            )
+            .into());
+        }
+        Ok(())
+    }
+
+    fn posting_stream(
+        &mut self,
+        stream: StreamRef,
+        stats: Stats,
+        n_space_events: u64,
+        at: u64,
+        resolver: &mut Resolver,
+        mut seen: Option<&mut Vec<bool>>,
+    ) -> Result<()> {
+        let (payload, index_at) = self.stream_index(stream, stats.n_events, at)?;
+        let index = BlockIndex::decode(&payload, index_at, stream.n_blocks)?;
+        let table = resolver.table();
+        let grouping_count = table.len();
+        let mut previous: Option<(i64, u64)> = None;
+        let mut bounds: Option<(i64, i64)> = None;
+        for idx in 0..index.len() {
+            let entry = index.entry(idx);
+            let end = if idx + 1 < index.len() { index.entry(idx + 1).first_item } else { stats.n_events };
+            let block = self.read_block(entry.block, "posting block", index.entry_offset(idx))?;
+            let mut postings = std::mem::take(&mut self.postings);
+            posting_block::decode(&block, entry.block.offset, end - entry.first_item, n_space_events, &mut postings)?;
+            for (pos, &event) in postings.iter().enumerate() {
+                let ts = resolver.event(event, entry.block.offset)?.ts;
+                if pos == 0 && ts != entry.first_ts {
+                    return Err(DecodeError::invalid(
+                        "block index first timestamp",
+                        index.entry_offset(idx),
+                        format!("{} differs from the first posting's timestamp {ts}", entry.first_ts),
+                    )
+                    .into());
+                }
+                if let Some((previous_ts, previous_event)) = previous {
+                    // Equal timestamps within one grouping keep insertion order, which is event order.
+                    let same_grouping = grouping_count <= 1
+                        || resolver.table().grouping_of(event) == resolver.table().grouping_of(previous_event);
+                    if ts < previous_ts || (ts == previous_ts && same_grouping && event <= previous_event) {
+                        return Err(DecodeError::invalid(
+                            "posting",
+                            entry.block.offset,
+                            format!("event {event} at {ts} follows event {previous_event} at {previous_ts}"),
+                        )
+                        .into());
+                    }
+                }
+                if let Some(seen) = seen.as_deref_mut() {
+                    let slot = &mut seen[event as usize];
+                    if *slot {
+                        return Err(DecodeError::invalid(
+                            "posting",
+                            entry.block.offset,
+                            format!("event {event} appears twice in the timeline"),
+                        )
+                        .into());
+                    }
+                    *slot = true;
+                }
+                previous = Some((ts, event));
+                bounds = Some(bounds.map_or((ts, ts), |(lo, hi)| (lo.min(ts), hi.max(ts))));
+            }
+            self.postings = postings;
+        }
+        if bounds != Some((stats.min_ts, stats.max_ts)) {
+            return Err(DecodeError::invalid(
+                "time bounds",
+                at,
+                format!("entry says {}..={}, postings span {bounds:?}", stats.min_ts, stats.max_ts),
+            )
+            .into());
+        }
+        Ok(())
+    }
+
+    fn check_coverage(&mut self) {
+        let mut covered = std::mem::take(&mut self.covered);
+        covered.sort_unstable();
+        let mut expected = header::LEN as u64;
+        for &(start, end, section) in &covered {
+            if start != expected {
+                let reason = if start < expected {
+                    format!("overlaps the block before it, which ends at {expected}")
+                } else {
+                    format!("{} bytes before it belong to no block", start - expected)
+                };
+                self.problem(DecodeError::invalid(section, start, reason));
+            }
+            expected = expected.max(end);
+        }
+        if expected != self.inner.body_end() {
+            self.problem(DecodeError::invalid(
+                "file layout",
+                expected,
+                format!(
+                    "{} bytes before the footer belong to no block",
+                    self.inner.body_end().saturating_sub(expected)
+                ),
+            ));
+        }
+    }
+}
+
+fn merge_stats(acc: Option<Stats>, next: Stats) -> Stats {
+    match acc {
+        None => next,
+        Some(acc) => Stats {
+            n_events: acc.n_events + next.n_events,
+            min_ts: acc.min_ts.min(next.min_ts),
+            max_ts: acc.max_ts.max(next.max_ts),
+        },
+    }
+}

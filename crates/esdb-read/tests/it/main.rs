@@ -1,0 +1,8 @@
+//! Integration tests of the reader, one binary: see each module.
+
+mod activity;
+mod api;
+mod common;
+mod corrupt;
+mod golden;
+mod model;

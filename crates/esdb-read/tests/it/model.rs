@@ -1,0 +1,177 @@
+//! Model-based test: random events written with tiny blocks and a tiny memory budget (many
+//! blocks, several spills), then every query compared with an in-memory model.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Bound;
+
+use esdb_write::WriterOptions;
+use proptest::prelude::*;
+
+use crate::common::{collect, collect_mixed, open_bytes, write_file, TestEvent};
+
+fn bytes_from(choices: &'static [&'static [u8]]) -> impl Strategy<Value = Vec<u8>> {
+    proptest::sample::select(choices).prop_map(|b| b.to_vec())
+}
+
+fn timestamp() -> impl Strategy<Value = i64> {
+    prop_oneof![8 => -3i64..6, 1 => Just(i64::MIN), 1 => Just(i64::MAX), 1 => any::<i64>()]
+}
+
+fn data() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        6 => proptest::collection::vec(any::<u8>(), 0..24),
+        1 => Just(Vec::new()),
+        1 => proptest::collection::vec(any::<u8>(), 200..700),
+    ]
+}
+
+fn event() -> impl Strategy<Value = TestEvent> {
+    let index = (bytes_from(&[b"t", b"u", b"\0n"]), bytes_from(&[b"x", b"y", b"", b"\0"]));
+    (
+        bytes_from(&[b"a", b"b", b"c", b"a\0", b"\xff"]),
+        timestamp(),
+        bytes_from(&[b"", b"g1", b"g2", b"\0"]),
+        proptest::collection::vec(index, 0..4),
+        data(),
+    )
+        .prop_map(|(space, ts, grouping, indexes, data)| TestEvent { space, ts, grouping, indexes, data })
+}
+
+fn options() -> impl Strategy<Value = WriterOptions> {
+    (1usize..300, 1024usize..6000, 1usize..6, 64usize..400).prop_map(
+        |(block_size, memory_budget, postings_per_block, catalog_block_size)| WriterOptions {
+            block_size,
+            memory_budget,
+            postings_per_block,
+            catalog_block_size,
+            ..Default::default()
+        },
+    )
+}
+
+type Bounds = (Bound<i64>, Bound<i64>);
+
+/// A label, a factory for the scan under test, and the model's answer.
+type Query = (String, Box<dyn Fn() -> esdb_read::Scan>, Vec<(i64, Vec<u8>)>);
+
+fn bound() -> impl Strategy<Value = Bound<i64>> {
+    prop_oneof![Just(Bound::Unbounded), timestamp().prop_map(Bound::Included), timestamp().prop_map(Bound::Excluded)]
+}
+
+fn in_bounds(ts: i64, (lo, hi): &Bounds) -> bool {
+    let above = match lo {
+        Bound::Included(lo) => ts >= *lo,
+        Bound::Excluded(lo) => ts > *lo,
+        Bound::Unbounded => true,
+    };
+    let below = match hi {
+        Bound::Included(hi) => ts <= *hi,
+        Bound::Excluded(hi) => ts < *hi,
+        Bound::Unbounded => true,
+    };
+    above && below
+}
+
+/// The events of one query in (timestamp, insertion) order.
+fn model_query(events: &[TestEvent], space: &[u8], keep: impl Fn(&TestEvent) -> bool) -> Vec<(i64, Vec<u8>)> {
+    let mut selected: Vec<(i64, usize, Vec<u8>)> = events
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.space == space && keep(e))
+        .map(|(seq, e)| (e.ts, seq, e.data.clone()))
+        .collect();
+    selected.sort_by_key(|(ts, seq, _)| (*ts, *seq));
+    selected.into_iter().map(|(ts, _, data)| (ts, data)).collect()
+}
+
+fn filter_bounds(events: Vec<(i64, Vec<u8>)>, bounds: &Bounds) -> Vec<(i64, Vec<u8>)> {
+    events.into_iter().filter(|(ts, _)| in_bounds(*ts, bounds)).collect()
+}
+
+fn reversed(mut events: Vec<(i64, Vec<u8>)>) -> Vec<(i64, Vec<u8>)> {
+    events.reverse();
+    events
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: crate::common::proptest_cases(48), ..ProptestConfig::default() })]
+
+    #[test]
+    fn every_query_matches_the_model(
+        events in proptest::collection::vec(event(), 0..250),
+        options in options(),
+        ranges in proptest::collection::vec((bound(), bound()), 3),
+        mixes in proptest::collection::vec(proptest::collection::vec(any::<bool>(), 0..40), 3),
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = open_bytes(write_file(dir.path(), "model.esdb", &events, options));
+
+        let spaces: BTreeSet<Vec<u8>> = events.iter().map(|e| e.space.clone()).collect();
+        let listed: Vec<Vec<u8>> = db.spaces().map(|s| s.map(|s| s.id().to_vec())).collect::<Result<_, _>>().unwrap();
+        prop_assert_eq!(listed, spaces.iter().cloned().collect::<Vec<_>>());
+        prop_assert_eq!(db.len(), events.len() as u64);
+        prop_assert_eq!(db.n_spaces(), spaces.len() as u64);
+        prop_assert!(db.space(b"missing").unwrap().is_none());
+        prop_assert!(db.verify().is_ok(), "verify: {:?}", db.verify().problems);
+
+        for space_id in &spaces {
+            let space = db.space(space_id).unwrap().expect("space exists");
+            let all = model_query(&events, space_id, |_| true);
+            prop_assert_eq!(space.len(), all.len() as u64);
+            prop_assert_eq!(space.counts().min_ts, all.iter().map(|e| e.0).min().unwrap());
+            prop_assert_eq!(space.counts().max_ts, all.iter().map(|e| e.0).max().unwrap());
+
+            let groupings: BTreeSet<Vec<u8>> = events.iter().filter(|e| &e.space == space_id).map(|e| e.grouping.clone()).collect();
+            let listed: Vec<Vec<u8>> = space.groupings().map(|g| g.map(|g| g.name.to_vec())).collect::<Result<_, _>>().unwrap();
+            prop_assert_eq!(&listed, &groupings.iter().cloned().collect::<Vec<_>>());
+
+            let mut pairs: BTreeMap<Vec<u8>, BTreeSet<Vec<u8>>> = BTreeMap::new();
+            for e in events.iter().filter(|e| &e.space == space_id) {
+                for (name, value) in &e.indexes {
+                    pairs.entry(name.clone()).or_default().insert(value.clone());
+                }
+            }
+            let names: Vec<Vec<u8>> = space.index_names().map(|n| n.map(|n| n.to_vec())).collect::<Result<_, _>>().unwrap();
+            prop_assert_eq!(names, pairs.keys().cloned().collect::<Vec<_>>());
+
+            // Every query: (label, scan factory, model result).
+            let mut queries: Vec<Query> = Vec::new();
+            let s = space.clone();
+            queries.push(("events".into(), Box::new(move || s.events().unwrap()), all.clone()));
+            for grouping in groupings.iter().cloned().chain([b"nope".to_vec()]) {
+                let want = model_query(&events, space_id, |e| e.grouping == grouping);
+                let info = space.grouping(&grouping).unwrap();
+                prop_assert_eq!(info.map(|i| i.counts.n_events), (!want.is_empty()).then_some(want.len() as u64));
+                let s = space.clone();
+                let g = grouping.clone();
+                queries.push((format!("scan {grouping:?}"), Box::new(move || s.scan(&g).unwrap()), want));
+            }
+            for (name, values) in &pairs {
+                let listed: Vec<(Vec<u8>, u64)> = space.index_values(name).map(|v| v.map(|v| (v.value.to_vec(), v.counts.n_events))).collect::<Result<_, _>>().unwrap();
+                let expected: Vec<(Vec<u8>, u64)> = values.iter().map(|v| {
+                    let n = events.iter().filter(|e| &e.space == space_id && e.indexes.iter().any(|(n2, v2)| n2 == name && v2 == v)).count();
+                    (v.clone(), n as u64)
+                }).collect();
+                prop_assert_eq!(listed, expected);
+                for value in values.iter().cloned().chain([b"nope".to_vec()]) {
+                    let want = model_query(&events, space_id, |e| e.indexes.iter().any(|(n, v)| n == name && *v == value));
+                    let s = space.clone();
+                    let (n, v) = (name.clone(), value.clone());
+                    queries.push((format!("index {name:?}={value:?}"), Box::new(move || s.scan_index(&n, &v).unwrap()), want));
+                }
+            }
+            queries.push(("missing index".into(), Box::new({ let s = space.clone(); move || s.scan_index(b"zz", b"x").unwrap() }), Vec::new()));
+
+            for (label, scan, want) in &queries {
+                prop_assert_eq!(&collect(scan()), want, "{} forwards", label);
+                prop_assert_eq!(collect(scan().rev()), reversed(want.clone()), "{} backwards", label);
+                for (bounds, mix) in ranges.iter().zip(&mixes) {
+                    let want_in_range = filter_bounds(want.clone(), bounds);
+                    prop_assert_eq!(&collect(scan().range(*bounds)), &want_in_range, "{} range {:?}", label, bounds);
+                    prop_assert_eq!(collect(scan().range(*bounds).rev()), reversed(want_in_range.clone()), "{} range {:?} rev", label, bounds);
+                    prop_assert_eq!(collect_mixed(scan().range(*bounds), mix), want_in_range, "{} range {:?} mixed {:?}", label, bounds, mix);
+                }
+            }
+        }
+    }
+}

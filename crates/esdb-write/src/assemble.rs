@@ -1,0 +1,260 @@
+//! Turns the sorted event records into the file: data blocks per grouping, posting blocks per
+//! index value and timeline, the catalog, and the footer.
+//!
+//! Records arrive in (space, grouping, timestamp, sequence) order. Each space is finished before
+//! the next begins, so the catalog receives its entries in key order (groupings, then index
+//! values, then the space summary) and is streamed to the output as it grows.
+
+use std::io::Write;
+
+use esdb_format::v1::catalog::{GroupingEntry, IndexValueEntry, SpaceSummary, Stats};
+use esdb_format::v1::footer::Footer;
+use esdb_format::v1::frame::{Codec, Handle};
+use esdb_format::v1::grouping_table::GroupingTableEntry;
+use esdb_format::v1::header::Header;
+use esdb_format::v1::key;
+use esdb_format::varint;
+
+use crate::catalog::CatalogWriter;
+use crate::output::Output;
+use crate::record::{self, EventRecord};
+use crate::sort::Sorter;
+use crate::stream::{DataStream, PostingStream};
+use crate::{Compression, WriteError, WriterOptions};
+
+/// File-wide totals, known once every space is written.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Totals {
+    pub(crate) n_spaces: u64,
+    pub(crate) n_events: u64,
+    pub(crate) min_ts: i64,
+    pub(crate) max_ts: i64,
+}
+
+struct OpenSpace {
+    escaped: Vec<u8>,
+    raw: Vec<u8>,
+    grouping_escaped: Vec<u8>,
+    grouping_raw: Vec<u8>,
+    n_events: u64,
+    grouping_first_event: u64,
+    n_groupings: u64,
+    grouping_table: Vec<u8>,
+    stats: Stats,
+}
+
+/// The parts that write to the file, apart from the sorters so both can be borrowed at once.
+struct Sinks<W: Write> {
+    out: Output<W>,
+    catalog: CatalogWriter,
+    data: DataStream,
+    postings: PostingStream,
+    scratch: Vec<u8>,
+}
+
+pub(crate) struct Assembler<W: Write> {
+    sinks: Sinks<W>,
+    index_sorter: Sorter,
+    timeline_sorter: Sorter,
+    space: Option<OpenSpace>,
+    totals: Totals,
+    key_buf: Vec<u8>,
+    value_buf: Vec<u8>,
+    path: std::path::PathBuf,
+}
+
+impl<W: Write> Assembler<W> {
+    /// Starts a file on `inner`; `path` names the file in errors, `dir` receives spill files.
+    pub(crate) fn new(
+        inner: W,
+        options: &WriterOptions,
+        path: &std::path::Path,
+        dir: &std::path::Path,
+    ) -> Result<Self, WriteError> {
+        let codec = match options.compression {
+            Compression::Lz4 => Codec::Lz4,
+            Compression::None => Codec::Raw,
+        };
+        let mut out = Output::new(inner);
+        let mut header = Vec::new();
+        Header::default().encode(&mut header);
+        out.write_raw(&header).map_err(WriteError::io("write", path))?;
+        Ok(Assembler {
+            sinks: Sinks {
+                out,
+                catalog: CatalogWriter::new(options.catalog_block_size),
+                data: DataStream::new(options.block_size, codec),
+                postings: PostingStream::new(options.postings_per_block, codec),
+                scratch: Vec::new(),
+            },
+            index_sorter: Sorter::new(dir, options.memory_budget / 4),
+            timeline_sorter: Sorter::new(dir, options.memory_budget / 8),
+            space: None,
+            totals: Totals::default(),
+            key_buf: Vec::new(),
+            value_buf: Vec::new(),
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Adds the next event record in sort order.
+    pub(crate) fn add(&mut self, key: &[u8], value: &[u8]) -> Result<(), WriteError> {
+        let rec = EventRecord::parse(key, value);
+        let same_space = self.space.as_ref().is_some_and(|space| space.escaped == rec.space_escaped);
+        if !same_space {
+            self.finish_space()?;
+            self.space = Some(OpenSpace {
+                escaped: rec.space_escaped.to_vec(),
+                raw: record::unescape(rec.space_escaped),
+                grouping_escaped: rec.grouping_escaped.to_vec(),
+                grouping_raw: record::unescape(rec.grouping_escaped),
+                n_events: 0,
+                grouping_first_event: 0,
+                n_groupings: 0,
+                grouping_table: Vec::new(),
+                stats: Stats { n_events: 0, min_ts: rec.ts, max_ts: rec.ts },
+            });
+        } else if self.space.as_ref().is_some_and(|space| space.grouping_escaped != rec.grouping_escaped) {
+            self.finish_grouping()?;
+            let space = self.space.as_mut().expect("checked above");
+            space.grouping_escaped = rec.grouping_escaped.to_vec();
+            space.grouping_raw = record::unescape(rec.grouping_escaped);
+        }
+        let space = self.space.as_mut().expect("opened above");
+        let io_err = WriteError::io("write", &self.path);
+        self.sinks.data.add(rec.ts, rec.data, &mut self.sinks.out).map_err(io_err)?;
+        let event_number = space.n_events;
+        space.n_events += 1;
+        space.stats.min_ts = space.stats.min_ts.min(rec.ts);
+        space.stats.max_ts = space.stats.max_ts.max(rec.ts);
+
+        self.value_buf.clear();
+        varint::encode(event_number, &mut self.value_buf);
+        self.timeline_sorter.push(rec.seq_key, &self.value_buf)?;
+        for (name, value) in &rec.indexes {
+            record::posting_key(name, value, rec.seq_key, &mut self.key_buf);
+            self.index_sorter.push(&self.key_buf, &self.value_buf)?;
+        }
+        Ok(())
+    }
+
+    fn finish_grouping(&mut self) -> Result<(), WriteError> {
+        let Some(space) = self.space.as_mut() else { return Ok(()) };
+        let sinks = &mut self.sinks;
+        let (stats, stream) = sinks.data.finish(&mut sinks.out).map_err(WriteError::io("write", &self.path))?;
+        let entry = GroupingEntry { stats, first_event: space.grouping_first_event, stream };
+        sinks.scratch.clear();
+        entry.encode(&mut sinks.scratch);
+        sinks
+            .catalog
+            .add(&key::grouping_key(&space.raw, &space.grouping_raw), &sinks.scratch, &mut sinks.out)
+            .map_err(WriteError::io("write", &self.path))?;
+        GroupingTableEntry { first_event: space.grouping_first_event, n_events: stats.n_events, stream }
+            .encode(&mut space.grouping_table);
+        space.n_groupings += 1;
+        space.grouping_first_event = space.n_events;
+        Ok(())
+    }
+
+    fn finish_space(&mut self) -> Result<(), WriteError> {
+        if self.space.is_none() {
+            return Ok(());
+        }
+        self.finish_grouping()?;
+        let space = self.space.take().expect("checked above");
+        let sinks = &mut self.sinks;
+        let path = &self.path;
+
+        let timeline = if space.n_groupings > 1 {
+            let mut sorted = self.timeline_sorter.finish()?;
+            while let Some((key, value)) = sorted.next()? {
+                let (event, _) = varint::decode(value).expect("writer-encoded event number");
+                sinks.postings.add(record::ts_of(key), event, &mut sinks.out).map_err(WriteError::io("write", path))?;
+            }
+            Some(sinks.postings.finish(&mut sinks.out).map_err(WriteError::io("write", path))?.1)
+        } else {
+            // One grouping: the grouping itself is the timeline.
+            self.timeline_sorter.clear();
+            None
+        };
+
+        let mut n_index_values = 0u64;
+        let mut sorted = self.index_sorter.finish()?;
+        let mut current_prefix: Vec<u8> = Vec::new();
+        loop {
+            let next = sorted.next()?;
+            let prefix_changed = match &next {
+                Some((key, _)) => key[..record::posting_prefix_len(key)] != current_prefix[..],
+                None => true,
+            };
+            if prefix_changed && !current_prefix.is_empty() {
+                let (stats, stream) = sinks.postings.finish(&mut sinks.out).map_err(WriteError::io("write", path))?;
+                let (name, value) = record::posting_name_value(&current_prefix);
+                sinks.scratch.clear();
+                IndexValueEntry { stats, stream }.encode(&mut sinks.scratch);
+                sinks
+                    .catalog
+                    .add(&key::index_value_key(&space.raw, &name, &value), &sinks.scratch, &mut sinks.out)
+                    .map_err(WriteError::io("write", path))?;
+                n_index_values += 1;
+            }
+            let Some((key, value)) = next else { break };
+            if prefix_changed {
+                current_prefix.clear();
+                current_prefix.extend_from_slice(&key[..record::posting_prefix_len(key)]);
+            }
+            let (event, _) = varint::decode(value).expect("writer-encoded event number");
+            sinks.postings.add(record::ts_of(key), event, &mut sinks.out).map_err(WriteError::io("write", path))?;
+        }
+        drop(sorted);
+
+        let grouping_table: Handle =
+            sinks.out.write_block(&space.grouping_table, Codec::Raw).map_err(WriteError::io("write", path))?;
+        let stats = Stats { n_events: space.n_events, ..space.stats };
+        let summary = SpaceSummary { stats, n_groupings: space.n_groupings, n_index_values, grouping_table, timeline };
+        sinks.scratch.clear();
+        summary.encode(&mut sinks.scratch);
+        sinks
+            .catalog
+            .add(&key::space_key(&space.raw), &sinks.scratch, &mut sinks.out)
+            .map_err(WriteError::io("write", path))?;
+
+        let totals = &mut self.totals;
+        if totals.n_spaces == 0 {
+            totals.min_ts = stats.min_ts;
+            totals.max_ts = stats.max_ts;
+        }
+        totals.n_spaces += 1;
+        totals.n_events += stats.n_events;
+        totals.min_ts = totals.min_ts.min(stats.min_ts);
+        totals.max_ts = totals.max_ts.max(stats.max_ts);
+        Ok(())
+    }
+
+    /// Writes the catalog and the footer; returns the inner writer, flushed, and the totals.
+    pub(crate) fn finish(mut self) -> Result<(W, Totals, u64), WriteError> {
+        self.finish_space()?;
+        let path = self.path;
+        let mut sinks = self.sinks;
+        let (catalog_root, catalog_height) =
+            sinks.catalog.finish(&mut sinks.out).map_err(WriteError::io("write", &path))?;
+        let totals = self.totals;
+        let footer = Footer {
+            catalog_root,
+            catalog_height,
+            n_spaces: totals.n_spaces,
+            n_events: totals.n_events,
+            min_ts: totals.min_ts,
+            max_ts: totals.max_ts,
+            max_block_len: sinks.out.max_block_len(),
+            major: esdb_format::FORMAT_MAJOR,
+            minor: esdb_format::FORMAT_MINOR,
+        };
+        let mut bytes = Vec::new();
+        footer.encode(&mut bytes);
+        sinks.out.write_raw(&bytes).map_err(WriteError::io("write", &path))?;
+        let file_len = sinks.out.offset();
+        let inner = sinks.out.into_inner().map_err(WriteError::io("write", &path))?;
+        Ok((inner, totals, file_len))
+    }
+}

@@ -1,0 +1,89 @@
+//! Tuning knobs of the writer.
+
+use crate::WriteError;
+
+/// How data and posting blocks are compressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Compression {
+    /// LZ4 block format; a block that does not shrink is stored raw.
+    #[default]
+    Lz4,
+    /// Every block stored raw.
+    None,
+}
+
+/// Options for [`Writer::create_with`](crate::Writer::create_with).
+///
+/// ```
+/// let options = esdb_write::WriterOptions { block_size: 16 * 1024, ..Default::default() };
+/// assert_eq!(options.memory_budget, 256 * 1024 * 1024);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WriterOptions {
+    /// Target uncompressed size of a data block, in bytes. A block is closed once it reaches this
+    /// size, so a block holds at least one event and may exceed it by one event. Smaller blocks
+    /// make point lookups and time-range seeks cheaper, larger ones compress better and scan
+    /// faster. Default: 32 KiB.
+    pub block_size: usize,
+    /// Upper bound on the memory the writer uses for buffered events and postings, in bytes.
+    /// Past it, sorted runs are spilled to temporary files beside the output and merged by
+    /// `finish`. Default: 256 MiB.
+    pub memory_budget: usize,
+    /// Largest event data accepted by `add`, in bytes. Default: 64 MiB; at most 1 GiB.
+    pub max_data_len: usize,
+    /// Compression of data and posting blocks. Default: [`Compression::Lz4`].
+    pub compression: Compression,
+    /// Postings per posting block. Smaller blocks make time-range seeks on index scans cheaper.
+    /// Default: 128.
+    pub postings_per_block: usize,
+    /// Target size of a catalog block (the directory of spaces, groupings and index values), in
+    /// bytes. Default: 4 KiB.
+    pub catalog_block_size: usize,
+}
+
+impl Default for WriterOptions {
+    fn default() -> Self {
+        WriterOptions {
+            block_size: 32 * 1024,
+            memory_budget: 256 * 1024 * 1024,
+            max_data_len: 64 * 1024 * 1024,
+            compression: Compression::Lz4,
+            postings_per_block: 128,
+            catalog_block_size: 4096,
+        }
+    }
+}
+
+impl WriterOptions {
+    pub(crate) fn validate(&self) -> Result<(), WriteError> {
+        let check = |ok: bool, option: &'static str, reason: String| {
+            if ok {
+                Ok(())
+            } else {
+                Err(WriteError::InvalidOption { option, reason })
+            }
+        };
+        check(
+            (1..=64 << 20).contains(&self.block_size),
+            "block_size",
+            format!("{} is outside 1..=64 MiB", self.block_size),
+        )?;
+        check(self.memory_budget >= 1024, "memory_budget", format!("{} is below 1 KiB", self.memory_budget))?;
+        check(
+            self.max_data_len <= esdb_format::v1::MAX_DATA_LEN,
+            "max_data_len",
+            format!("{} exceeds the format limit {}", self.max_data_len, esdb_format::v1::MAX_DATA_LEN),
+        )?;
+        check(
+            (1..=1 << 20).contains(&self.postings_per_block),
+            "postings_per_block",
+            format!("{} is outside 1..=1Mi", self.postings_per_block),
+        )?;
+        check(
+            (64..=16 << 20).contains(&self.catalog_block_size),
+            "catalog_block_size",
+            format!("{} is outside 64..=16 MiB", self.catalog_block_size),
+        )
+    }
+}
