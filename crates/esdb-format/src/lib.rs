@@ -34,6 +34,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod bitpack;
 pub mod checksum;
 pub mod cursor;
 pub mod error;

@@ -59,4 +59,4 @@ pub use event::Event;
 pub use scan::Scan;
 pub use source::Source;
 pub use space::{Counts, GroupingInfo, Groupings, IndexNames, IndexValueInfo, IndexValues, Space};
-pub use verify::Report;
+pub use verify::{Report, SectionStats};

@@ -28,16 +28,30 @@ const RESOLVER_INDEXES: usize = 16;
 
 /// A stream's block index, checked against the stream's item count.
 #[derive(Debug, Clone)]
-struct IndexView {
+pub(crate) struct IndexView {
     payload: Bytes,
     at: u64,
     n_items: u64,
 }
 
 impl IndexView {
-    fn load(inner: &Inner, stream: StreamRef, n_items: u64, referenced_at: u64) -> Result<IndexView> {
-        let payload = inner.read_block(stream.block_index, "block index", referenced_at)?;
-        let at = stream.block_index.offset;
+    /// The block index of `stream`, whose `n_items` items start at `min_ts`; a one-block stream
+    /// has no index block, so its one entry is derived.
+    pub(crate) fn load(
+        inner: &Inner,
+        stream: StreamRef,
+        n_items: u64,
+        min_ts: i64,
+        referenced_at: u64,
+    ) -> Result<IndexView> {
+        let (payload, at) = match stream.single_block_entry(min_ts) {
+            Some(entry) => {
+                let mut payload = Vec::with_capacity(esdb_format::v1::block_index::ENTRY_LEN);
+                entry.encode(&mut payload);
+                (Bytes::from(payload), referenced_at)
+            }
+            None => (inner.read_block(stream.handle, "block index", referenced_at)?, stream.handle.offset),
+        };
         let index = BlockIndex::decode(&payload, at, stream.n_blocks)?;
         if index.entry(0).first_item != 0 || stream.n_blocks > n_items {
             return Err(DecodeError::invalid(
@@ -54,7 +68,7 @@ impl IndexView {
         Ok(IndexView { payload, at, n_items })
     }
 
-    fn index(&self) -> BlockIndex<'_> {
+    pub(crate) fn index(&self) -> BlockIndex<'_> {
         BlockIndex::decode(
             &self.payload,
             self.at,
@@ -64,7 +78,7 @@ impl IndexView {
     }
 
     /// First item and item count of block `idx`.
-    fn block_items(&self, idx: usize) -> Result<(u64, u64)> {
+    pub(crate) fn block_items(&self, idx: usize) -> Result<(u64, u64)> {
         let index = self.index();
         let first = index.entry(idx).first_item;
         let end = if idx + 1 < index.len() { index.entry(idx + 1).first_item } else { self.n_items };
@@ -159,7 +173,13 @@ impl Resolver {
         let index_pos = match self.indexes.iter().position(|(g, _)| *g == grouping) {
             Some(pos) => pos,
             None => {
-                let view = IndexView::load(&self.inner, entry.stream, entry.n_events, table.entry_offset(grouping))?;
+                let view = IndexView::load(
+                    &self.inner,
+                    entry.stream,
+                    entry.n_events,
+                    entry.min_ts,
+                    table.entry_offset(grouping),
+                )?;
                 if self.indexes.len() == RESOLVER_INDEXES {
                     self.indexes.pop();
                 }
@@ -331,17 +351,29 @@ impl Scan {
         Scan { kind: Kind::Empty, lo: i128::from(i64::MIN), hi: i128::from(i64::MAX) + 1, state: State::Fresh }
     }
 
-    pub(crate) fn grouping(inner: Arc<Inner>, stream: StreamRef, n_events: u64, referenced_at: u64) -> Result<Scan> {
-        let index = IndexView::load(&inner, stream, n_events, referenced_at)?;
+    pub(crate) fn grouping(
+        inner: Arc<Inner>,
+        stream: StreamRef,
+        n_events: u64,
+        min_ts: i64,
+        referenced_at: u64,
+    ) -> Result<Scan> {
+        let index = IndexView::load(&inner, stream, n_events, min_ts, referenced_at)?;
         Ok(Scan {
             kind: Kind::Grouping(Box::new(GroupingStream { inner, index, front: None, back: None })),
             ..Scan::empty()
         })
     }
 
-    pub(crate) fn postings(resolver: Resolver, stream: StreamRef, n_postings: u64, referenced_at: u64) -> Result<Scan> {
+    pub(crate) fn postings(
+        resolver: Resolver,
+        stream: StreamRef,
+        n_postings: u64,
+        min_ts: i64,
+        referenced_at: u64,
+    ) -> Result<Scan> {
         let inner = resolver.inner.clone();
-        let index = IndexView::load(&inner, stream, n_postings, referenced_at)?;
+        let index = IndexView::load(&inner, stream, n_postings, min_ts, referenced_at)?;
         let n_space_events = {
             let table = resolver.table();
             table.len().checked_sub(1).map_or(0, |last| table.entry(last).first_event + table.entry(last).n_events)

@@ -134,7 +134,13 @@ impl Space {
             Some(entry) => {
                 let grouping = GroupingEntry::decode(&entry.value, entry.at)?;
                 check_stats(&grouping.stats, &self.summary.stats, entry.at)?;
-                Scan::grouping(self.inner.clone(), grouping.stream, grouping.stats.n_events, entry.at)
+                Scan::grouping(
+                    self.inner.clone(),
+                    grouping.stream,
+                    grouping.stats.n_events,
+                    grouping.stats.min_ts,
+                    entry.at,
+                )
             }
         }
     }
@@ -156,7 +162,13 @@ impl Space {
             Some(entry) => {
                 let index_value = IndexValueEntry::decode(&entry.value, entry.at)?;
                 check_stats(&index_value.stats, &self.summary.stats, entry.at)?;
-                Scan::postings(self.resolver()?, index_value.stream, index_value.stats.n_events, entry.at)
+                Scan::postings(
+                    self.resolver()?,
+                    index_value.stream,
+                    index_value.stats.n_events,
+                    index_value.stats.min_ts,
+                    entry.at,
+                )
             }
         }
     }
@@ -172,10 +184,22 @@ impl Space {
     pub fn events(&self) -> Result<Scan> {
         let resolver = self.resolver()?;
         match self.summary.timeline {
-            Some(timeline) => Scan::postings(resolver, timeline, self.summary.stats.n_events, self.summary_at),
+            Some(timeline) => Scan::postings(
+                resolver,
+                timeline,
+                self.summary.stats.n_events,
+                self.summary.stats.min_ts,
+                self.summary_at,
+            ),
             None => {
                 let grouping = resolver.table().entry(0);
-                Scan::grouping(self.inner.clone(), grouping.stream, grouping.n_events, resolver.table().entry_offset(0))
+                Scan::grouping(
+                    self.inner.clone(),
+                    grouping.stream,
+                    grouping.n_events,
+                    grouping.min_ts,
+                    resolver.table().entry_offset(0),
+                )
             }
         }
     }

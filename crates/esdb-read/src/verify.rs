@@ -30,6 +30,28 @@ pub struct Report {
     pub n_events: u64,
     /// Spaces checked.
     pub n_spaces: u64,
+    /// Groupings checked.
+    pub n_groupings: u64,
+    /// Index values checked.
+    pub n_index_values: u64,
+    /// Postings of index values (timelines not included).
+    pub n_postings: u64,
+    /// Bytes of event data, as given to the writer.
+    pub data_bytes: u64,
+    /// Blocks and bytes per section kind (`data block`, `posting block`, `timeline block`,
+    /// `block index`, `grouping table`, `catalog block`), in name order.
+    pub sections: std::collections::BTreeMap<&'static str, SectionStats>,
+}
+
+/// Size of one kind of section, see [`Report::sections`].
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SectionStats {
+    /// Number of blocks.
+    pub n_blocks: u64,
+    /// Bytes in the file, trailers included.
+    pub stored_bytes: u64,
+    /// Bytes once decompressed, trailers not included.
+    pub raw_bytes: u64,
 }
 
 impl Report {
@@ -68,6 +90,7 @@ pub(crate) fn verify(inner: &Arc<Inner>) -> Report {
     let footer = inner.footer;
     let root = footer.catalog_root;
     verifier.cover(root, "catalog root block");
+    verifier.count_section("catalog block", root, inner.root.len());
     if let Err(err) = verifier.walk_catalog(inner.root.clone(), root.offset, footer.catalog_height - 1, None) {
         verifier.report.problems.push(err);
     }
@@ -108,7 +131,16 @@ impl Verifier<'_> {
         let payload = self.inner.read_block(handle, section, referenced_at)?;
         self.cover(handle, section);
         self.report.n_blocks += 1;
+        self.count_section(section, handle, payload.len());
         Ok(payload)
+    }
+
+    fn count_section(&mut self, section: &'static str, handle: Handle, raw_len: usize) {
+        let section = if section == "catalog root block" { "catalog block" } else { section };
+        let stats = self.report.sections.entry(section).or_default();
+        stats.n_blocks += 1;
+        stats.stored_bytes += handle.framed_len();
+        stats.raw_bytes += raw_len as u64;
     }
 
     /// Checks a catalog block and its subtree; `upper` is the separator the parent holds for it.
@@ -221,6 +253,7 @@ impl Verifier<'_> {
                 ));
                 continue;
             }
+            self.report.n_groupings += 1;
             match self.data_stream(grouping.stream, grouping.stats, *grouping_at) {
                 Ok(()) => stats = Some(merge_stats(stats, grouping.stats)),
                 Err(err) => self.problem(err),
@@ -244,6 +277,8 @@ impl Verifier<'_> {
             }
         }
         for (value, value_at) in values {
+            self.report.n_index_values += 1;
+            self.report.n_postings += value.stats.n_events;
             if let Err(err) =
                 self.posting_stream(value.stream, value.stats, summary.stats.n_events, *value_at, &mut resolver, None)
             {
@@ -253,9 +288,17 @@ impl Verifier<'_> {
         Ok(())
     }
 
-    fn stream_index(&mut self, stream: StreamRef, n_items: u64, at: u64) -> Result<(bytes::Bytes, u64)> {
-        let payload = self.read_block(stream.block_index, "block index", at)?;
-        let index = BlockIndex::decode(&payload, stream.block_index.offset, stream.n_blocks)?;
+    fn stream_index(&mut self, stream: StreamRef, stats: Stats, at: u64) -> Result<(bytes::Bytes, u64)> {
+        let n_items = stats.n_events;
+        let (payload, index_at) = match stream.single_block_entry(stats.min_ts) {
+            Some(entry) => {
+                let mut payload = Vec::new();
+                entry.encode(&mut payload);
+                (bytes::Bytes::from(payload), at)
+            }
+            None => (self.read_block(stream.handle, "block index", at)?, stream.handle.offset),
+        };
+        let index = BlockIndex::decode(&payload, index_at, stream.n_blocks)?;
         let mut expected_first = 0u64;
         for idx in 0..index.len() {
             let entry = index.entry(idx);
@@ -274,11 +317,11 @@ impl Verifier<'_> {
             expected_first =
                 if idx + 1 < index.len() { index.entry(idx + 1).first_item.max(entry.first_item + 1) } else { n_items };
         }
-        Ok((payload, stream.block_index.offset))
+        Ok((payload, index_at))
     }
 
     fn data_stream(&mut self, stream: StreamRef, stats: Stats, at: u64) -> Result<()> {
-        let (payload, index_at) = self.stream_index(stream, stats.n_events, at)?;
+        let (payload, index_at) = self.stream_index(stream, stats, at)?;
         let index = BlockIndex::decode(&payload, index_at, stream.n_blocks)?;
         let mut previous_ts = i64::MIN;
         for idx in 0..index.len() {
@@ -296,6 +339,7 @@ impl Verifier<'_> {
                 .into());
             }
             previous_ts = spans.last().map_or(previous_ts, |span| span.ts);
+            self.report.data_bytes += spans.iter().map(|span| u64::from(span.end - span.start)).sum::<u64>();
             self.spans = spans;
         }
         if index.entry(0).first_ts != stats.min_ts || previous_ts != stats.max_ts {
@@ -323,7 +367,7 @@ impl Verifier<'_> {
         resolver: &mut Resolver,
         mut seen: Option<&mut Vec<bool>>,
     ) -> Result<()> {
-        let (payload, index_at) = self.stream_index(stream, stats.n_events, at)?;
+        let (payload, index_at) = self.stream_index(stream, stats, at)?;
         let index = BlockIndex::decode(&payload, index_at, stream.n_blocks)?;
         let table = resolver.table();
         let grouping_count = table.len();
@@ -332,7 +376,8 @@ impl Verifier<'_> {
         for idx in 0..index.len() {
             let entry = index.entry(idx);
             let end = if idx + 1 < index.len() { index.entry(idx + 1).first_item } else { stats.n_events };
-            let block = self.read_block(entry.block, "posting block", index.entry_offset(idx))?;
+            let section = if seen.is_some() { "timeline block" } else { "posting block" };
+            let block = self.read_block(entry.block, section, index.entry_offset(idx))?;
             let mut postings = std::mem::take(&mut self.postings);
             posting_block::decode(&block, entry.block.offset, end - entry.first_item, n_space_events, &mut postings)?;
             for (pos, &event) in postings.iter().enumerate() {

@@ -149,8 +149,13 @@ impl<W: Write> Assembler<W> {
             .catalog
             .add(&key::grouping_key(&space.raw, &space.grouping_raw), &sinks.scratch, &mut sinks.out)
             .map_err(WriteError::io("write", &self.path))?;
-        GroupingTableEntry { first_event: space.grouping_first_event, n_events: stats.n_events, stream }
-            .encode(&mut space.grouping_table);
+        GroupingTableEntry {
+            first_event: space.grouping_first_event,
+            n_events: stats.n_events,
+            min_ts: stats.min_ts,
+            stream,
+        }
+        .encode(&mut space.grouping_table);
         space.n_groupings += 1;
         space.grouping_first_event = space.n_events;
         Ok(())

@@ -5,8 +5,8 @@ use std::io::{self, Write};
 
 use esdb_format::v1::block_index::BlockIndexEntry;
 use esdb_format::v1::catalog::{Stats, StreamRef};
-use esdb_format::v1::frame::Codec;
-use esdb_format::v1::{data_block, posting_block};
+use esdb_format::v1::frame::{Codec, Handle};
+use esdb_format::v1::{data_block, posting_block, MAX_BLOCK_EVENTS};
 
 use crate::output::Output;
 
@@ -14,12 +14,19 @@ use crate::output::Output;
 struct IndexBuilder {
     entries: Vec<u8>,
     n_blocks: u64,
+    last_block: Handle,
     stats: Stats,
 }
 
 impl IndexBuilder {
     fn new() -> Self {
-        IndexBuilder { entries: Vec::new(), n_blocks: 0, stats: Stats::default() }
+        IndexBuilder { entries: Vec::new(), n_blocks: 0, last_block: Handle::default(), stats: Stats::default() }
+    }
+
+    fn note_block(&mut self, entry: BlockIndexEntry) {
+        entry.encode(&mut self.entries);
+        self.n_blocks += 1;
+        self.last_block = entry.block;
     }
 
     fn note_item(&mut self, ts: i64) {
@@ -31,9 +38,14 @@ impl IndexBuilder {
     }
 
     fn finish<W: Write>(&mut self, out: &mut Output<W>) -> io::Result<(Stats, StreamRef)> {
-        // Block indexes stay raw so that a seek binary-searches them in place.
-        let block_index = out.write_block(&self.entries, Codec::Raw)?;
-        let result = (self.stats, StreamRef { block_index, n_blocks: self.n_blocks });
+        // A stream of one block needs no index: the reader derives its one entry.
+        let handle = if self.n_blocks == 1 {
+            self.last_block
+        } else {
+            // Block indexes stay raw so that a seek binary-searches them in place.
+            out.write_block(&self.entries, Codec::Raw)?
+        };
+        let result = (self.stats, StreamRef { handle, n_blocks: self.n_blocks });
         self.entries.clear();
         self.n_blocks = 0;
         self.stats = Stats::default();
@@ -72,8 +84,8 @@ impl DataStream {
         let start = self.data.len();
         self.data.extend_from_slice(data);
         self.events.push((ts, start, self.data.len()));
-        // Two bytes per event approximate the timestamp delta and length prefix.
-        if self.data.len() + 2 * self.events.len() >= self.block_size {
+        // Two bytes per event approximate the packed timestamp delta and length.
+        if self.data.len() + 2 * self.events.len() >= self.block_size || self.events.len() as u64 >= MAX_BLOCK_EVENTS {
             self.flush(out)?;
         }
         Ok(())
@@ -85,8 +97,7 @@ impl DataStream {
         let data = &self.data;
         data_block::encode(self.events.iter().map(|&(ts, start, end)| (ts, &data[start..end])), &mut self.payload);
         let block = out.write_block(&self.payload, self.codec)?;
-        BlockIndexEntry { first_ts, first_item: self.block_first_item, block }.encode(&mut self.index.entries);
-        self.index.n_blocks += 1;
+        self.index.note_block(BlockIndexEntry { first_ts, first_item: self.block_first_item, block });
         self.block_first_item += self.events.len() as u64;
         self.events.clear();
         self.data.clear();
@@ -145,9 +156,11 @@ impl PostingStream {
         self.payload.clear();
         posting_block::encode(&self.block, &mut self.payload);
         let block = out.write_block(&self.payload, self.codec)?;
-        BlockIndexEntry { first_ts: self.block_first_ts, first_item: self.block_first_item, block }
-            .encode(&mut self.index.entries);
-        self.index.n_blocks += 1;
+        self.index.note_block(BlockIndexEntry {
+            first_ts: self.block_first_ts,
+            first_item: self.block_first_item,
+            block,
+        });
         self.block_first_item += self.block.len() as u64;
         self.block.clear();
         Ok(())

@@ -203,28 +203,38 @@ impl<'a> CatalogBlock<'a> {
     }
 }
 
-/// Where a stream of blocks is described: its block index block and how many blocks it lists.
+/// Where a stream of blocks is: its block index block, or its only block.
 ///
-/// Grouping streams hold data blocks; index value and timeline streams hold posting blocks.
+/// Grouping streams hold data blocks; index value and timeline streams hold posting blocks. A
+/// stream of one block has no block index: `handle` points at the block itself, whose index entry
+/// would be `(first_ts: the stream's min_ts, first_item: 0, block: handle)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct StreamRef {
-    /// The block index block.
-    pub block_index: Handle,
-    /// Number of entries in the block index.
+    /// The block index block when `n_blocks > 1`; the only block when `n_blocks == 1`.
+    pub handle: Handle,
+    /// Number of blocks in the stream.
     pub n_blocks: u64,
 }
 
 impl StreamRef {
-    fn encode(&self, out: &mut Vec<u8>) {
-        self.block_index.encode(out);
+    /// The block index entry of a one-block stream whose events start at `min_ts`.
+    pub fn single_block_entry(&self, min_ts: i64) -> Option<crate::v1::block_index::BlockIndexEntry> {
+        (self.n_blocks == 1).then_some(crate::v1::block_index::BlockIndexEntry {
+            first_ts: min_ts,
+            first_item: 0,
+            block: self.handle,
+        })
+    }
+}
+
+impl StreamRef {
+    pub(crate) fn encode(&self, out: &mut Vec<u8>) {
+        self.handle.encode(out);
         crate::varint::encode(self.n_blocks, out);
     }
 
-    fn decode(cur: &mut Cursor<'_>) -> Result<StreamRef, DecodeError> {
-        Ok(StreamRef {
-            block_index: Handle::decode(cur, "stream block index")?,
-            n_blocks: cur.uvarint("stream block count")?,
-        })
+    pub(crate) fn decode(cur: &mut Cursor<'_>) -> Result<StreamRef, DecodeError> {
+        Ok(StreamRef { handle: Handle::decode(cur, "stream handle")?, n_blocks: cur.uvarint("stream block count")? })
     }
 }
 
@@ -404,7 +414,7 @@ mod tests {
     use super::*;
 
     fn stream() -> StreamRef {
-        StreamRef { block_index: Handle { offset: 100, len: 56 }, n_blocks: 2 }
+        StreamRef { handle: Handle { offset: 100, len: 56 }, n_blocks: 2 }
     }
 
     #[test]

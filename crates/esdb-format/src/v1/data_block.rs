@@ -2,12 +2,14 @@
 //!
 //! Layout: docs/FORMAT.md#data-block.
 //!
-//! Timestamps are deltas from the previous event (the first event's timestamp is the block index
-//! entry's `first_ts`), and data lengths are stored relative to the shortest event in the block,
-//! so that events of similar size cost one length byte.
+//! Timestamps are stored as deltas from the previous event and data lengths relative to the
+//! shortest event of the block, each list bit-packed at the width its largest value needs. Events
+//! that are close in time and similar in size cost a few bits each.
 
+use crate::bitpack;
 use crate::cursor::Cursor;
 use crate::error::DecodeError;
+use crate::v1::MAX_BLOCK_EVENTS;
 use crate::varint;
 
 /// Where one decoded event sits in its block.
@@ -22,24 +24,33 @@ pub struct EventSpan {
 }
 
 /// Appends the payload of a data block holding `events` (timestamp, data), which must be sorted
-/// by timestamp and non-empty.
+/// by timestamp, non-empty and at most [`MAX_BLOCK_EVENTS`] long.
 pub fn encode<'e>(events: impl Iterator<Item = (i64, &'e [u8])> + Clone, out: &mut Vec<u8>) {
     let mut n_events = 0u64;
     let mut len_base = u64::MAX;
-    for (_, data) in events.clone() {
+    let mut len_max = 0u64;
+    let mut delta_max = 0u64;
+    let mut previous: Option<i64> = None;
+    for (ts, data) in events.clone() {
         n_events += 1;
         len_base = len_base.min(data.len() as u64);
+        len_max = len_max.max(data.len() as u64);
+        if let Some(previous) = previous {
+            debug_assert!(previous <= ts, "events must be sorted by timestamp");
+            delta_max = delta_max.max(ts.wrapping_sub(previous) as u64);
+        }
+        previous = Some(ts);
     }
+    let ts_width = bitpack::width_for(delta_max);
+    let len_width = bitpack::width_for(len_max - len_base);
     varint::encode(n_events, out);
     varint::encode(len_base, out);
-    let mut previous_ts: Option<i64> = None;
-    for (ts, data) in events {
-        if let Some(previous) = previous_ts {
-            debug_assert!(previous <= ts, "events must be sorted by timestamp");
-            varint::encode(ts.wrapping_sub(previous) as u64, out);
-        }
-        previous_ts = Some(ts);
-        varint::encode(data.len() as u64 - len_base, out);
+    out.push(ts_width);
+    out.push(len_width);
+    let deltas = events.clone().zip(events.clone().skip(1)).map(|((a, _), (b, _))| b.wrapping_sub(a) as u64);
+    bitpack::pack(deltas, ts_width, out);
+    bitpack::pack(events.clone().map(|(_, data)| data.len() as u64 - len_base), len_width, out);
+    for (_, data) in events {
         out.extend_from_slice(data);
     }
 }
@@ -48,7 +59,7 @@ pub fn encode<'e>(events: impl Iterator<Item = (i64, &'e [u8])> + Clone, out: &m
 /// `first_ts`, appending each event's span to `out` (which is cleared first).
 ///
 /// Checks that the block holds exactly `n_expected` events, that timestamps never overflow and
-/// that no byte is left over.
+/// that the data ends exactly at the end of the payload.
 pub fn decode(
     payload: &[u8],
     at: u64,
@@ -60,42 +71,70 @@ pub fn decode(
     let mut cur = Cursor::new(payload, at);
     let count_at = cur.offset();
     let n_events = cur.uvarint("data block event count")?;
-    if n_events != n_expected || n_events == 0 {
+    if n_events != n_expected || n_events == 0 || n_events > MAX_BLOCK_EVENTS {
         return Err(DecodeError::invalid(
             "data block event count",
             count_at,
-            format!("block holds {n_events} events, its block index says {n_expected}"),
+            format!("block holds {n_events} events, its block index says {n_expected} (at most {MAX_BLOCK_EVENTS})"),
         ));
     }
     let len_base = cur.uvarint("data block length base")?;
-    // Each event takes at least one byte, so this bounds the reservation by the payload size.
-    out.reserve((n_events as usize).min(payload.len()));
-    let mut ts = first_ts;
-    for idx in 0..n_events {
-        if idx > 0 {
-            let delta_at = cur.offset();
-            let delta = cur.uvarint("event timestamp delta")?;
-            ts = i64::try_from(i128::from(ts) + i128::from(delta)).map_err(|_| {
-                DecodeError::invalid("event timestamp delta", delta_at, format!("{ts} + {delta} overflows i64"))
-            })?;
-        }
-        let len_at = cur.offset();
-        let len = cur
-            .uvarint("event data length")?
-            .checked_add(len_base)
-            .filter(|len| *len <= payload.len() as u64)
-            .ok_or_else(|| {
-                DecodeError::invalid(
-                    "event data length",
-                    len_at,
-                    format!("length runs past the {}-byte block", payload.len()),
-                )
-            })?;
-        let start = cur.pos();
-        cur.take(len as usize, "event data")?;
-        out.push(EventSpan { ts, start: start as u32, end: cur.pos() as u32 });
+    let ts_width = cur.u8("data block timestamp width")?;
+    let len_width_at = cur.offset();
+    let len_width = cur.u8("data block length width")?;
+    if len_width > 32 {
+        return Err(DecodeError::invalid(
+            "data block length width",
+            len_width_at,
+            format!("{len_width} bits exceeds 32"),
+        ));
     }
-    cur.finish("data block")
+    // n_events is at most MAX_BLOCK_EVENTS, which bounds this reservation.
+    out.reserve(n_events as usize);
+    let deltas_at = cur.offset();
+    let mut ts = i128::from(first_ts);
+    let mut overflow = false;
+    out.push(EventSpan { ts: first_ts, start: 0, end: 0 });
+    bitpack::unpack(&mut cur, n_events - 1, ts_width, "event timestamp deltas", |delta| {
+        ts += i128::from(delta);
+        overflow |= ts > i128::from(i64::MAX);
+        out.push(EventSpan { ts: ts as i64, start: 0, end: 0 });
+    })?;
+    if overflow {
+        return Err(DecodeError::invalid(
+            "event timestamp deltas",
+            deltas_at,
+            format!("timestamps run past i64::MAX from first timestamp {first_ts}"),
+        ));
+    }
+    let lengths_at = cur.offset();
+    let mut idx = 0usize;
+    let mut total = 0u64;
+    bitpack::unpack(&mut cur, n_events, len_width, "event data lengths", |len_delta| {
+        let len = len_delta.saturating_add(len_base);
+        total = total.saturating_add(len);
+        out[idx].end = len.min(u64::from(u32::MAX)) as u32;
+        idx += 1;
+    })?;
+    let data_start = cur.pos() as u64;
+    if total != payload.len() as u64 - data_start {
+        return Err(DecodeError::invalid(
+            "event data lengths",
+            lengths_at,
+            format!(
+                "lengths add up to {total} bytes, the block has {} bytes of data",
+                payload.len() as u64 - data_start
+            ),
+        ));
+    }
+    // The lengths fill the payload exactly, so every offset below fits in u32.
+    let mut pos = data_start as u32;
+    for span in out.iter_mut() {
+        span.start = pos;
+        pos += span.end;
+        span.end = pos;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -107,12 +146,22 @@ mod tests {
         let events: Vec<(i64, &[u8])> = vec![(5, b"abc"), (5, b"de"), (300, b"")];
         let mut payload = Vec::new();
         encode(events.iter().copied(), &mut payload);
-        assert_eq!(payload, [3, 0, 3, b'a', b'b', b'c', 0, 2, b'd', b'e', 0xa7, 0x02, 0]);
+        // n=3, len_base=0, ts_width=9 (295 needs 9 bits), len_width=2 (3 needs 2 bits),
+        // deltas 0 and 295 in 18 bits (3 bytes), lengths 3, 2, 0 in 6 bits (1 byte), data.
+        assert_eq!(payload, [3, 0, 9, 2, 0x00, 0x4e, 0x02, 0x0b, b'a', b'b', b'c', b'd', b'e']);
         let mut spans = Vec::new();
         decode(&payload, 0, 5, 3, &mut spans).unwrap();
         let decoded: Vec<(i64, &[u8])> =
             spans.iter().map(|s| (s.ts, &payload[s.start as usize..s.end as usize])).collect();
         assert_eq!(decoded, events);
+    }
+
+    #[test]
+    fn equal_sizes_and_timestamps_cost_no_bits() {
+        let events: Vec<(i64, &[u8])> = vec![(1, b"xy"), (1, b"zw"), (1, b"uv")];
+        let mut payload = Vec::new();
+        encode(events.iter().copied(), &mut payload);
+        assert_eq!(payload, [3, 2, 0, 0, b'x', b'y', b'z', b'w', b'u', b'v']);
     }
 
     #[test]
@@ -133,7 +182,19 @@ mod tests {
         let mut spans = Vec::new();
         assert!(matches!(
             decode(&payload, 0, i64::MAX, 2, &mut spans),
-            Err(DecodeError::Invalid { field: "event timestamp delta", offset: 4, .. })
+            Err(DecodeError::Invalid { field: "event timestamp deltas", offset: 4, .. })
+        ));
+    }
+
+    #[test]
+    fn lengths_must_fill_the_block() {
+        let mut payload = Vec::new();
+        encode([(1i64, &b"xyz"[..])].into_iter(), &mut payload);
+        payload.push(0);
+        let mut spans = Vec::new();
+        assert!(matches!(
+            decode(&payload, 0, 1, 1, &mut spans),
+            Err(DecodeError::Invalid { field: "event data lengths", .. })
         ));
     }
 

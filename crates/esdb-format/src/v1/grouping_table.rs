@@ -13,12 +13,14 @@ use crate::v1::frame::Handle;
 pub const FIRST_EVENT_OFFSET: usize = 0;
 /// Offset of the event count within an entry.
 pub const N_EVENTS_OFFSET: usize = FIRST_EVENT_OFFSET + size_of::<u64>();
-/// Offset of the block index offset within an entry.
-pub const INDEX_OFFSET_OFFSET: usize = N_EVENTS_OFFSET + size_of::<u64>();
-/// Offset of the block index stored length within an entry.
-pub const INDEX_LEN_OFFSET: usize = INDEX_OFFSET_OFFSET + size_of::<u64>();
+/// Offset of the grouping's smallest timestamp within an entry.
+pub const MIN_TS_OFFSET: usize = N_EVENTS_OFFSET + size_of::<u64>();
+/// Offset of the stream handle's offset within an entry.
+pub const HANDLE_OFFSET_OFFSET: usize = MIN_TS_OFFSET + size_of::<i64>();
+/// Offset of the stream handle's stored length within an entry.
+pub const HANDLE_LEN_OFFSET: usize = HANDLE_OFFSET_OFFSET + size_of::<u64>();
 /// Offset of the block count within an entry.
-pub const N_BLOCKS_OFFSET: usize = INDEX_LEN_OFFSET + size_of::<u32>();
+pub const N_BLOCKS_OFFSET: usize = HANDLE_LEN_OFFSET + size_of::<u32>();
 /// Encoded size of one entry.
 pub const ENTRY_LEN: usize = N_BLOCKS_OFFSET + size_of::<u64>();
 
@@ -29,6 +31,8 @@ pub struct GroupingTableEntry {
     pub first_event: u64,
     /// Number of events in the grouping.
     pub n_events: u64,
+    /// Timestamp of the grouping's first event.
+    pub min_ts: i64,
     /// The grouping's data blocks.
     pub stream: StreamRef,
 }
@@ -38,8 +42,9 @@ impl GroupingTableEntry {
     pub fn encode(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.first_event.to_le_bytes());
         out.extend_from_slice(&self.n_events.to_le_bytes());
-        out.extend_from_slice(&self.stream.block_index.offset.to_le_bytes());
-        out.extend_from_slice(&self.stream.block_index.len.to_le_bytes());
+        out.extend_from_slice(&self.min_ts.to_le_bytes());
+        out.extend_from_slice(&self.stream.handle.offset.to_le_bytes());
+        out.extend_from_slice(&self.stream.handle.len.to_le_bytes());
         out.extend_from_slice(&self.stream.n_blocks.to_le_bytes());
     }
 }
@@ -121,13 +126,15 @@ impl<'a> GroupingTable<'a> {
         // The slice is exactly ENTRY_LEN bytes long, so none of these reads can fail.
         let first_event = cur.u64("first_event").expect("entry is ENTRY_LEN bytes");
         let n_events = cur.u64("n_events").expect("entry is ENTRY_LEN bytes");
-        let offset = cur.u64("index offset").expect("entry is ENTRY_LEN bytes");
-        let len = cur.u32("index len").expect("entry is ENTRY_LEN bytes");
+        let min_ts = cur.i64("min_ts").expect("entry is ENTRY_LEN bytes");
+        let offset = cur.u64("handle offset").expect("entry is ENTRY_LEN bytes");
+        let len = cur.u32("handle len").expect("entry is ENTRY_LEN bytes");
         let n_blocks = cur.u64("n_blocks").expect("entry is ENTRY_LEN bytes");
         GroupingTableEntry {
             first_event,
             n_events,
-            stream: StreamRef { block_index: Handle { offset, len }, n_blocks },
+            min_ts,
+            stream: StreamRef { handle: Handle { offset, len }, n_blocks },
         }
     }
 
@@ -145,10 +152,10 @@ mod tests {
 
     #[test]
     fn roundtrip_and_lookup() {
-        let stream = StreamRef { block_index: Handle { offset: 30, len: 28 }, n_blocks: 1 };
+        let stream = StreamRef { handle: Handle { offset: 30, len: 28 }, n_blocks: 1 };
         let mut payload = Vec::new();
-        GroupingTableEntry { first_event: 0, n_events: 2, stream }.encode(&mut payload);
-        GroupingTableEntry { first_event: 2, n_events: 5, stream }.encode(&mut payload);
+        GroupingTableEntry { first_event: 0, n_events: 2, min_ts: 0, stream }.encode(&mut payload);
+        GroupingTableEntry { first_event: 2, n_events: 5, min_ts: 0, stream }.encode(&mut payload);
         let table = GroupingTable::decode(&payload, 0, 2, 7).unwrap();
         assert_eq!(table.grouping_of(0), Some(0));
         assert_eq!(table.grouping_of(1), Some(0));
@@ -159,10 +166,10 @@ mod tests {
 
     #[test]
     fn gap_in_event_numbers_is_rejected() {
-        let stream = StreamRef { block_index: Handle { offset: 30, len: 28 }, n_blocks: 1 };
+        let stream = StreamRef { handle: Handle { offset: 30, len: 28 }, n_blocks: 1 };
         let mut payload = Vec::new();
-        GroupingTableEntry { first_event: 0, n_events: 2, stream }.encode(&mut payload);
-        GroupingTableEntry { first_event: 3, n_events: 5, stream }.encode(&mut payload);
+        GroupingTableEntry { first_event: 0, n_events: 2, min_ts: 0, stream }.encode(&mut payload);
+        GroupingTableEntry { first_event: 3, n_events: 5, min_ts: 0, stream }.encode(&mut payload);
         assert!(
             matches!(GroupingTable::decode(&payload, 100, 2, 8), Err(DecodeError::Invalid { field: "grouping table entry", offset, .. }) if offset == 100 + ENTRY_LEN as u64)
         );

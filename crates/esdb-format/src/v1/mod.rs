@@ -21,3 +21,5 @@ pub const MAX_CATALOG_HEIGHT: u32 = 16;
 pub const MAX_KEY_PART_LEN: usize = 65_535;
 /// Largest data of one event the format allows (writers default to less).
 pub const MAX_DATA_LEN: usize = 1 << 30;
+/// Most events one data block may hold; bounds the memory a reader spends decoding a block.
+pub const MAX_BLOCK_EVENTS: u64 = 65_536;

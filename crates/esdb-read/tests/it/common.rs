@@ -65,3 +65,64 @@ pub fn collect_mixed(mut scan: Scan, from_front: &[bool]) -> Vec<(i64, Vec<u8>)>
 pub fn proptest_cases(default: u32) -> u32 {
     std::env::var("PROPTEST_CASES").ok().and_then(|cases| cases.parse().ok()).unwrap_or(default)
 }
+
+/// The events of `space` that `keep` selects, as a query returns them: ordered by (timestamp,
+/// insertion order).
+pub fn model_query(events: &[TestEvent], space: &[u8], keep: impl Fn(&TestEvent) -> bool) -> Vec<(i64, Vec<u8>)> {
+    let mut selected: Vec<(i64, usize, Vec<u8>)> = events
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.space == space && keep(e))
+        .map(|(seq, e)| (e.ts, seq, e.data.clone()))
+        .collect();
+    selected.sort_by_key(|(ts, seq, _)| (*ts, *seq));
+    selected.into_iter().map(|(ts, _, data)| (ts, data)).collect()
+}
+
+/// Every query of every space of `events` that a file must answer: (label, space, kind, model).
+pub fn all_queries(events: &[TestEvent]) -> Vec<(String, Vec<u8>, QueryKind, Vec<(i64, Vec<u8>)>)> {
+    use std::collections::BTreeSet;
+    let spaces: BTreeSet<&Vec<u8>> = events.iter().map(|e| &e.space).collect();
+    let mut out = Vec::new();
+    for space in spaces {
+        out.push((format!("{space:?} events"), space.clone(), QueryKind::Events, model_query(events, space, |_| true)));
+        let groupings: BTreeSet<&Vec<u8>> = events.iter().filter(|e| &e.space == space).map(|e| &e.grouping).collect();
+        for g in groupings {
+            out.push((
+                format!("{space:?} scan {g:?}"),
+                space.clone(),
+                QueryKind::Grouping(g.clone()),
+                model_query(events, space, |e| &e.grouping == g),
+            ));
+        }
+        let pairs: BTreeSet<&(Vec<u8>, Vec<u8>)> =
+            events.iter().filter(|e| &e.space == space).flat_map(|e| &e.indexes).collect();
+        for (n, v) in pairs {
+            let want = model_query(events, space, |e| e.indexes.iter().any(|(n2, v2)| n2 == n && v2 == v));
+            out.push((
+                format!("{space:?} index {n:?}={v:?}"),
+                space.clone(),
+                QueryKind::Index(n.clone(), v.clone()),
+                want,
+            ));
+        }
+    }
+    out
+}
+
+/// Which query [`all_queries`] describes.
+#[derive(Debug, Clone)]
+pub enum QueryKind {
+    Events,
+    Grouping(Vec<u8>),
+    Index(Vec<u8>, Vec<u8>),
+}
+
+/// Runs `kind` on `space`.
+pub fn run_query(space: &esdb_read::Space, kind: &QueryKind) -> esdb_read::Result<Scan> {
+    match kind {
+        QueryKind::Events => space.events(),
+        QueryKind::Grouping(g) => space.scan(g),
+        QueryKind::Index(n, v) => space.scan_index(n, v),
+    }
+}

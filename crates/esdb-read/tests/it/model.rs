@@ -7,7 +7,7 @@ use std::ops::Bound;
 use esdb_write::WriterOptions;
 use proptest::prelude::*;
 
-use crate::common::{collect, collect_mixed, open_bytes, write_file, TestEvent};
+use crate::common::{collect, collect_mixed, model_query, open_bytes, write_file, TestEvent};
 
 fn bytes_from(choices: &'static [&'static [u8]]) -> impl Strategy<Value = Vec<u8>> {
     proptest::sample::select(choices).prop_map(|b| b.to_vec())
@@ -70,18 +70,6 @@ fn in_bounds(ts: i64, (lo, hi): &Bounds) -> bool {
         Bound::Unbounded => true,
     };
     above && below
-}
-
-/// The events of one query in (timestamp, insertion) order.
-fn model_query(events: &[TestEvent], space: &[u8], keep: impl Fn(&TestEvent) -> bool) -> Vec<(i64, Vec<u8>)> {
-    let mut selected: Vec<(i64, usize, Vec<u8>)> = events
-        .iter()
-        .enumerate()
-        .filter(|(_, e)| e.space == space && keep(e))
-        .map(|(seq, e)| (e.ts, seq, e.data.clone()))
-        .collect();
-    selected.sort_by_key(|(ts, seq, _)| (*ts, *seq));
-    selected.into_iter().map(|(ts, _, data)| (ts, data)).collect()
 }
 
 fn filter_bounds(events: Vec<(i64, Vec<u8>)>, bounds: &Bounds) -> Vec<(i64, Vec<u8>)> {

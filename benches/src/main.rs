@@ -1,0 +1,168 @@
+//! Measurements behind the defaults and limits of the format, on generated `visits` data.
+//!
+//! ```text
+//! cargo run --release -p esdb-bench -- overhead  [--events N]
+//! cargo run --release -p esdb-bench -- blocksize [--events N]
+//! cargo run --release -p esdb-bench -- write     [--events N] [--memory MIB]
+//! ```
+
+use std::path::Path;
+use std::time::Instant;
+
+use esdb_bench::{Visit, Visits};
+use esdb_read::Db;
+use esdb_write::{Writer, WriterOptions};
+
+type AnyResult<T> = Result<T, Box<dyn std::error::Error>>;
+
+fn arg(args: &[String], name: &str, default: u64) -> AnyResult<u64> {
+    match args.iter().position(|a| a == name) {
+        Some(pos) => Ok(args.get(pos + 1).ok_or(format!("{name} needs a value"))?.parse()?),
+        None => Ok(default),
+    }
+}
+
+/// Layout L1: space `visit`, grouping host, indexes visitor and city.
+fn write_l1(path: &Path, visits: impl Iterator<Item = Visit>, options: WriterOptions) -> AnyResult<()> {
+    let mut writer = Writer::create_with(path, options)?;
+    for v in visits {
+        writer.add("visit", v.ts, &v.host, [("visitor", v.visitor.as_str()), ("city", v.city)], &v.data)?;
+    }
+    writer.finish()?;
+    Ok(())
+}
+
+/// Layout L2: space visitor, default grouping, index city.
+fn write_l2(path: &Path, visits: impl Iterator<Item = Visit>, options: WriterOptions) -> AnyResult<()> {
+    let mut writer = Writer::create_with(path, options)?;
+    for v in visits {
+        writer.add(&v.visitor, v.ts, "", [("city", v.city)], &v.data)?;
+    }
+    writer.finish()?;
+    Ok(())
+}
+
+fn report_overhead(label: &str, path: &Path) -> AnyResult<()> {
+    let db = Db::open(path)?;
+    let report = db.verify();
+    assert!(report.is_ok(), "{:?}", report.problems);
+    let data = report.sections.get("data block").copied().unwrap_or_default();
+    let postings = report.sections.get("posting block").copied().unwrap_or_default();
+    let per_event = (data.raw_bytes - report.data_bytes) as f64 / report.n_events as f64;
+    let per_event_framed = (data.raw_bytes + data.n_blocks * 13 - report.data_bytes) as f64 / report.n_events as f64;
+    let per_posting = if report.n_postings > 0 { postings.raw_bytes as f64 / report.n_postings as f64 } else { 0.0 };
+    println!(
+        "| {label} | {} | {:.1} MB | {:.2} | {:.2} | {:.2} | {:.2} |",
+        report.n_events,
+        db.file_len() as f64 / 1e6,
+        per_event,
+        per_event_framed,
+        per_posting,
+        data.raw_bytes as f64 / data.stored_bytes as f64,
+    );
+    Ok(())
+}
+
+fn overhead(n: usize) -> AnyResult<()> {
+    let dir = tempfile::tempdir()?;
+    println!("| file | events | size | data-block bytes/event (raw, before compression) | same incl. block trailers | posting bytes/posting (raw) | data compression ratio |");
+    println!("|---|---|---|---|---|---|---|");
+    let l1 = dir.path().join("l1.esdb");
+    write_l1(&l1, Visits::new(20_000, 1).take(n), WriterOptions::default())?;
+    report_overhead("visits L1 (space visit, grouping host, index visitor+city)", &l1)?;
+    let l2 = dir.path().join("l2.esdb");
+    write_l2(&l2, Visits::new(20_000, 1).take(n), WriterOptions::default())?;
+    report_overhead("visits L2 (space visitor, index city)", &l2)?;
+    // A dense index: every event of one space carries the same value.
+    let dense = dir.path().join("dense.esdb");
+    let mut writer = Writer::create(&dense)?;
+    for (seq, v) in Visits::new(20_000, 1).take(n).enumerate() {
+        writer.add("all", 1_700_000_000 + seq as i64, "", [("type", "visit")], &v.data)?;
+    }
+    writer.finish()?;
+    report_overhead("one space, sequential seconds, dense index type=visit", &dense)?;
+    Ok(())
+}
+
+fn time_it<T>(f: impl FnMut() -> T) -> f64 {
+    let mut f = f;
+    let mut best = f64::MAX;
+    let mut samples = Vec::new();
+    for _ in 0..5 {
+        let start = Instant::now();
+        std::hint::black_box(f());
+        let secs = start.elapsed().as_secs_f64();
+        samples.push(secs);
+        best = best.min(secs);
+    }
+    samples.sort_by(f64::total_cmp);
+    samples[samples.len() / 2]
+}
+
+fn blocksize(n: usize) -> AnyResult<()> {
+    let dir = tempfile::tempdir()?;
+    let visits: Vec<Visit> = Visits::new(20_000, 1).take(n).collect();
+    println!("| block size | L1 file | L2 file | L1 scan all groupings (M events/s) | L2 scan all spaces (M events/s) | L2 lookup + first event (µs) |");
+    println!("|---|---|---|---|---|---|");
+    for kib in [4usize, 8, 16, 32, 64, 128] {
+        let options = WriterOptions { block_size: kib * 1024, ..Default::default() };
+        let l1 = dir.path().join(format!("l1-{kib}.esdb"));
+        let l2 = dir.path().join(format!("l2-{kib}.esdb"));
+        write_l1(&l1, visits.iter().cloned(), options.clone())?;
+        write_l2(&l2, visits.iter().cloned(), options)?;
+        let db1 = Db::open(&l1)?;
+        let space = db1.space("visit")?.ok_or("missing space")?;
+        let names: Vec<_> = space.groupings().map(|g| g.map(|g| g.name)).collect::<Result<_, _>>()?;
+        let scan_l1 = time_it(|| {
+            names.iter().map(|g| space.scan(g).unwrap().map(|e| e.unwrap().data().len()).sum::<usize>()).sum::<usize>()
+        });
+        let db2 = Db::open(&l2)?;
+        let scan_l2 = time_it(|| {
+            db2.spaces()
+                .map(|s| s.unwrap().scan("").unwrap().map(|e| e.unwrap().data().len()).sum::<usize>())
+                .sum::<usize>()
+        });
+        let ids: Vec<String> = (0..1000).map(|i| format!("visitor{}", i * 7)).collect();
+        let lookup = time_it(|| {
+            ids.iter()
+                .filter_map(|id| db2.space(id).unwrap())
+                .map(|s| s.scan("").unwrap().next().unwrap().unwrap().timestamp())
+                .sum::<i64>()
+        });
+        let found = ids.iter().filter(|id| db2.space(id).unwrap().is_some()).count();
+        println!(
+            "| {kib} KiB | {:.1} MB | {:.1} MB | {:.1} | {:.1} | {:.2} |",
+            db1.file_len() as f64 / 1e6,
+            db2.file_len() as f64 / 1e6,
+            n as f64 / scan_l1 / 1e6,
+            n as f64 / scan_l2 / 1e6,
+            lookup / found as f64 * 1e6,
+        );
+    }
+    Ok(())
+}
+
+fn write(n: usize, memory_mib: usize) -> AnyResult<()> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("big.esdb");
+    let options = WriterOptions { memory_budget: memory_mib << 20, ..Default::default() };
+    let start = Instant::now();
+    write_l1(&path, Visits::new(20_000, 1).take(n), options)?;
+    let secs = start.elapsed().as_secs_f64();
+    let len = std::fs::metadata(&path)?.len();
+    println!("wrote {n} events (layout L1) under a {memory_mib} MiB budget in {secs:.1} s ({:.0} events/s, generation included): {:.1} MB", n as f64 / secs, len as f64 / 1e6);
+    let db = Db::open(&path)?;
+    assert_eq!(db.len(), n as u64);
+    Ok(())
+}
+
+fn main() -> AnyResult<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let events = arg(&args, "--events", 1_000_000)? as usize;
+    match args.first().map(String::as_str) {
+        Some("overhead") => overhead(events),
+        Some("blocksize") => blocksize(events),
+        Some("write") => write(events, arg(&args, "--memory", 64)? as usize),
+        _ => Err("usage: esdb-bench overhead|blocksize|write [--events N] [--memory MIB]".into()),
+    }
+}
