@@ -79,8 +79,11 @@ pub fn model_query(events: &[TestEvent], space: &[u8], keep: impl Fn(&TestEvent)
     selected.into_iter().map(|(ts, _, data)| (ts, data)).collect()
 }
 
-/// Every query of every space of `events` that a file must answer: (label, space, kind, model).
-pub fn all_queries(events: &[TestEvent]) -> Vec<(String, Vec<u8>, QueryKind, Vec<(i64, Vec<u8>)>)> {
+/// A query's label, space, kind, and the model's answer.
+pub type ModelQuery = (String, Vec<u8>, QueryKind, Vec<(i64, Vec<u8>)>);
+
+/// Every query of every space of `events` that a file must answer.
+pub fn all_queries(events: &[TestEvent]) -> Vec<ModelQuery> {
     use std::collections::BTreeSet;
     let spaces: BTreeSet<&Vec<u8>> = events.iter().map(|e| &e.space).collect();
     let mut out = Vec::new();
