@@ -11,6 +11,7 @@ use bytes::Bytes;
 pub struct Event {
     pub(crate) ts: i64,
     pub(crate) data: Bytes,
+    pub(crate) ordinal: u64,
 }
 
 impl Event {
@@ -27,6 +28,13 @@ impl Event {
     /// The event's data as shared bytes, without copying.
     pub fn data_bytes(&self) -> &Bytes {
         &self.data
+    }
+
+    /// The event's position within its space in storage order: groupings by name, and within a
+    /// grouping by (timestamp, insertion order). Unique within the space; see
+    /// [`Space::records`](crate::Space::records) for what it is good for.
+    pub fn ordinal(&self) -> u64 {
+        self.ordinal
     }
 
     /// Consumes the event and returns its data.

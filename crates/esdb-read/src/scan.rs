@@ -99,17 +99,25 @@ impl IndexView {
 struct DataBlock {
     block_idx: usize,
     first_item: u64,
+    /// Ordinal within the space of the grouping's first event.
+    first_event: u64,
     payload: Bytes,
     spans: Vec<EventSpan>,
 }
 
 impl DataBlock {
-    fn load(inner: &Inner, index: &IndexView, block_idx: usize, mut spans: Vec<EventSpan>) -> Result<DataBlock> {
+    fn load(
+        inner: &Inner,
+        index: &IndexView,
+        block_idx: usize,
+        first_event: u64,
+        mut spans: Vec<EventSpan>,
+    ) -> Result<DataBlock> {
         let (first_item, n_items) = index.block_items(block_idx)?;
         let entry = index.index().entry(block_idx);
         let payload = inner.read_block(entry.block, "data block", index.index().entry_offset(block_idx))?;
         data_block::decode(&payload, entry.block.offset, entry.first_ts, n_items, &mut spans)?;
-        Ok(DataBlock { block_idx, first_item, payload, spans })
+        Ok(DataBlock { block_idx, first_item, first_event, payload, spans })
     }
 
     fn covers(&self, item: u64) -> bool {
@@ -118,7 +126,11 @@ impl DataBlock {
 
     fn event(&self, item: u64) -> Event {
         let span = self.spans[(item - self.first_item) as usize];
-        Event { ts: span.ts, data: self.payload.slice(span.start as usize..span.end as usize) }
+        Event {
+            ts: span.ts,
+            data: self.payload.slice(span.start as usize..span.end as usize),
+            ordinal: self.first_event + item,
+        }
     }
 }
 
@@ -194,11 +206,34 @@ impl Resolver {
         } else {
             Vec::new()
         };
-        let block = DataBlock::load(&self.inner, index, block_idx, spans)?;
+        let block = DataBlock::load(&self.inner, index, block_idx, entry.first_event, spans)?;
         let event = block.event(item);
         self.blocks.insert(0, (grouping, block));
         Ok(event)
     }
+}
+
+/// Calls `f` with every event number of a posting stream, in stream order, without resolving
+/// the events.
+pub(crate) fn for_each_posting(
+    inner: &Inner,
+    stream: StreamRef,
+    n_postings: u64,
+    min_ts: i64,
+    n_space_events: u64,
+    referenced_at: u64,
+    mut f: impl FnMut(u64),
+) -> Result<()> {
+    let index = IndexView::load(inner, stream, n_postings, min_ts, referenced_at)?;
+    let mut postings = Vec::new();
+    for block_idx in 0..index.index().len() {
+        let (_, n_items) = index.block_items(block_idx)?;
+        let entry = index.index().entry(block_idx);
+        let payload = inner.read_block(entry.block, "posting block", index.index().entry_offset(block_idx))?;
+        posting_block::decode(&payload, entry.block.offset, n_items, n_space_events, &mut postings)?;
+        postings.iter().copied().for_each(&mut f);
+    }
+    Ok(())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -211,6 +246,7 @@ enum End {
 struct GroupingStream {
     inner: Arc<Inner>,
     index: IndexView,
+    first_event: u64,
     front: Option<DataBlock>,
     back: Option<DataBlock>,
 }
@@ -227,7 +263,7 @@ impl GroupingStream {
         if !self.cached(end).as_ref().is_some_and(|block| block.covers(item)) {
             let block_idx = self.index.index().block_of_item(item);
             let spans = self.cached(end).take().map(|block| block.spans).unwrap_or_default();
-            let block = DataBlock::load(&self.inner, &self.index, block_idx, spans)?;
+            let block = DataBlock::load(&self.inner, &self.index, block_idx, self.first_event, spans)?;
             *self.cached(end) = Some(block);
         }
         Ok(self.cached(end).as_ref().expect("filled above"))
@@ -356,11 +392,12 @@ impl Scan {
         stream: StreamRef,
         n_events: u64,
         min_ts: i64,
+        first_event: u64,
         referenced_at: u64,
     ) -> Result<Scan> {
         let index = IndexView::load(&inner, stream, n_events, min_ts, referenced_at)?;
         Ok(Scan {
-            kind: Kind::Grouping(Box::new(GroupingStream { inner, index, front: None, back: None })),
+            kind: Kind::Grouping(Box::new(GroupingStream { inner, index, first_event, front: None, back: None })),
             ..Scan::empty()
         })
     }

@@ -109,6 +109,27 @@ proptest! {
             prop_assert_eq!(space.counts().min_ts, all.iter().map(|e| e.0).min().unwrap());
             prop_assert_eq!(space.counts().max_ts, all.iter().map(|e| e.0).max().unwrap());
 
+            // records(): every event with its grouping and sorted, deduplicated index pairs.
+            let mut want_records: Vec<(i64, usize, Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>, Vec<u8>)> = events
+                .iter()
+                .enumerate()
+                .filter(|(_, e)| &e.space == space_id)
+                .map(|(seq, e)| {
+                    let pairs: BTreeSet<(Vec<u8>, Vec<u8>)> = e.indexes.iter().cloned().collect();
+                    (e.ts, seq, e.grouping.clone(), pairs.into_iter().collect(), e.data.clone())
+                })
+                .collect();
+            want_records.sort_by_key(|r| (r.0, r.1));
+            let got_records: Vec<(i64, Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>, Vec<u8>)> = space
+                .records()
+                .unwrap()
+                .map(|r| {
+                    let r = r.unwrap();
+                    (r.event.timestamp(), r.grouping.to_vec(), r.indexes.iter().map(|(n, v)| (n.to_vec(), v.to_vec())).collect(), r.event.data().to_vec())
+                })
+                .collect();
+            prop_assert_eq!(got_records, want_records.into_iter().map(|(ts, _, g, i, d)| (ts, g, i, d)).collect::<Vec<_>>());
+
             let groupings: BTreeSet<Vec<u8>> = events.iter().filter(|e| &e.space == space_id).map(|e| e.grouping.clone()).collect();
             let listed: Vec<Vec<u8>> = space.groupings().map(|g| g.map(|g| g.name.to_vec())).collect::<Result<_, _>>().unwrap();
             prop_assert_eq!(&listed, &groupings.iter().cloned().collect::<Vec<_>>());
