@@ -51,6 +51,9 @@ fn options() -> impl Strategy<Value = WriterOptions> {
 
 type Bounds = (Bound<i64>, Bound<i64>);
 
+/// Timestamp, grouping, index pairs and data of one event.
+type ModelRecord = (i64, Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>, Vec<u8>);
+
 /// A label, a factory for the scan under test, and the model's answer.
 type Query = (String, Box<dyn Fn() -> esdb_read::Scan>, Vec<(i64, Vec<u8>)>);
 
@@ -110,17 +113,17 @@ proptest! {
             prop_assert_eq!(space.counts().max_ts, all.iter().map(|e| e.0).max().unwrap());
 
             // records(): every event with its grouping and sorted, deduplicated index pairs.
-            let mut want_records: Vec<(i64, usize, Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>, Vec<u8>)> = events
+            let mut want_records: Vec<(i64, usize, ModelRecord)> = events
                 .iter()
                 .enumerate()
                 .filter(|(_, e)| &e.space == space_id)
                 .map(|(seq, e)| {
                     let pairs: BTreeSet<(Vec<u8>, Vec<u8>)> = e.indexes.iter().cloned().collect();
-                    (e.ts, seq, e.grouping.clone(), pairs.into_iter().collect(), e.data.clone())
+                    (e.ts, seq, (e.ts, e.grouping.clone(), pairs.into_iter().collect(), e.data.clone()))
                 })
                 .collect();
             want_records.sort_by_key(|r| (r.0, r.1));
-            let got_records: Vec<(i64, Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>, Vec<u8>)> = space
+            let got_records: Vec<ModelRecord> = space
                 .records()
                 .unwrap()
                 .map(|r| {
@@ -128,7 +131,7 @@ proptest! {
                     (r.event.timestamp(), r.grouping.to_vec(), r.indexes.iter().map(|(n, v)| (n.to_vec(), v.to_vec())).collect(), r.event.data().to_vec())
                 })
                 .collect();
-            prop_assert_eq!(got_records, want_records.into_iter().map(|(ts, _, g, i, d)| (ts, g, i, d)).collect::<Vec<_>>());
+            prop_assert_eq!(got_records, want_records.into_iter().map(|(_, _, record)| record).collect::<Vec<_>>());
 
             let groupings: BTreeSet<Vec<u8>> = events.iter().filter(|e| &e.space == space_id).map(|e| e.grouping.clone()).collect();
             let listed: Vec<Vec<u8>> = space.groupings().map(|g| g.map(|g| g.name.to_vec())).collect::<Result<_, _>>().unwrap();
