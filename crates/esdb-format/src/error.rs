@@ -8,7 +8,11 @@
 #[non_exhaustive]
 pub enum DecodeError {
     /// The bytes at `offset` are not the ESDB magic number.
-    #[error("bad magic in {section} at offset {offset}: expected {expected:02x?}, found {found:02x?}")]
+    #[error(
+        "bad magic in {section} at offset {offset}: expected {}, found {} (not an ESDB file, or not a complete one)",
+        hex(expected),
+        hex(found)
+    )]
     BadMagic {
         /// `header` or `footer`.
         section: &'static str,
@@ -75,6 +79,11 @@ pub enum DecodeError {
         /// Number of unexpected bytes.
         extra: u64,
     },
+}
+
+/// Bytes as space-separated hex pairs, e.g. `89 45 53 44`.
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" ")
 }
 
 impl DecodeError {

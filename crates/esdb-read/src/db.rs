@@ -191,7 +191,26 @@ impl Db {
     /// Checks every checksum and every structural invariant of the file. Cost: reads and decodes
     /// every byte. See [`crate::verify`].
     pub fn verify(&self) -> crate::verify::Report {
-        crate::verify::verify(&self.inner)
+        crate::verify::verify(&self.inner, &mut |_| {})
+    }
+
+    /// [`verify`](Db::verify), calling `progress` with the size of each block as it is checked.
+    pub fn verify_with_progress(&self, progress: &mut dyn FnMut(u64)) -> crate::verify::Report {
+        crate::verify::verify(&self.inner, progress)
+    }
+
+    /// The raw payload of the block at `handle`, checked and decompressed: for tools that walk
+    /// the file's structure themselves (`esdb dump`), with the types of `esdb-format`.
+    ///
+    /// # Errors
+    /// [`Error::Decode`] if the handle lies outside the file or the block is corrupt.
+    pub fn raw_block(&self, handle: Handle, section: &'static str) -> Result<Bytes> {
+        self.inner.read_block(handle, section, handle.offset)
+    }
+
+    /// The payload of the catalog root block, read at open.
+    pub fn catalog_root(&self) -> &Bytes {
+        &self.inner.root
     }
 }
 

@@ -63,6 +63,7 @@ impl Report {
 
 struct Verifier<'i> {
     inner: &'i Arc<Inner>,
+    progress: &'i mut dyn FnMut(u64),
     report: Report,
     /// Every framed block read: (start, end, section).
     covered: Vec<(u64, u64, &'static str)>,
@@ -75,9 +76,10 @@ struct Verifier<'i> {
     postings: Vec<u64>,
 }
 
-pub(crate) fn verify(inner: &Arc<Inner>) -> Report {
+pub(crate) fn verify(inner: &Arc<Inner>, progress: &mut dyn FnMut(u64)) -> Report {
     let mut verifier = Verifier {
         inner,
+        progress,
         report: Report::default(),
         covered: Vec::new(),
         last_key: None,
@@ -132,6 +134,7 @@ impl Verifier<'_> {
         self.cover(handle, section);
         self.report.n_blocks += 1;
         self.count_section(section, handle, payload.len());
+        (self.progress)(handle.framed_len());
         Ok(payload)
     }
 

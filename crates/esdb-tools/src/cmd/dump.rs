@@ -1,0 +1,186 @@
+//! `esdb dump`: the structure of a file, block by block, for debugging and for porting.
+
+use std::fmt::Write as _;
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{bail, Result};
+use esdb_format::v1::block_index::BlockIndex;
+use esdb_format::v1::catalog::{
+    decode_child, CatalogBlock, GroupingEntry, IndexValueEntry, SpaceSummary, Stats, StreamRef,
+};
+use esdb_format::v1::frame::Handle;
+use esdb_format::v1::grouping_table::GroupingTable;
+use esdb_format::v1::key::CatalogKey;
+use esdb_read::Db;
+
+use crate::output::{self, display_bytes};
+use crate::Outcome;
+
+/// Print the structure of a file: header, footer, the catalog tree, and for each space its
+/// summary, grouping table, groupings and index values with their block indexes.
+///
+/// Offsets are absolute file offsets; see docs/FORMAT.md for every field.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  esdb dump activity.esdb | less\n  esdb dump activity.esdb --space customer-1")]
+pub struct Args {
+    /// The ESDB file.
+    file: PathBuf,
+    /// Only this space (the catalog tree is still listed).
+    #[arg(long, value_name = "ID")]
+    space: Option<String>,
+}
+
+fn stats(s: &Stats) -> String {
+    format!("{} events, ts {}..={}", s.n_events, s.min_ts, s.max_ts)
+}
+
+fn handle(h: &Handle) -> String {
+    format!("@{} len {}", h.offset, h.len)
+}
+
+fn stream(db: &Db, out: &mut String, indent: &str, stream: &StreamRef, min_ts: i64) -> Result<()> {
+    let payload = match stream.single_block_entry(min_ts) {
+        Some(entry) => {
+            writeln!(out, "{indent}stream: 1 block, no block index")?;
+            let mut payload = Vec::new();
+            entry.encode(&mut payload);
+            payload
+        }
+        None => {
+            writeln!(out, "{indent}stream: {} blocks, block index {}", stream.n_blocks, handle(&stream.handle))?;
+            db.raw_block(stream.handle, "block index")?.to_vec()
+        }
+    };
+    let index = BlockIndex::decode(&payload, stream.handle.offset, stream.n_blocks)?;
+    for idx in 0..index.len() {
+        let entry = index.entry(idx);
+        writeln!(
+            out,
+            "{indent}  block {idx}: first_ts {} first_item {} {}",
+            entry.first_ts,
+            entry.first_item,
+            handle(&entry.block)
+        )?;
+    }
+    Ok(())
+}
+
+pub fn run(args: Args) -> Result<Outcome> {
+    let db = super::open_db(&args.file)?;
+    let only = args.space.as_ref().map(|s| output::arg_bytes(s));
+    let mut out = String::new();
+    let header = db.header();
+    let footer = db.footer();
+    writeln!(out, "file {} ({} bytes)", args.file.display(), db.file_len())?;
+    writeln!(out, "header @0 len 24: magic ok, version {}.{}", header.major, header.minor)?;
+    writeln!(out, "footer @{} len 80:", db.file_len() - 80)?;
+    writeln!(out, "  catalog root {} height {}", handle(&footer.catalog_root), footer.catalog_height)?;
+    writeln!(
+        out,
+        "  spaces {} events {} ts {}..={} max block len {}",
+        footer.n_spaces, footer.n_events, footer.min_ts, footer.max_ts, footer.max_block_len
+    )?;
+    writeln!(out, "catalog:")?;
+
+    // Depth-first walk of the catalog tree; leaves are collected for the space listing.
+    let mut leaves: Vec<(Vec<u8>, Vec<u8>, u64)> = Vec::new();
+    let mut stack = vec![(footer.catalog_root, footer.catalog_height - 1, 1usize)];
+    while let Some((block_handle, level, depth)) = stack.pop() {
+        let payload = if block_handle == footer.catalog_root {
+            db.catalog_root().clone()
+        } else {
+            db.raw_block(block_handle, "catalog block")?
+        };
+        let block = CatalogBlock::decode(&payload, block_handle.offset)?;
+        if u32::from(block.level()) != level {
+            bail!("catalog block {} is at level {}, expected {level}", handle(&block_handle), block.level());
+        }
+        writeln!(out, "{}level {level} block {}: {} entries", "  ".repeat(depth), handle(&block_handle), block.len())?;
+        let mut children = Vec::new();
+        for idx in 0..block.len() {
+            let (key, value, at) = block.entry(idx)?;
+            if level > 0 {
+                children.push((decode_child(value, at)?, level - 1, depth + 1));
+            } else {
+                leaves.push((key.to_vec(), value.to_vec(), at));
+            }
+        }
+        stack.extend(children.into_iter().rev());
+    }
+
+    for (key, value, at) in leaves {
+        let key = CatalogKey::decode(&key, at)?;
+        if only.as_deref().is_some_and(|only| only != key.space()) {
+            continue;
+        }
+        match key {
+            CatalogKey::Grouping { space, grouping } => {
+                let entry = GroupingEntry::decode(&value, at)?;
+                writeln!(
+                    out,
+                    "space {:?} grouping {:?} (entry @{at}): {}, first event {}",
+                    display_bytes(&space),
+                    display_bytes(&grouping),
+                    stats(&entry.stats),
+                    entry.first_event
+                )?;
+                stream(&db, &mut out, "  ", &entry.stream, entry.stats.min_ts)?;
+            }
+            CatalogKey::IndexValue { space, name, value: index_value } => {
+                let entry = IndexValueEntry::decode(&value, at)?;
+                writeln!(
+                    out,
+                    "space {:?} index {:?}={:?} (entry @{at}): {}",
+                    display_bytes(&space),
+                    display_bytes(&name),
+                    display_bytes(&index_value),
+                    stats(&entry.stats)
+                )?;
+                stream(&db, &mut out, "  ", &entry.stream, entry.stats.min_ts)?;
+            }
+            CatalogKey::Space { space } => {
+                let summary = SpaceSummary::decode(&value, at)?;
+                writeln!(
+                    out,
+                    "space {:?} summary (entry @{at}): {}, {} groupings, {} index values",
+                    display_bytes(&space),
+                    stats(&summary.stats),
+                    summary.n_groupings,
+                    summary.n_index_values
+                )?;
+                writeln!(out, "  grouping table {}:", handle(&summary.grouping_table))?;
+                let payload = db.raw_block(summary.grouping_table, "grouping table")?;
+                let table = GroupingTable::decode(
+                    &payload,
+                    summary.grouping_table.offset,
+                    summary.n_groupings,
+                    summary.stats.n_events,
+                )?;
+                for idx in 0..table.len() {
+                    let entry = table.entry(idx);
+                    writeln!(
+                        out,
+                        "    {idx}: first event {} events {} min_ts {} stream {} blocks {}",
+                        entry.first_event,
+                        entry.n_events,
+                        entry.min_ts,
+                        entry.stream.n_blocks,
+                        handle(&entry.stream.handle)
+                    )?;
+                }
+                match &summary.timeline {
+                    None => writeln!(out, "  timeline: none (one grouping)")?,
+                    Some(timeline) => {
+                        writeln!(out, "  timeline:")?;
+                        stream(&db, &mut out, "    ", timeline, summary.stats.min_ts)?;
+                    }
+                }
+            }
+        }
+    }
+    let mut stdout = output::open(None)?;
+    stdout.write_all(out.as_bytes())?;
+    stdout.flush()?;
+    Ok(Outcome::Ok)
+}

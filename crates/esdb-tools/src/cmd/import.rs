@@ -1,0 +1,494 @@
+//! `esdb import`: CSV or JSON Lines into a new ESDB file, in bounded memory.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, bail, Context, Result};
+use clap::ValueEnum;
+use esdb_write::{WriteError, Writer, WriterOptions};
+use serde_json::{Map, Value};
+
+use crate::timestamp::{self, TimeUnit};
+use crate::{json, progress, Outcome};
+
+const EXAMPLES: &str = "\
+Examples:
+  esdb import visits.csv -o visits.esdb --space customer_id --timestamp ts --index type
+  zcat events.jsonl.gz | esdb import - -o events.esdb --input-format jsonl \\
+      --space user --timestamp time --time-unit ms --grouping host --index type --index country
+  esdb import dump.jsonl -o copy.esdb --input-format esdb-jsonl";
+
+/// Input formats of `import`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum InputFormat {
+    /// Comma-separated values with a header row.
+    Csv,
+    /// One JSON object per line.
+    Jsonl,
+    /// The lossless output of `esdb export` (no field flags).
+    EsdbJsonl,
+}
+
+/// Import CSV or JSON Lines into a new ESDB file.
+///
+/// Each record becomes one event. Its data is the record as one compact JSON object (CSV rows
+/// become objects keyed by the header), or with --data the value of that field alone. A bad
+/// record stops the import with its line number and nothing is written, unless --skip-invalid.
+#[derive(Debug, clap::Args)]
+#[command(after_help = EXAMPLES)]
+pub struct Args {
+    /// Input file, or `-` for standard input.
+    input: String,
+    /// The ESDB file to create; it must not exist.
+    #[arg(short, long, value_name = "OUT.esdb")]
+    output: PathBuf,
+    /// Field (CSV column or top-level JSON key) holding the space id.
+    #[arg(long, value_name = "FIELD")]
+    space: Option<String>,
+    /// Field holding the timestamp: an integer in --time-unit, or an RFC 3339 string.
+    #[arg(long, value_name = "FIELD")]
+    timestamp: Option<String>,
+    /// Field holding the grouping; records without it go to the default grouping.
+    #[arg(long, value_name = "FIELD")]
+    grouping: Option<String>,
+    /// Field to index, by its name; repeat for several. A JSON array indexes every element.
+    #[arg(long = "index", value_name = "FIELD")]
+    indexes: Vec<String>,
+    /// Store only this field as the event data (a string as its raw bytes, anything else as
+    /// compact JSON) instead of the whole record.
+    #[arg(long, value_name = "FIELD")]
+    data: Option<String>,
+    /// Input format; guessed from the file extension when not given.
+    #[arg(long, value_enum)]
+    input_format: Option<InputFormat>,
+    /// Unit of the stored timestamps; RFC 3339 input is converted to it.
+    #[arg(long, value_enum, default_value_t = TimeUnit::S)]
+    time_unit: TimeUnit,
+    /// Skip bad records (counted and reported at the end) instead of stopping.
+    #[arg(long)]
+    skip_invalid: bool,
+    /// Memory budget of the writer in MiB; larger imports spill to temporary files.
+    #[arg(long, value_name = "MIB", default_value_t = 256)]
+    memory: usize,
+    /// No progress bar and no summary.
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+/// An input record that failed, with the 1-based line where it starts.
+struct BadRecord {
+    line: u64,
+    message: String,
+}
+
+/// Where the fields of one CSV or JSON record come from.
+enum Fields<'r> {
+    Csv { header: &'r [String], record: &'r csv::StringRecord },
+    Json(&'r Map<String, Value>),
+}
+
+/// A field's value, borrowed from the record.
+enum FieldValue<'r> {
+    Text(&'r str),
+    Json(&'r Value),
+}
+
+impl<'r> Fields<'r> {
+    fn get(&self, name: &str) -> Option<FieldValue<'r>> {
+        match self {
+            Fields::Csv { header, record } => {
+                header.iter().position(|h| h == name).and_then(|idx| record.get(idx)).map(FieldValue::Text)
+            }
+            Fields::Json(object) => match object.get(name) {
+                None | Some(Value::Null) => None,
+                Some(value) => Some(FieldValue::Json(value)),
+            },
+        }
+    }
+
+    fn required(&self, name: &str) -> Result<FieldValue<'r>> {
+        self.get(name).ok_or_else(|| anyhow!("missing field {name:?}"))
+    }
+
+    /// The whole record as one compact JSON object.
+    fn to_json(&self) -> Vec<u8> {
+        match self {
+            Fields::Csv { header, record } => {
+                let object: Map<String, Value> =
+                    header.iter().zip(record.iter()).map(|(h, v)| (h.clone(), Value::String(v.to_owned()))).collect();
+                serde_json::to_vec(&object).expect("JSON values serialize")
+            }
+            Fields::Json(object) => serde_json::to_vec(object).expect("JSON values serialize"),
+        }
+    }
+}
+
+fn scalar_bytes(value: &FieldValue<'_>, name: &str) -> Result<Vec<u8>> {
+    match value {
+        FieldValue::Text(text) => Ok(text.as_bytes().to_vec()),
+        FieldValue::Json(Value::String(text)) => Ok(text.as_bytes().to_vec()),
+        FieldValue::Json(value @ (Value::Number(_) | Value::Bool(_))) => Ok(value.to_string().into_bytes()),
+        FieldValue::Json(other) => bail!("field {name:?} is {}, expected a string or a number", kind(other)),
+    }
+}
+
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+struct Importer {
+    args: Args,
+    sink: Sink,
+    skipped: u64,
+}
+
+/// The writer and how many events it took.
+struct Sink {
+    writer: Writer,
+    imported: u64,
+}
+
+impl Importer {
+    /// Turns one CSV or JSON record into an event and adds it.
+    fn add_fields(&mut self, fields: &Fields<'_>) -> Result<()> {
+        let space_field = self.args.space.as_deref().expect("checked in run");
+        let ts_field = self.args.timestamp.as_deref().expect("checked in run");
+        let space = scalar_bytes(&fields.required(space_field)?, space_field)?;
+        let ts = match fields.required(ts_field)? {
+            FieldValue::Text(text) => timestamp::parse_text(text, self.args.time_unit),
+            FieldValue::Json(value) => timestamp::parse_json(value, self.args.time_unit),
+        }
+        .with_context(|| format!("field {ts_field:?}"))?;
+        let grouping = match &self.args.grouping {
+            Some(field) => fields.get(field).map(|value| scalar_bytes(&value, field)).transpose()?.unwrap_or_default(),
+            None => Vec::new(),
+        };
+        let mut indexes: Vec<(&str, Vec<u8>)> = Vec::new();
+        for name in &self.args.indexes {
+            match fields.get(name) {
+                None => {}
+                Some(FieldValue::Json(Value::Array(values))) => {
+                    for value in values.iter().filter(|v| !v.is_null()) {
+                        indexes.push((name, scalar_bytes(&FieldValue::Json(value), name)?));
+                    }
+                }
+                Some(value) => indexes.push((name, scalar_bytes(&value, name)?)),
+            }
+        }
+        let data = match &self.args.data {
+            None => fields.to_json(),
+            Some(field) => match fields.required(field)? {
+                FieldValue::Text(text) => text.as_bytes().to_vec(),
+                FieldValue::Json(Value::String(text)) => text.as_bytes().to_vec(),
+                FieldValue::Json(other) => serde_json::to_vec(other).expect("JSON values serialize"),
+            },
+        };
+        self.sink.add(space, ts, grouping, indexes.iter().map(|(n, v)| (n.as_bytes(), v.as_slice())), data)
+    }
+
+    /// One line of `esdb export` output.
+    fn add_export_line(&mut self, line: &str) -> Result<()> {
+        let object: Map<String, Value> = serde_json::from_str(line).map_err(|err| anyhow!("invalid JSON: {err}"))?;
+        let raw: json::RawObject = serde_json::from_str(line).map_err(|err| anyhow!("invalid JSON: {err}"))?;
+        for key in object.keys() {
+            if !["space", "space_b64", "timestamp", "grouping", "grouping_b64", "indexes", "data", "data_b64"]
+                .contains(&key.as_str())
+            {
+                bail!("unknown field {key:?} in esdb-jsonl input");
+            }
+        }
+        let space =
+            json::read_bytes(&object, "space")?.ok_or_else(|| anyhow!("missing field \"space\" (or \"space_b64\")"))?;
+        let ts = match object.get("timestamp") {
+            Some(Value::Number(number)) => {
+                number.as_i64().ok_or_else(|| anyhow!("field \"timestamp\": {number} is not a 64-bit integer"))?
+            }
+            Some(other) => bail!("field \"timestamp\" is {}, expected an integer", kind(other)),
+            None => bail!("missing field \"timestamp\""),
+        };
+        let grouping = json::read_bytes(&object, "grouping")?.unwrap_or_default();
+        let mut indexes = Vec::new();
+        match object.get("indexes") {
+            None => {}
+            Some(Value::Array(entries)) => {
+                for (idx, entry) in entries.iter().enumerate() {
+                    let Value::Object(entry) = entry else {
+                        bail!("indexes[{idx}] is {}, expected an object", kind(entry))
+                    };
+                    let name =
+                        json::read_bytes(entry, "name")?.ok_or_else(|| anyhow!("indexes[{idx}] has no \"name\""))?;
+                    let value =
+                        json::read_bytes(entry, "value")?.ok_or_else(|| anyhow!("indexes[{idx}] has no \"value\""))?;
+                    indexes.push((name, value));
+                }
+            }
+            Some(other) => bail!("field \"indexes\" is {}, expected an array", kind(other)),
+        }
+        let data = json::read_export_data(&object, &raw)?;
+        self.sink.add(space, ts, grouping, indexes.iter().map(|(n, v)| (n.as_slice(), v.as_slice())), data)
+    }
+
+    /// Handles a bad record: an error, or with --skip-invalid a note and a count.
+    fn bad(&mut self, bad: BadRecord) -> Result<()> {
+        if !self.args.skip_invalid {
+            bail!("line {}: {}", bad.line, bad.message);
+        }
+        self.skipped += 1;
+        if self.skipped <= 10 && !self.args.quiet {
+            eprintln!("esdb: skipped line {}: {}", bad.line, bad.message);
+        }
+        Ok(())
+    }
+}
+
+impl Sink {
+    fn add<'a>(
+        &mut self,
+        space: Vec<u8>,
+        ts: i64,
+        grouping: Vec<u8>,
+        indexes: impl Iterator<Item = (&'a [u8], &'a [u8])>,
+        data: Vec<u8>,
+    ) -> Result<()> {
+        match self.writer.add(space, ts, grouping, indexes, data) {
+            Ok(()) => {
+                self.imported += 1;
+                Ok(())
+            }
+            Err(err @ WriteError::FieldLength { .. }) => Err(err.into()),
+            Err(err) => Err(Fatal::wrap(anyhow::Error::new(err).context("writing failed"))),
+        }
+    }
+}
+
+/// Marks an error that no --skip-invalid can skip (I/O of the output, spilling).
+#[derive(Debug)]
+struct Fatal(anyhow::Error);
+
+impl std::fmt::Display for Fatal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:#}", self.0)
+    }
+}
+
+impl std::error::Error for Fatal {}
+
+impl Fatal {
+    fn wrap(err: anyhow::Error) -> anyhow::Error {
+        anyhow::Error::new(Fatal(err))
+    }
+}
+
+fn is_fatal(err: &anyhow::Error) -> bool {
+    err.downcast_ref::<Fatal>().is_some()
+}
+
+/// Counts bytes read, for the progress bar.
+struct Counting<R> {
+    inner: R,
+    bar: indicatif::ProgressBar,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.bar.inc(n as u64);
+        Ok(n)
+    }
+}
+
+fn guess_format(input: &str) -> Result<InputFormat> {
+    let extension = Path::new(input).extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+    match extension.as_deref() {
+        Some("csv") => Ok(InputFormat::Csv),
+        Some("jsonl" | "ndjson" | "json") => Ok(InputFormat::Jsonl),
+        _ if input == "-" => bail!("reading standard input needs --input-format csv, jsonl or esdb-jsonl"),
+        _ => bail!(
+            "cannot tell the format of {input:?} from its extension; give --input-format csv, jsonl or esdb-jsonl"
+        ),
+    }
+}
+
+pub fn run(args: Args) -> Result<Outcome> {
+    let format = match args.input_format {
+        Some(format) => format,
+        None => guess_format(&args.input)?,
+    };
+    if format == InputFormat::EsdbJsonl {
+        let given: Vec<&str> = [
+            ("--space", args.space.is_some()),
+            ("--timestamp", args.timestamp.is_some()),
+            ("--grouping", args.grouping.is_some()),
+            ("--index", !args.indexes.is_empty()),
+            ("--data", args.data.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(flag, given)| given.then_some(flag))
+        .collect();
+        if !given.is_empty() {
+            bail!("esdb-jsonl input carries its own fields; drop {}", given.join(", "));
+        }
+    } else {
+        if args.space.is_none() {
+            bail!(
+                "--space FIELD is required for {} input",
+                if format == InputFormat::Csv { "CSV" } else { "JSON Lines" }
+            );
+        }
+        if args.timestamp.is_none() {
+            bail!(
+                "--timestamp FIELD is required for {} input",
+                if format == InputFormat::Csv { "CSV" } else { "JSON Lines" }
+            );
+        }
+    }
+
+    let (reader, total): (Box<dyn Read>, Option<u64>) = if args.input == "-" {
+        (Box::new(io::stdin().lock()), None)
+    } else {
+        let file = File::open(&args.input).with_context(|| format!("cannot open input {}", args.input))?;
+        let len = file.metadata().ok().map(|m| m.len());
+        (Box::new(file), len)
+    };
+    let options = WriterOptions { memory_budget: args.memory.max(1) << 20, ..Default::default() };
+    let writer = Writer::create_with(&args.output, options)
+        .with_context(|| format!("cannot create {}", args.output.display()))?;
+    let bar = progress::bytes(total, args.quiet, "importing");
+    let reader = Counting { inner: reader, bar: bar.clone() };
+    let input_name = if args.input == "-" { "standard input".to_owned() } else { args.input.clone() };
+    let mut importer = Importer { args, sink: Sink { writer, imported: 0 }, skipped: 0 };
+
+    let result = match format {
+        InputFormat::Csv => import_csv(&mut importer, reader),
+        InputFormat::Jsonl | InputFormat::EsdbJsonl => import_lines(&mut importer, reader, format),
+    };
+    bar.finish_and_clear();
+    result.with_context(|| format!("cannot import {input_name}"))?;
+
+    if importer.sink.imported == 0 && format != InputFormat::EsdbJsonl {
+        if importer.skipped > 0 {
+            bail!("cannot import {input_name}: all {} records are invalid; nothing written", importer.skipped);
+        }
+        bail!("cannot import {input_name}: it has no records; nothing written");
+    }
+    let Importer { args, sink: Sink { writer, imported }, skipped } = importer;
+    let summary = writer.finish().with_context(|| format!("cannot write {}", args.output.display()))?;
+    if !args.quiet {
+        eprintln!(
+            "imported {imported} events into {} ({} spaces, {} bytes)",
+            args.output.display(),
+            summary.n_spaces,
+            summary.file_len
+        );
+        if skipped > 0 {
+            eprintln!("skipped {skipped} invalid records");
+        }
+    }
+    Ok(Outcome::Ok)
+}
+
+fn import_csv(importer: &mut Importer, reader: impl Read) -> Result<()> {
+    let mut csv = csv::ReaderBuilder::new().has_headers(true).from_reader(reader);
+    let header: Vec<String> = match csv.headers() {
+        Ok(header) if header.is_empty() => bail!("line 1: the input is empty; a CSV header row is required"),
+        Ok(header) => header.iter().map(str::to_owned).collect(),
+        Err(err) => bail!("line 1: cannot read the CSV header: {}", csv_message(&err)),
+    };
+    for (flag, field) in [
+        ("--space", &importer.args.space),
+        ("--timestamp", &importer.args.timestamp),
+        ("--grouping", &importer.args.grouping),
+        ("--data", &importer.args.data),
+    ] {
+        if let Some(field) = field {
+            if !header.contains(field) {
+                bail!("line 1: {flag} {field:?} is not a column of the header ({})", header.join(","));
+            }
+        }
+    }
+    for field in &importer.args.indexes {
+        if !header.contains(field) {
+            bail!("line 1: --index {field:?} is not a column of the header ({})", header.join(","));
+        }
+    }
+    let mut record = csv::StringRecord::new();
+    loop {
+        match csv.read_record(&mut record) {
+            Ok(false) => return Ok(()),
+            Ok(true) => {
+                let line = record.position().map_or(0, |p| p.line());
+                if let Err(err) = importer.add_fields(&Fields::Csv { header: &header, record: &record }) {
+                    if is_fatal(&err) {
+                        return Err(err);
+                    }
+                    importer.bad(BadRecord { line, message: format!("{err:#}") })?;
+                }
+            }
+            Err(err) => {
+                let line = err.position().map_or(0, |p| p.line());
+                if matches!(err.kind(), csv::ErrorKind::Io(_)) {
+                    return Err(anyhow::Error::new(err).context("cannot read input"));
+                }
+                importer.bad(BadRecord { line, message: csv_message(&err) })?;
+                if !matches!(err.kind(), csv::ErrorKind::UnequalLengths { .. } | csv::ErrorKind::Utf8 { .. }) {
+                    return Ok(());
+                }
+            }
+        }
+    }
+}
+
+fn csv_message(err: &csv::Error) -> String {
+    match err.kind() {
+        csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
+            format!("record has {len} fields, the header has {expected_len}")
+        }
+        csv::ErrorKind::Utf8 { err, .. } => format!("field {} is not valid UTF-8", err.field() + 1),
+        _ => err.to_string(),
+    }
+}
+
+fn import_lines(importer: &mut Importer, reader: impl Read, format: InputFormat) -> Result<()> {
+    let mut reader = BufReader::with_capacity(1 << 16, reader);
+    let mut buf = Vec::new();
+    let mut line_no = 0u64;
+    loop {
+        buf.clear();
+        let n = reader.read_until(b'\n', &mut buf).context("cannot read input")?;
+        if n == 0 {
+            return Ok(());
+        }
+        line_no += 1;
+        let Ok(line) = std::str::from_utf8(&buf) else {
+            importer.bad(BadRecord { line: line_no, message: "line is not valid UTF-8".into() })?;
+            continue;
+        };
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let result = if format == InputFormat::EsdbJsonl {
+            importer.add_export_line(line)
+        } else {
+            match serde_json::from_str::<Value>(line) {
+                Ok(Value::Object(object)) => importer.add_fields(&Fields::Json(&object)),
+                Ok(other) => Err(anyhow!("expected a JSON object, found {}", kind(&other))),
+                Err(err) => Err(anyhow!("invalid JSON: {err}")),
+            }
+        };
+        if let Err(err) = result {
+            if is_fatal(&err) {
+                return Err(err);
+            }
+            importer.bad(BadRecord { line: line_no, message: format!("{err:#}") })?;
+        }
+    }
+}

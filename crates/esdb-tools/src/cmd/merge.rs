@@ -1,0 +1,67 @@
+//! `esdb merge`: several files into one, in bounded memory.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use esdb_write::{Writer, WriterOptions};
+
+use crate::{progress, Outcome};
+
+/// Merge files into one new file holding all their events (e.g. daily files into a month).
+///
+/// Per-space order is preserved; events of different inputs with equal timestamps keep the
+/// order of the inputs on the command line. Memory stays within --memory; larger merges spill to
+/// temporary files beside the output.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Example:\n  esdb merge -o 2024-05.esdb 2024-05-*.esdb")]
+pub struct Args {
+    /// The ESDB file to create; it must not exist.
+    #[arg(short, long, value_name = "OUT.esdb")]
+    output: PathBuf,
+    /// The files to merge, in order.
+    #[arg(required = true, value_name = "IN.esdb")]
+    inputs: Vec<PathBuf>,
+    /// Memory budget of the writer in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 256)]
+    memory: usize,
+    /// No progress bar and no summary.
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+pub fn run(args: Args) -> Result<Outcome> {
+    let dbs = args.inputs.iter().map(|path| super::open_db(path)).collect::<Result<Vec<_>>>()?;
+    let options = WriterOptions { memory_budget: args.memory.max(1) << 20, ..Default::default() };
+    let mut writer = Writer::create_with(&args.output, options)
+        .with_context(|| format!("cannot create {}", args.output.display()))?;
+    let bar = progress::events(dbs.iter().map(|db| db.len()).sum(), args.quiet, "merging");
+    for (db, path) in dbs.iter().zip(&args.inputs) {
+        for space in db.spaces() {
+            let space = space.with_context(|| format!("cannot read {}", path.display()))?;
+            for record in space.records().with_context(|| format!("cannot read {}", path.display()))? {
+                let record = record.with_context(|| format!("cannot read {}", path.display()))?;
+                writer.add(
+                    space.id(),
+                    record.event.timestamp(),
+                    &record.grouping,
+                    record.indexes.iter().map(|(n, v)| (n, v)),
+                    record.event.data(),
+                )?;
+                bar.inc(1);
+            }
+        }
+    }
+    bar.finish_and_clear();
+    let summary = writer.finish().with_context(|| format!("cannot write {}", args.output.display()))?;
+    if !args.quiet {
+        eprintln!(
+            "merged {} files into {} ({} events, {} spaces, {} bytes)",
+            args.inputs.len(),
+            args.output.display(),
+            summary.n_events,
+            summary.n_spaces,
+            summary.file_len
+        );
+    }
+    Ok(Outcome::Ok)
+}

@@ -1,0 +1,66 @@
+//! `esdb`: the command-line tool for ESDB files.
+//!
+//! One module per subcommand under `cmd/`, each with a `run` function; this file parses the
+//! arguments, dispatches, and turns errors into messages and exit codes.
+#![forbid(unsafe_code)]
+
+mod cmd;
+mod json;
+mod output;
+mod progress;
+mod timestamp;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Immutable storage for timestamped event streams: import, query and check ESDB files.
+#[derive(Debug, Parser)]
+#[command(name = "esdb", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    Import(cmd::import::Args),
+    Scan(cmd::scan::Args),
+    Spaces(cmd::spaces::Args),
+    Info(cmd::info::Args),
+    Verify(cmd::verify::Args),
+    Dump(cmd::dump::Args),
+    Merge(cmd::merge::Args),
+    Export(cmd::export::Args),
+}
+
+/// What a command reports besides success or an error.
+pub enum Outcome {
+    /// Done; exit 0.
+    Ok,
+    /// Ran to the end but found problems (verify); exit with this code.
+    Exit(u8),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Import(args) => cmd::import::run(args),
+        Command::Scan(args) => cmd::scan::run(args),
+        Command::Spaces(args) => cmd::spaces::run(args),
+        Command::Info(args) => cmd::info::run(args),
+        Command::Verify(args) => cmd::verify::run(args),
+        Command::Dump(args) => cmd::dump::run(args),
+        Command::Merge(args) => cmd::merge::run(args),
+        Command::Export(args) => cmd::export::run(args),
+    };
+    match result {
+        Ok(Outcome::Ok) => ExitCode::SUCCESS,
+        Ok(Outcome::Exit(code)) => ExitCode::from(code),
+        Err(err) if output::is_broken_pipe(&err) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("esdb: error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

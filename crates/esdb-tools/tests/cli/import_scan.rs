@@ -1,0 +1,222 @@
+//! import, then every reading command and flag.
+
+use serde_json::Value;
+
+use crate::common::{visits_jsonl, Scratch, ACTIVITY_CSV};
+
+fn activity(scratch: &Scratch) {
+    scratch.write("activity.csv", ACTIVITY_CSV);
+    scratch.ok(&[
+        "import",
+        "activity.csv",
+        "-o",
+        "activity.esdb",
+        "--space",
+        "customer",
+        "--timestamp",
+        "ts",
+        "--index",
+        "type",
+        "--quiet",
+    ]);
+}
+
+fn lines(stdout: &str) -> Vec<Value> {
+    stdout.lines().map(|line| serde_json::from_str(line).unwrap()).collect()
+}
+
+#[test]
+fn import_csv_and_scan_all_events() {
+    let s = Scratch::new();
+    activity(&s);
+    let out = lines(&s.ok(&["scan", "activity.esdb", "1"]));
+    assert_eq!(out.len(), 5);
+    assert_eq!(
+        out[0],
+        serde_json::json!({"timestamp": 1403534919, "data": {"customer": "1", "ts": "1403534919", "type": "page", "url": "http://mysite.com/"}})
+    );
+    let timestamps: Vec<i64> = out.iter().map(|v| v["timestamp"].as_i64().unwrap()).collect();
+    assert_eq!(timestamps, [1403534919, 1403534920, 1403534921, 1403534923, 1403534923]);
+    // Equal timestamps keep insertion order: the purchase was added before the thank-you page.
+    assert_eq!(out[3]["data"]["type"], "purchase");
+}
+
+#[test]
+fn scan_index_reverse_limit_and_data_format() {
+    let s = Scratch::new();
+    activity(&s);
+    let out = s.ok(&["scan", "activity.esdb", "3", "--index", "type=click", "--reverse", "--format", "data"]);
+    assert_eq!(out, "{\"customer\":\"3\",\"ts\":\"1403534922\",\"type\":\"click\",\"url\":\"\"}\n{\"customer\":\"3\",\"ts\":\"1403534920\",\"type\":\"click\",\"url\":\"\"}\n");
+    let out = lines(&s.ok(&["scan", "activity.esdb", "1", "--reverse", "--limit", "2"]));
+    assert_eq!(out.len(), 2);
+    assert_eq!(out[0]["data"]["url"], "http://mysite.com/thankyou");
+    assert_eq!(s.ok(&["scan", "activity.esdb", "1", "--index", "type=none"]), "");
+}
+
+#[test]
+fn scan_time_range_with_integers_and_rfc3339() {
+    let s = Scratch::new();
+    activity(&s);
+    let ts = |out: String| lines(&out).iter().map(|v| v["timestamp"].as_i64().unwrap()).collect::<Vec<_>>();
+    assert_eq!(
+        ts(s.ok(&["scan", "activity.esdb", "3", "--from", "1403534920", "--until", "1403534923"])),
+        [1403534920, 1403534921, 1403534922]
+    );
+    // 1403534921 is 2014-06-23T14:48:41Z.
+    assert_eq!(
+        ts(s.ok(&["scan", "activity.esdb", "3", "--from", "2014-06-23T14:48:41Z"])),
+        [1403534921, 1403534922, 1403534923, 1403534923]
+    );
+    assert_eq!(
+        ts(s.ok(&["scan", "activity.esdb", "3", "--until", "2014-06-23T14:48:41Z", "--reverse"])),
+        [1403534920, 1403534919]
+    );
+    let err = s.fails(&["scan", "activity.esdb", "3", "--from", "last tuesday"], 1);
+    assert!(err.contains("--from"), "{err}");
+}
+
+#[test]
+fn scan_missing_space_prints_nothing_and_says_so() {
+    let s = Scratch::new();
+    activity(&s);
+    let output = s.esdb(&["scan", "activity.esdb", "nobody"]).output().unwrap();
+    assert!(output.status.success());
+    assert!(output.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("no space nobody"));
+}
+
+#[test]
+fn spaces_with_and_without_counts() {
+    let s = Scratch::new();
+    activity(&s);
+    assert_eq!(s.ok(&["spaces", "activity.esdb"]), "1\n2\n3\n");
+    assert_eq!(
+        s.ok(&["spaces", "activity.esdb", "--counts"]),
+        "1\t5\t1403534919\t1403534923\n2\t3\t1403534919\t1403534921\n3\t6\t1403534919\t1403534923\n"
+    );
+}
+
+#[test]
+fn jsonl_with_grouping_arrays_data_field_and_time_unit() {
+    let s = Scratch::new();
+    s.write("visits.jsonl", visits_jsonl(60, 0));
+    s.ok(&[
+        "import",
+        "visits.jsonl",
+        "-o",
+        "v.esdb",
+        "--space",
+        "visitor",
+        "--timestamp",
+        "at",
+        "--time-unit",
+        "ms",
+        "--grouping",
+        "host",
+        "--index",
+        "city",
+        "--index",
+        "tags",
+        "--data",
+        "detail",
+        "--quiet",
+    ]);
+    let out = lines(&s.ok(&["scan", "v.esdb", "v0", "--grouping", "h0"]));
+    assert!(!out.is_empty());
+    for v in &out {
+        assert!(v["data"]["n"].is_u64() && v["data"]["ok"] == true, "{v}");
+        // Milliseconds: 2024-05 is around 1.714e12.
+        assert!(v["timestamp"].as_i64().unwrap() > 1_714_000_000_000);
+    }
+    // Array fields index every element (an event tagged [t0, t0] once).
+    let input = lines(&visits_jsonl(60, 0));
+    for tag in ["t0", "t1", "t2"] {
+        let want = input
+            .iter()
+            .filter(|v| v["visitor"] == "v0" && v["tags"].as_array().unwrap().iter().any(|t| t == tag))
+            .count();
+        let got = lines(&s.ok(&["scan", "v.esdb", "v0", "--index", &format!("tags={tag}")])).len();
+        assert_eq!(got, want, "tags={tag}");
+        assert!(want > 0);
+    }
+    let info: Value = serde_json::from_str(&s.ok(&["info", "v.esdb", "--json"])).unwrap();
+    assert_eq!(info["events"], 60);
+    assert_eq!(info["spaces"], 5);
+    let names: Vec<&str> = info["indexes"].as_array().unwrap().iter().map(|i| i["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["city", "tags"]);
+}
+
+#[test]
+fn stdin_input_needs_a_format_and_works_with_one() {
+    let s = Scratch::new();
+    let err = s.fails(&["import", "-", "-o", "x.esdb", "--space", "visitor", "--timestamp", "at"], 1);
+    assert!(err.contains("--input-format"), "{err}");
+    s.esdb(&[
+        "import",
+        "-",
+        "-o",
+        "x.esdb",
+        "--input-format",
+        "jsonl",
+        "--space",
+        "visitor",
+        "--timestamp",
+        "at",
+        "--quiet",
+    ])
+    .write_stdin(visits_jsonl(10, 1))
+    .assert()
+    .success();
+    assert_eq!(s.ok(&["spaces", "x.esdb"]).lines().count(), 5);
+}
+
+#[test]
+fn info_reports_versions_counts_and_sections() {
+    let s = Scratch::new();
+    activity(&s);
+    let info: Value = serde_json::from_str(&s.ok(&["info", "activity.esdb", "--json"])).unwrap();
+    assert_eq!(info["format_version"], "1.0");
+    assert_eq!(info["events"], 14);
+    assert_eq!(info["spaces"], 3);
+    assert_eq!(info["groupings"], 3);
+    assert_eq!(info["index_values"], 8);
+    assert_eq!(info["time_range"], serde_json::json!({"min": 1403534919, "max": 1403534923}));
+    assert_eq!(info["indexes"], serde_json::json!([{"name": "type", "distinct_values": 3}]));
+    let stored: u64 = info["sections"].as_object().unwrap().values().map(|s| s["stored_bytes"].as_u64().unwrap()).sum();
+    assert_eq!(stored + info["header_and_footer_bytes"].as_u64().unwrap(), info["file_bytes"].as_u64().unwrap());
+    assert!(info["per_event_overhead_bytes"].as_f64().unwrap() > 0.0);
+    let text = s.ok(&["info", "activity.esdb"]);
+    assert!(text.contains("events:            14"), "{text}");
+}
+
+#[test]
+fn verify_ok_and_dump_lists_structure() {
+    let s = Scratch::new();
+    activity(&s);
+    assert_eq!(s.ok(&["verify", "activity.esdb"]), "ok\n");
+    let dump = s.ok(&["dump", "activity.esdb", "--space", "2"]);
+    assert!(dump.contains("space \"2\" summary"), "{dump}");
+    assert!(!dump.contains("space \"1\""), "{dump}");
+}
+
+#[test]
+fn closed_pipe_ends_quietly() {
+    use std::io::{BufRead, BufReader};
+    let s = Scratch::new();
+    s.write("big.jsonl", visits_jsonl(50_000, 2));
+    s.ok(&["import", "big.jsonl", "-o", "big.esdb", "--space", "city", "--timestamp", "at", "--quiet"]);
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("esdb"))
+        .current_dir(s.dir.path())
+        .args(["export", "big.esdb"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    assert!(first.starts_with("{\"space\":"));
+    // The reader is dropped here: the pipe closes while esdb still has lines to write.
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{:?}", output.status);
+    assert!(output.stderr.is_empty(), "{}", String::from_utf8_lossy(&output.stderr));
+}

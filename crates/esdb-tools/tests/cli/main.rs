@@ -1,0 +1,8 @@
+//! End-to-end tests of the `esdb` binary on generated inputs, one test binary.
+
+mod common;
+mod errors;
+mod import_scan;
+mod roundtrip;
+mod snapshots;
+mod tutorial;
