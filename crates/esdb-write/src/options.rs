@@ -29,6 +29,10 @@ pub struct WriterOptions {
     /// Upper bound on the memory the writer uses for buffered events and postings, in bytes.
     /// Past it, sorted runs are spilled to temporary files beside the output and merged by
     /// `finish`. Default: 256 MiB.
+    ///
+    /// Half of it buffers events, a quarter postings and an eighth timelines. Outside the
+    /// budget, `finish` keeps 44 bytes per grouping of the space it is writing (its grouping
+    /// table) and one open block per stream and catalog level.
     pub memory_budget: usize,
     /// Largest event data accepted by `add`, in bytes. Default: 64 MiB; at most 1 GiB.
     pub max_data_len: usize,

@@ -31,7 +31,7 @@ pub struct Args {
 pub fn run(args: Args) -> Result<Outcome> {
     let db = super::open_db(&args.file)?;
     let mut out = output::open(args.output.as_deref())?;
-    let bar = progress::events(db.len(), args.quiet || args.output.is_none(), "exporting");
+    let bar = progress::events(db.len(), args.quiet, "exporting");
     let mut line = String::new();
     for space in db.spaces() {
         let space = space?;

@@ -1,0 +1,134 @@
+//! docs/FORMAT.md and the code agree: every fixed layout table in the spec lists the same fields
+//! at the same offsets and widths as the `*_OFFSET` and `LEN` constants.
+
+use esdb_format::v1::{block_index, footer, frame, grouping_table, header};
+
+fn spec() -> String {
+    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/FORMAT.md"))
+        .expect("docs/FORMAT.md exists")
+}
+
+/// `(field, offset, width)` rows of the table that follows `heading` in the spec.
+fn table(spec: &str, heading: &str) -> Vec<(String, usize, usize)> {
+    let start = spec.find(heading).unwrap_or_else(|| panic!("FORMAT.md has no {heading:?}"));
+    let mut rows = Vec::new();
+    let mut in_table = false;
+    for line in spec[start..].lines() {
+        if line.starts_with("| field") {
+            in_table = true;
+            continue;
+        }
+        if in_table {
+            if !line.starts_with('|') {
+                break;
+            }
+            let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+            if let (Ok(offset), Ok(width)) = (cells[2].parse(), cells[3].parse()) {
+                rows.push((cells[1].to_owned(), offset, width));
+            }
+        }
+    }
+    assert!(!rows.is_empty(), "no table after {heading:?}");
+    rows
+}
+
+fn check(heading: &str, expected: &[(&str, usize)], len: usize) {
+    let rows = table(&spec(), heading);
+    let got: Vec<(&str, usize)> = rows.iter().map(|(name, offset, _)| (name.as_str(), *offset)).collect();
+    assert_eq!(got, expected, "{heading}: offsets in FORMAT.md differ from the code");
+    let (_, last_offset, last_width) = rows.last().unwrap();
+    assert_eq!(last_offset + last_width, len, "{heading}: FORMAT.md's fields do not add up to LEN");
+    for pair in rows.windows(2) {
+        assert_eq!(
+            pair[0].1 + pair[0].2,
+            pair[1].1,
+            "{heading}: {} does not end where {} starts",
+            pair[0].0,
+            pair[1].0
+        );
+    }
+}
+
+#[test]
+fn header_table_matches_constants() {
+    check(
+        "## Header",
+        &[
+            ("magic", header::MAGIC_OFFSET),
+            ("major", header::MAJOR_OFFSET),
+            ("minor", header::MINOR_OFFSET),
+            ("flags", header::FLAGS_OFFSET),
+            ("checksum", header::CHECKSUM_OFFSET),
+        ],
+        header::LEN,
+    );
+}
+
+#[test]
+fn footer_table_matches_constants() {
+    check(
+        "## Footer",
+        &[
+            ("catalog_root_offset", footer::ROOT_OFFSET_OFFSET),
+            ("catalog_root_len", footer::ROOT_LEN_OFFSET),
+            ("catalog_height", footer::HEIGHT_OFFSET),
+            ("n_spaces", footer::N_SPACES_OFFSET),
+            ("n_events", footer::N_EVENTS_OFFSET),
+            ("min_ts", footer::MIN_TS_OFFSET),
+            ("max_ts", footer::MAX_TS_OFFSET),
+            ("max_block_len", footer::MAX_BLOCK_LEN_OFFSET),
+            ("flags", footer::FLAGS_OFFSET),
+            ("major", footer::MAJOR_OFFSET),
+            ("minor", footer::MINOR_OFFSET),
+            ("reserved", footer::RESERVED_OFFSET),
+            ("magic", footer::MAGIC_OFFSET),
+            ("checksum", footer::CHECKSUM_OFFSET),
+        ],
+        footer::LEN,
+    );
+}
+
+#[test]
+fn block_index_table_matches_constants() {
+    check(
+        "## Block index",
+        &[
+            ("first_ts", block_index::FIRST_TS_OFFSET),
+            ("first_item", block_index::FIRST_ITEM_OFFSET),
+            ("offset", block_index::BLOCK_OFFSET_OFFSET),
+            ("len", block_index::BLOCK_LEN_OFFSET),
+        ],
+        block_index::ENTRY_LEN,
+    );
+}
+
+#[test]
+fn grouping_table_matches_constants() {
+    check(
+        "## Grouping table",
+        &[
+            ("first_event", grouping_table::FIRST_EVENT_OFFSET),
+            ("n_events", grouping_table::N_EVENTS_OFFSET),
+            ("min_ts", grouping_table::MIN_TS_OFFSET),
+            ("handle_offset", grouping_table::HANDLE_OFFSET_OFFSET),
+            ("handle_len", grouping_table::HANDLE_LEN_OFFSET),
+            ("n_blocks", grouping_table::N_BLOCKS_OFFSET),
+        ],
+        grouping_table::ENTRY_LEN,
+    );
+}
+
+#[test]
+fn stated_sizes_match_constants() {
+    let spec = spec();
+    for (needle, value) in [
+        (format!("Length: {} bytes.", header::LEN), header::LEN),
+        (format!("The footer is the last {} bytes", footer::LEN), footer::LEN),
+        (format!("Trailer length: {} bytes", frame::TRAILER_LEN), frame::TRAILER_LEN),
+        (format!("entries of {} bytes, nothing else", block_index::ENTRY_LEN), block_index::ENTRY_LEN),
+        (format!("entries of {} bytes, in grouping name order", grouping_table::ENTRY_LEN), grouping_table::ENTRY_LEN),
+    ] {
+        assert!(spec.contains(&needle), "FORMAT.md should say {needle:?} ({value})");
+    }
+    assert!(spec.contains(&format!("{:02x}", esdb_format::MAGIC[0])), "magic");
+}
