@@ -70,6 +70,7 @@ impl<W: Write> Assembler<W> {
         options: &WriterOptions,
         path: &std::path::Path,
         dir: &std::path::Path,
+        hook: &crate::io::Hook,
     ) -> Result<Self, WriteError> {
         let codec = match options.compression {
             Compression::Lz4 => Codec::Lz4,
@@ -87,8 +88,8 @@ impl<W: Write> Assembler<W> {
                 postings: PostingStream::new(options.postings_per_block, codec),
                 scratch: Vec::new(),
             },
-            index_sorter: Sorter::new(dir, options.memory_budget / 4),
-            timeline_sorter: Sorter::new(dir, options.memory_budget / 8),
+            index_sorter: Sorter::new(dir, options.memory_budget / 4, hook.clone()),
+            timeline_sorter: Sorter::new(dir, options.memory_budget / 8, hook.clone()),
             space: None,
             totals: Totals::default(),
             key_buf: Vec::new(),

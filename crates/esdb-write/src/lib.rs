@@ -33,6 +33,7 @@
 mod assemble;
 mod catalog;
 mod error;
+pub mod io;
 mod options;
 mod output;
 mod record;
@@ -49,6 +50,7 @@ pub use error::WriteError;
 pub use options::{Compression, WriterOptions};
 
 use crate::assemble::Assembler;
+use crate::io::{Hook, HookedFile, IoHook, IoOp, NoHook};
 use crate::sort::Sorter;
 
 /// Buffer between the assembler and the output file.
@@ -83,6 +85,7 @@ pub struct Writer {
     path: PathBuf,
     dir: PathBuf,
     options: WriterOptions,
+    hook: Hook,
     sorter: Sorter,
     seq: u64,
     key_buf: Vec<u8>,
@@ -104,6 +107,19 @@ impl Writer {
     /// # Errors
     /// As [`create`](Writer::create), plus [`WriteError::InvalidOption`].
     pub fn create_with(path: impl AsRef<Path>, options: WriterOptions) -> Result<Writer, WriteError> {
+        Writer::create_with_hook(path, options, std::sync::Arc::new(NoHook))
+    }
+
+    /// Starts a file at `path` with `options`, calling `hook` before every file operation, so
+    /// that tests can make any of them fail (see [`io`]).
+    ///
+    /// # Errors
+    /// As [`create_with`](Writer::create_with).
+    pub fn create_with_hook(
+        path: impl AsRef<Path>,
+        options: WriterOptions,
+        hook: std::sync::Arc<dyn IoHook>,
+    ) -> Result<Writer, WriteError> {
         options.validate()?;
         let path = path.as_ref().to_path_buf();
         if path.symlink_metadata().is_ok() {
@@ -121,8 +137,8 @@ impl Writer {
                 source: std::io::Error::new(std::io::ErrorKind::NotADirectory, "not a directory"),
             });
         }
-        let sorter = Sorter::new(&dir, options.memory_budget / 2);
-        Ok(Writer { path, dir, options, sorter, seq: 0, key_buf: Vec::new(), value_buf: Vec::new() })
+        let sorter = Sorter::new(&dir, options.memory_budget / 2, hook.clone());
+        Ok(Writer { path, dir, options, hook, sorter, seq: 0, key_buf: Vec::new(), value_buf: Vec::new() })
     }
 
     /// Events added so far.
@@ -193,6 +209,7 @@ impl Writer {
     /// appeared since [`create`](Writer::create).
     pub fn finish(mut self) -> Result<Summary, WriteError> {
         let file_name = self.path.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
+        self.hook.before(IoOp::Create, &self.dir).map_err(WriteError::io("create temporary file in", &self.dir))?;
         let temp = tempfile::Builder::new()
             .prefix(&format!(".{file_name}."))
             .suffix(".tmp")
@@ -200,10 +217,14 @@ impl Writer {
             .map_err(WriteError::io("create temporary file in", &self.dir))?;
         let temp_path = temp.path().to_path_buf();
         let mut assembler = Assembler::new(
-            BufWriter::with_capacity(OUTPUT_BUFFER_LEN, temp.as_file()),
+            BufWriter::with_capacity(
+                OUTPUT_BUFFER_LEN,
+                HookedFile { file: temp.as_file(), path: temp_path.clone(), hook: self.hook.clone() },
+            ),
             &self.options,
             &temp_path,
             &self.dir,
+            &self.hook,
         )?;
         let mut sorted = self.sorter.finish()?;
         while let Some((key, value)) = sorted.next()? {
@@ -212,7 +233,11 @@ impl Writer {
         drop(sorted);
         let (writer, totals, file_len) = assembler.finish()?;
         drop(writer);
-        temp.as_file().sync_all().map_err(WriteError::io("fsync", &temp_path))?;
+        self.hook
+            .before(IoOp::Sync, &temp_path)
+            .and_then(|()| temp.as_file().sync_all())
+            .map_err(WriteError::io("fsync", &temp_path))?;
+        self.hook.before(IoOp::Rename, &self.path).map_err(WriteError::io("rename temporary file to", &self.path))?;
         temp.persist_noclobber(&self.path).map_err(|err| {
             if err.error.kind() == std::io::ErrorKind::AlreadyExists {
                 WriteError::AlreadyExists { path: self.path.clone() }
@@ -220,7 +245,13 @@ impl Writer {
                 WriteError::Io { action: "rename temporary file to", path: self.path.clone(), source: err.error }
             }
         })?;
-        File::open(&self.dir).and_then(|dir| dir.sync_all()).map_err(WriteError::io("fsync directory", &self.dir))?;
+        let synced = self.hook.before(IoOp::SyncDir, &self.dir).and_then(|()| File::open(&self.dir)?.sync_all());
+        if let Err(source) = synced {
+            // The rename may not survive a crash, so the promise of `finish` (a complete file or
+            // none) is only kept by removing it.
+            let _ = std::fs::remove_file(&self.path);
+            return Err(WriteError::Io { action: "fsync directory", path: self.dir, source });
+        }
         Ok(Summary {
             path: self.path,
             n_events: totals.n_events,

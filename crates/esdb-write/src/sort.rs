@@ -7,12 +7,12 @@
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
-use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 use tempfile::NamedTempFile;
 
+use crate::io::{Hook, HookedFile, HookedRead, IoOp};
 use crate::WriteError;
 
 /// Bookkeeping bytes per buffered record, counted against the memory limit.
@@ -33,6 +33,7 @@ struct Entry {
 #[derive(Debug)]
 pub(crate) struct Sorter {
     dir: PathBuf,
+    hook: Hook,
     limit: usize,
     arena: Vec<u8>,
     entries: Vec<Entry>,
@@ -41,8 +42,8 @@ pub(crate) struct Sorter {
 
 impl Sorter {
     /// A sorter that keeps at most about `limit` bytes in memory and spills runs into `dir`.
-    pub(crate) fn new(dir: &Path, limit: usize) -> Self {
-        Sorter { dir: dir.to_path_buf(), limit, arena: Vec::new(), entries: Vec::new(), runs: Vec::new() }
+    pub(crate) fn new(dir: &Path, limit: usize, hook: Hook) -> Self {
+        Sorter { dir: dir.to_path_buf(), hook, limit, arena: Vec::new(), entries: Vec::new(), runs: Vec::new() }
     }
 
     /// Bytes of buffered records and bookkeeping.
@@ -81,9 +82,12 @@ impl Sorter {
 
     fn spill(&mut self) -> Result<(), WriteError> {
         self.sort_buffer();
-        let run = new_run_file(&self.dir)?;
+        let run = new_run_file(&self.dir, &self.hook)?;
         let path = run.path().to_path_buf();
-        let mut out = BufWriter::with_capacity(RUN_BUFFER_LEN, run.as_file());
+        let mut out = BufWriter::with_capacity(
+            RUN_BUFFER_LEN,
+            HookedFile { file: run.as_file(), path: path.clone(), hook: self.hook.clone() },
+        );
         for entry in &self.entries {
             let key_end = entry.start + entry.key_len as usize;
             let value = &self.arena[key_end..key_end + entry.value_len as usize];
@@ -119,10 +123,13 @@ impl Sorter {
         self.entries = Vec::new();
         while self.runs.len() > MAX_FAN_IN {
             let group: Vec<NamedTempFile> = self.runs.drain(..MAX_FAN_IN).collect();
-            let merged = new_run_file(&self.dir)?;
+            let merged = new_run_file(&self.dir, &self.hook)?;
             let path = merged.path().to_path_buf();
-            let mut out = BufWriter::with_capacity(RUN_BUFFER_LEN, merged.as_file());
-            let mut merge = Merge::new(group)?;
+            let mut out = BufWriter::with_capacity(
+                RUN_BUFFER_LEN,
+                HookedFile { file: merged.as_file(), path: path.clone(), hook: self.hook.clone() },
+            );
+            let mut merge = Merge::new(group, &self.hook)?;
             while let Some((key, value)) = merge.next()? {
                 write_record(&mut out, key, value).map_err(WriteError::io("write spill file", &path))?;
             }
@@ -131,11 +138,12 @@ impl Sorter {
             self.runs.push(merged);
         }
         let runs = std::mem::take(&mut self.runs);
-        Ok(Sorted::Merge(Merge::new(runs)?))
+        Ok(Sorted::Merge(Merge::new(runs, &self.hook)?))
     }
 }
 
-fn new_run_file(dir: &Path) -> Result<NamedTempFile, WriteError> {
+fn new_run_file(dir: &Path, hook: &Hook) -> Result<NamedTempFile, WriteError> {
+    hook.before(IoOp::Create, dir).map_err(WriteError::io("create spill file in", dir))?;
     tempfile::Builder::new()
         .prefix(".esdb-spill-")
         .suffix(".tmp")
@@ -191,7 +199,7 @@ impl Drop for Sorted<'_> {
 }
 
 struct RunReader {
-    reader: BufReader<File>,
+    reader: BufReader<HookedRead>,
     path: PathBuf,
     // Keeps the file alive (and deletes it on drop).
     _run: NamedTempFile,
@@ -229,11 +237,12 @@ pub(crate) struct Merge {
 }
 
 impl Merge {
-    fn new(runs: Vec<NamedTempFile>) -> Result<Merge, WriteError> {
+    fn new(runs: Vec<NamedTempFile>, hook: &Hook) -> Result<Merge, WriteError> {
         let mut merge = Merge { runs: Vec::with_capacity(runs.len()), heap: BinaryHeap::new(), current: None };
         for (run_idx, run) in runs.into_iter().enumerate() {
             let path = run.path().to_path_buf();
             let file = run.reopen().map_err(WriteError::io("reopen spill file", &path))?;
+            let file = HookedRead { file, path: path.clone(), hook: hook.clone() };
             merge.runs.push(RunReader { reader: BufReader::with_capacity(RUN_BUFFER_LEN, file), path, _run: run });
             let mut head = Head { key: Vec::new(), value: Vec::new(), run_idx };
             if merge.read_into(&mut head)? {
@@ -293,7 +302,7 @@ mod tests {
     #[test]
     fn sorts_in_memory() {
         let dir = tempfile::tempdir().unwrap();
-        let mut sorter = Sorter::new(dir.path(), 1 << 20);
+        let mut sorter = Sorter::new(dir.path(), 1 << 20, std::sync::Arc::new(crate::io::NoHook));
         let input = records(1000);
         for (k, v) in &input {
             sorter.push(k, v).unwrap();
@@ -307,7 +316,7 @@ mod tests {
     #[test]
     fn spills_and_merges_more_runs_than_the_fan_in() {
         let dir = tempfile::tempdir().unwrap();
-        let mut sorter = Sorter::new(dir.path(), 256);
+        let mut sorter = Sorter::new(dir.path(), 256, std::sync::Arc::new(crate::io::NoHook));
         let input = records(3000);
         for (k, v) in &input {
             sorter.push(k, v).unwrap();

@@ -1,0 +1,3 @@
+//! Integration tests of the writer, one binary.
+
+mod fault;
