@@ -208,3 +208,76 @@ fn mmap_and_bytes_read_the_same() {
         collect(in_memory.space("s").unwrap().unwrap().events().unwrap())
     );
 }
+
+#[test]
+fn eight_threads_running_random_queries_agree_with_one() {
+    use std::ops::Bound;
+    let dir = tempfile::tempdir().unwrap();
+    let events: Vec<TestEvent> = (0..4000)
+        .map(|i| {
+            ev(
+                &format!("s{}", i % 7),
+                (i * 7919) % 500,
+                &format!("g{}", i % 5),
+                &[("t", &(i % 6).to_string()), ("u", &(i % 3).to_string())],
+                &format!("event {i}"),
+            )
+        })
+        .collect();
+    let db = open_bytes(write_file(
+        dir.path(),
+        "f.esdb",
+        &events,
+        WriterOptions { block_size: 200, postings_per_block: 16, ..Default::default() },
+    ));
+
+    // A deterministic mix of queries, answered once on this thread.
+    let mut state = 42u64;
+    let mut next = move |n: u64| {
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (state >> 33) % n
+    };
+    #[derive(Debug, Clone)]
+    enum Query {
+        Events,
+        Grouping(String),
+        Index(&'static str, String),
+    }
+    let queries: Vec<(String, Query, (Bound<i64>, Bound<i64>), bool)> = (0..150)
+        .map(|_| {
+            let space = format!("s{}", next(8));
+            let query = match next(3) {
+                0 => Query::Events,
+                1 => Query::Grouping(format!("g{}", next(6))),
+                _ => Query::Index(if next(2) == 0 { "t" } else { "u" }, next(7).to_string()),
+            };
+            let lo = next(600) as i64 - 50;
+            let bounds = (Bound::Included(lo), Bound::Excluded(lo + next(300) as i64));
+            (space, query, bounds, next(2) == 0)
+        })
+        .collect();
+    let run = |(space, query, bounds, reverse): &(String, Query, (Bound<i64>, Bound<i64>), bool)| -> Option<Vec<(i64, Vec<u8>)>> {
+        let space = db.space(space).unwrap()?;
+        let scan = match query {
+            Query::Events => space.events(),
+            Query::Grouping(g) => space.scan(g),
+            Query::Index(n, v) => space.scan_index(n, v),
+        }
+        .unwrap()
+        .range(*bounds);
+        Some(if *reverse { collect(scan.rev()) } else { collect(scan) })
+    };
+    let expected: Vec<_> = queries.iter().map(run).collect();
+    assert!(expected.iter().flatten().any(|r| !r.is_empty()));
+    std::thread::scope(|scope| {
+        for thread in 0..8usize {
+            let (queries, expected, run) = (&queries, &expected, &run);
+            scope.spawn(move || {
+                for round in 0..queries.len() {
+                    let idx = (round * 7 + thread * 13) % queries.len();
+                    assert_eq!(run(&queries[idx]), expected[idx], "thread {thread}, query {:?}", queries[idx]);
+                }
+            });
+        }
+    });
+}

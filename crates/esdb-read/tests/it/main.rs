@@ -5,4 +5,5 @@ mod api;
 mod common;
 mod corrupt;
 mod golden;
+mod hostile;
 mod model;

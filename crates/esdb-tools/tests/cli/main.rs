@@ -3,6 +3,7 @@
 mod common;
 mod errors;
 mod import_scan;
+mod kill;
 mod roundtrip;
 mod snapshots;
 mod tutorial;

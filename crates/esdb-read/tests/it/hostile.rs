@@ -1,0 +1,101 @@
+//! Hand-made hostile files with valid checksums: structures that point at themselves or share
+//! children must end in an error, not a loop.
+
+use esdb_format::v1::catalog::{CatalogBlockBuilder, SpaceSummary, Stats};
+use esdb_format::v1::footer::Footer;
+use esdb_format::v1::frame::{self, Codec, Handle};
+use esdb_format::v1::header::Header;
+use esdb_format::v1::key;
+use esdb_read::Db;
+
+/// Header, then `blocks` (each given the offset it will land at), then a footer.
+fn file(blocks: &[Vec<u8>], root: usize, height: u32) -> Vec<u8> {
+    let mut out = Vec::new();
+    Header::default().encode(&mut out);
+    let mut handles = Vec::new();
+    for payload in blocks {
+        let offset = out.len() as u64;
+        let (_, len) = frame::encode(payload, Codec::Raw, &mut out);
+        handles.push(Handle { offset, len });
+    }
+    let max_block_len = blocks.iter().map(|b| b.len() as u32).max().unwrap_or(0);
+    Footer {
+        catalog_root: handles[root],
+        catalog_height: height,
+        n_spaces: 1,
+        n_events: 1,
+        min_ts: 0,
+        max_ts: 0,
+        max_block_len,
+        major: 1,
+        minor: 0,
+    }
+    .encode(&mut out);
+    out
+}
+
+fn interior(entries: &[(&[u8], Handle)], level: u8) -> Vec<u8> {
+    let mut builder = CatalogBlockBuilder::new();
+    for (key, handle) in entries {
+        let mut value = Vec::new();
+        handle.encode(&mut value);
+        builder.push(key, &value);
+    }
+    let mut payload = Vec::new();
+    builder.finish(level, &mut payload);
+    payload
+}
+
+#[test]
+fn catalog_block_pointing_at_itself_is_an_error() {
+    // The root sits right after the header; its one entry points back at the root.
+    let space_key = key::space_key(b"x");
+    let mut len = 0u32;
+    let payload = loop {
+        let payload = interior(&[(&space_key, Handle { offset: 24, len })], 1);
+        if payload.len() as u32 == len {
+            break payload;
+        }
+        len = payload.len() as u32;
+    };
+    let db = Db::from_bytes(file(&[payload], 0, 2).into()).unwrap();
+    let err = db.space("x").unwrap_err();
+    assert!(err.as_decode().unwrap().to_string().contains("catalog level"), "{err}");
+    assert!(db.spaces().next().unwrap().is_err());
+    assert!(!db.verify().is_ok());
+}
+
+#[test]
+fn shared_children_are_caught_by_key_order() {
+    // A leaf with spaces "a" and "b", and a root listing that leaf 1000 times: a naive walk would
+    // list the two spaces 1000 times (and with more levels, 1000^levels times).
+    let summary =
+        SpaceSummary { stats: Stats { n_events: 1, min_ts: 0, max_ts: 0 }, n_groupings: 1, ..Default::default() };
+    let mut value = Vec::new();
+    summary.encode(&mut value);
+    let mut leaf = CatalogBlockBuilder::new();
+    leaf.push(&key::space_key(b"a"), &value);
+    leaf.push(&key::space_key(b"b"), &value);
+    let mut leaf_payload = Vec::new();
+    leaf.finish(0, &mut leaf_payload);
+    let leaf_handle = Handle { offset: 24, len: leaf_payload.len() as u32 };
+    let last_key = key::space_key(b"b");
+    let entries: Vec<(&[u8], Handle)> = (0..1000).map(|_| (&last_key[..], leaf_handle)).collect();
+    let root = interior(&entries, 1);
+    let db = Db::from_bytes(file(&[leaf_payload, root], 1, 2).into()).unwrap();
+    let results: Vec<_> = db.spaces().collect();
+    assert_eq!(results.len(), 3, "{results:?}");
+    assert_eq!(results[0].as_ref().unwrap().id(), b"a");
+    assert_eq!(results[1].as_ref().unwrap().id(), b"b");
+    let err = results[2].as_ref().unwrap_err();
+    assert!(err.as_decode().unwrap().to_string().contains("keys do not increase"), "{err}");
+    assert!(!db.verify().is_ok());
+}
+
+#[test]
+fn catalog_deeper_than_the_limit_is_refused_at_open() {
+    let root = interior(&[], 0);
+    let bytes = file(&[root], 0, 17);
+    let err = Db::from_bytes(bytes.into()).unwrap_err();
+    assert!(err.as_decode().unwrap().to_string().contains("catalog height"), "{err}");
+}
