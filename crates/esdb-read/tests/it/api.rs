@@ -243,7 +243,9 @@ fn eight_threads_running_random_queries_agree_with_one() {
         Grouping(String),
         Index(&'static str, String),
     }
-    let queries: Vec<(String, Query, (Bound<i64>, Bound<i64>), bool)> = (0..150)
+    /// Space, query, time bounds, newest first.
+    type Planned = (String, Query, (Bound<i64>, Bound<i64>), bool);
+    let queries: Vec<Planned> = (0..150)
         .map(|_| {
             let space = format!("s{}", next(8));
             let query = match next(3) {
@@ -256,7 +258,7 @@ fn eight_threads_running_random_queries_agree_with_one() {
             (space, query, bounds, next(2) == 0)
         })
         .collect();
-    let run = |(space, query, bounds, reverse): &(String, Query, (Bound<i64>, Bound<i64>), bool)| -> Option<Vec<(i64, Vec<u8>)>> {
+    let run = |(space, query, bounds, reverse): &Planned| -> Option<Vec<(i64, Vec<u8>)>> {
         let space = db.space(space).unwrap()?;
         let scan = match query {
             Query::Events => space.events(),
