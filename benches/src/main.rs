@@ -1,10 +1,13 @@
-//! Measurements behind the defaults and limits of the format, on generated `visits` data.
+//! The benchmark harness, on generated `visits` data.
 //!
 //! ```text
+//! cargo run --release -p esdb-bench -- [compare] [--events N]   # ESDB vs SQLite, markdown table
 //! cargo run --release -p esdb-bench -- overhead  [--events N]
 //! cargo run --release -p esdb-bench -- blocksize [--events N]
 //! cargo run --release -p esdb-bench -- write     [--events N] [--memory MIB]
 //! ```
+
+mod compare;
 
 use std::path::Path;
 use std::time::Instant;
@@ -163,6 +166,7 @@ fn main() -> AnyResult<()> {
         Some("overhead") => overhead(events),
         Some("blocksize") => blocksize(events),
         Some("write") => write(events, arg(&args, "--memory", 64)? as usize),
-        _ => Err("usage: esdb-bench overhead|blocksize|write [--events N] [--memory MIB]".into()),
+        Some("compare") | Some("--events") | None => compare::run(events),
+        _ => Err("usage: esdb-bench [compare|overhead|blocksize|write] [--events N] [--memory MIB]".into()),
     }
 }

@@ -4,7 +4,7 @@
 //! Generation is deterministic: fixed events, no clock, no hash-map order. Once v1 is released
 //! these files never change; `--check` proves the writer still produces them byte for byte.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use esdb_write::{Compression, Writer, WriterOptions};
@@ -220,9 +220,7 @@ fn format_md_with_dump(format_md: &str, dump: &str) -> Result<String> {
     Ok(format!("{}{DUMP_BEGIN}{dump}{}", &format_md[..begin], &format_md[end..]))
 }
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask sits in the workspace").to_path_buf()
-}
+use crate::root;
 
 struct Generated {
     files: Vec<(String, Vec<u8>)>,

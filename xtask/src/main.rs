@@ -3,8 +3,15 @@
 //! - `fixtures`: writes the golden files to `fixtures/v1/` and their manifest.
 //! - `fixtures --check`: regenerates them in a temporary directory and fails unless the
 //!   committed files match byte for byte.
+//! - `gen visits|activity`: writes a benchmark dataset (see `esdb_bench`).
 
 mod fixtures;
+mod gen;
+
+/// The workspace root.
+pub fn root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask sits in the workspace").to_path_buf()
+}
 
 use anyhow::{bail, Result};
 
@@ -14,6 +21,7 @@ fn main() -> Result<()> {
     match args.as_slice() {
         ["fixtures"] => fixtures::write(),
         ["fixtures", "--check"] => fixtures::check(),
-        _ => bail!("usage: cargo xtask fixtures [--check]"),
+        ["gen", rest @ ..] => gen::run(rest),
+        _ => bail!("usage: cargo xtask fixtures [--check] | gen visits|activity [--events N] [--seed S] [-o PATH]"),
     }
 }

@@ -214,6 +214,10 @@ impl PrefixIter {
         self.done = true;
     }
 
+    pub(crate) fn inner(&self) -> &Arc<Inner> {
+        &self.inner
+    }
+
     pub(crate) fn prefix(&self) -> &[u8] {
         &self.prefix
     }

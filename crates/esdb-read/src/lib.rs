@@ -60,5 +60,5 @@ pub use event::Event;
 pub use records::{Record, Records};
 pub use scan::Scan;
 pub use source::Source;
-pub use space::{Counts, GroupingInfo, Groupings, IndexNames, IndexValueInfo, IndexValues, Space};
+pub use space::{Counts, GroupingInfo, GroupingScans, Groupings, IndexNames, IndexValueInfo, IndexValues, Space};
 pub use verify::{Report, SectionStats};

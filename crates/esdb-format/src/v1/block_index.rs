@@ -93,16 +93,37 @@ impl<'a> BlockIndex<'a> {
         }
     }
 
+    fn field(&self, idx: usize, offset: usize) -> [u8; 8] {
+        let at = idx * ENTRY_LEN + offset;
+        self.payload[at..at + 8].try_into().expect("8 bytes")
+    }
+
+    /// The first timestamp of entry `idx`, without decoding the rest of the entry.
+    ///
+    /// # Panics
+    /// If `idx >= len()`.
+    pub fn first_ts(&self, idx: usize) -> i64 {
+        i64::from_le_bytes(self.field(idx, FIRST_TS_OFFSET))
+    }
+
+    /// The first item number of entry `idx`, without decoding the rest of the entry.
+    ///
+    /// # Panics
+    /// If `idx >= len()`.
+    pub fn first_item(&self, idx: usize) -> u64 {
+        u64::from_le_bytes(self.field(idx, FIRST_ITEM_OFFSET))
+    }
+
     /// Number of blocks whose first timestamp is below `ts`: the block holding the first event at
     /// or after `ts` is this count minus one (or 0).
     pub fn count_first_ts_below(&self, ts: i128) -> usize {
-        partition_point(self.len(), |idx| i128::from(self.entry(idx).first_ts) < ts)
+        partition_point(self.len(), |idx| i128::from(self.first_ts(idx)) < ts)
     }
 
     /// Index of the block holding item number `item`, assuming `item` is below the stream's
     /// item count.
     pub fn block_of_item(&self, item: u64) -> usize {
-        partition_point(self.len(), |idx| self.entry(idx).first_item <= item).saturating_sub(1)
+        partition_point(self.len(), |idx| self.first_item(idx) <= item).saturating_sub(1)
     }
 }
 

@@ -138,9 +138,18 @@ impl<'a> GroupingTable<'a> {
         }
     }
 
+    /// The first event number of entry `idx`, without decoding the rest of the entry.
+    ///
+    /// # Panics
+    /// If `idx >= len()`.
+    pub fn first_event(&self, idx: usize) -> u64 {
+        let at = idx * ENTRY_LEN + FIRST_EVENT_OFFSET;
+        u64::from_le_bytes(self.payload[at..at + 8].try_into().expect("8 bytes"))
+    }
+
     /// Index of the grouping holding event number `event`, if any does.
     pub fn grouping_of(&self, event: u64) -> Option<usize> {
-        let idx = partition_point(self.len(), |idx| self.entry(idx).first_event <= event).checked_sub(1)?;
+        let idx = partition_point(self.len(), |idx| self.first_event(idx) <= event).checked_sub(1)?;
         let entry = self.entry(idx);
         (event - entry.first_event < entry.n_events).then_some(idx)
     }

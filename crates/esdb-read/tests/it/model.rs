@@ -137,6 +137,18 @@ proptest! {
             let listed: Vec<Vec<u8>> = space.groupings().map(|g| g.map(|g| g.name.to_vec())).collect::<Result<_, _>>().unwrap();
             prop_assert_eq!(&listed, &groupings.iter().cloned().collect::<Vec<_>>());
 
+            // grouping_scans(): every grouping in name order, each in (timestamp, insertion) order.
+            let mut storage_names = Vec::new();
+            let mut storage = Vec::new();
+            for grouping in space.grouping_scans() {
+                let (info, scan) = grouping.unwrap();
+                storage_names.push(info.name.to_vec());
+                storage.extend(collect(scan));
+            }
+            prop_assert_eq!(&storage_names, &groupings.iter().cloned().collect::<Vec<_>>());
+            let want_storage: Vec<(i64, Vec<u8>)> = groupings.iter().flat_map(|g| model_query(&events, space_id, |e| &e.grouping == g)).collect();
+            prop_assert_eq!(storage, want_storage);
+
             let mut pairs: BTreeMap<Vec<u8>, BTreeSet<Vec<u8>>> = BTreeMap::new();
             for e in events.iter().filter(|e| &e.space == space_id) {
                 for (name, value) in &e.indexes {
