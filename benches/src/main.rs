@@ -159,6 +159,54 @@ fn write(n: usize, memory_mib: usize) -> AnyResult<()> {
     Ok(())
 }
 
+/// Runs one operation many times, for `valgrind --tool=callgrind`: `scan`, `lookup` or `index`.
+fn profile(what: &str, n: usize) -> AnyResult<()> {
+    let dir = tempfile::tempdir()?;
+    let l1 = dir.path().join("l1.esdb");
+    let l2 = dir.path().join("l2.esdb");
+    write_l1(&l1, Visits::new(20_000, 1).take(n), WriterOptions::default())?;
+    write_l2(&l2, Visits::new(20_000, 1).take(n), WriterOptions::default())?;
+    run_profile(what, &l1, &l2)
+}
+
+/// The measured part of [`profile`]; callgrind can collect only this with
+/// `--toggle-collect='*run_profile*'`.
+#[inline(never)]
+fn run_profile(what: &str, l1: &Path, l2: &Path) -> AnyResult<()> {
+    let db = Db::open(l1)?;
+    let space = db.space("visit")?.ok_or("missing space")?;
+    let mut total = 0usize;
+    match what {
+        "scan" => {
+            for _ in 0..3 {
+                for grouping in space.grouping_scans() {
+                    total += grouping?.1.map(|e| e.map(|e| e.data().len())).sum::<esdb_read::Result<usize>>()?;
+                }
+            }
+        }
+        "lookup" => {
+            let db2 = Db::open(l2)?;
+            for i in 0..100_000 {
+                let id = format!("visitor{}", i % 5000);
+                if let Some(space) = db2.space(&id)? {
+                    total += space.scan("")?.next().transpose()?.map_or(0, |e| e.data().len());
+                }
+            }
+        }
+        "index" => {
+            for _ in 0..3 {
+                total += space
+                    .scan_index("city", "Paris")?
+                    .map(|e| e.map(|e| e.data().len()))
+                    .sum::<esdb_read::Result<usize>>()?;
+            }
+        }
+        other => return Err(format!("unknown profile {other:?}: scan, lookup or index").into()),
+    }
+    println!("{total}");
+    Ok(())
+}
+
 fn main() -> AnyResult<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let events = arg(&args, "--events", 1_000_000)? as usize;
@@ -167,6 +215,7 @@ fn main() -> AnyResult<()> {
         Some("blocksize") => blocksize(events),
         Some("write") => write(events, arg(&args, "--memory", 64)? as usize),
         Some("compare") | Some("--events") | None => compare::run(events),
+        Some("profile") => profile(args.get(1).map(String::as_str).unwrap_or("scan"), events),
         _ => Err("usage: esdb-bench [compare|overhead|blocksize|write] [--events N] [--memory MIB]".into()),
     }
 }
