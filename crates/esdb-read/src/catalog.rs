@@ -33,19 +33,23 @@ impl Frame {
 
 /// A position in the catalog: the path from the root to a leaf entry.
 ///
-/// Keys are checked to strictly increase as the cursor moves, so a corrupt tree whose interior
-/// entries point at the same child twice is reported instead of walked again and again.
+/// Keys are checked to strictly increase as the cursor moves and never to fall below the last
+/// seek target, so a corrupt tree whose blocks share children or hold keys out of order is
+/// reported instead of walked again and again: every step of a walk makes progress through the
+/// file's finite set of keys.
 #[derive(Debug)]
 pub(crate) struct CatalogCursor {
     inner: Arc<Inner>,
     path: Vec<Frame>,
     last_key: Option<Bytes>,
+    floor: Vec<u8>,
 }
 
 impl CatalogCursor {
     /// A cursor at the first entry whose key is `>= target`.
     pub(crate) fn seek(inner: &Arc<Inner>, target: &[u8]) -> Result<CatalogCursor> {
-        let mut cursor = CatalogCursor { inner: inner.clone(), path: Vec::new(), last_key: None };
+        let mut cursor =
+            CatalogCursor { inner: inner.clone(), path: Vec::new(), last_key: None, floor: target.to_vec() };
         cursor.descend_from_root(target)?;
         Ok(cursor)
     }
@@ -53,6 +57,8 @@ impl CatalogCursor {
     /// Moves to the first entry `>= target`, which must not be before the current entry.
     pub(crate) fn seek_forward(&mut self, target: &[u8]) -> Result<()> {
         self.path.clear();
+        self.floor.clear();
+        self.floor.extend_from_slice(target);
         self.descend_from_root(target)
     }
 
@@ -70,6 +76,9 @@ impl CatalogCursor {
                     format!("block is at level {}, expected {level}", block.level()),
                 )
                 .into());
+            }
+            if block.is_empty() && !(level == 0 && height == 1) {
+                return Err(empty_block(at).into());
             }
             let idx = block.lower_bound(target)?;
             let child = if level > 0 && idx < block.len() {
@@ -98,12 +107,11 @@ impl CatalogCursor {
             if leaf.idx < block.len() {
                 let (key, value, at) = block.entry(leaf.idx)?;
                 let key = leaf.payload.slice_ref(key);
-                if let Some(last) = &self.last_key {
-                    if key <= *last {
-                        return Err(
-                            DecodeError::invalid("catalog key", at, "keys do not increase along the catalog").into()
-                        );
-                    }
+                let behind_last = self.last_key.as_ref().is_some_and(|last| key <= *last);
+                if behind_last || key[..] < self.floor[..] {
+                    return Err(
+                        DecodeError::invalid("catalog key", at, "keys do not increase along the catalog").into()
+                    );
                 }
                 return Ok(Some(Entry { key, value: leaf.payload.slice_ref(value), at }));
             }
@@ -144,7 +152,11 @@ impl CatalogCursor {
                 let handle = decode_child(value, entry_at)?;
                 let payload = self.inner.read_block(handle, "catalog block", entry_at)?;
                 let child = Frame { payload, at: handle.offset, idx: 0 };
-                let child_level = child.block()?.level();
+                let child_block = child.block()?;
+                if child_block.is_empty() {
+                    return Err(empty_block(handle.offset).into());
+                }
+                let child_level = child_block.level();
                 if Some(child_level) != expected_level {
                     return Err(DecodeError::invalid(
                         "catalog level",
@@ -161,6 +173,18 @@ impl CatalogCursor {
         }
         Ok(())
     }
+}
+
+/// Only the root of an empty file's catalog may be empty. Every other block holds at least one
+/// entry, which is what lets key order catch a tree whose blocks share children: a walk that
+/// revisits a leaf sees its keys again. Empty leaves would let such a walk run through an
+/// exponential number of blocks without a key to compare.
+pub(crate) fn empty_block(at: u64) -> DecodeError {
+    DecodeError::invalid(
+        "catalog entry count",
+        at,
+        "a catalog block below the root, or an interior root, has no entries",
+    )
 }
 
 /// Entries whose keys start with `prefix`, in key order.

@@ -151,6 +151,9 @@ impl Verifier<'_> {
         self.report.n_blocks += 1;
         let block = CatalogBlock::decode(&payload, at)?;
         block.validate()?;
+        if block.is_empty() && (upper.is_some() || level > 0) {
+            return Err(crate::catalog::empty_block(at).into());
+        }
         if u32::from(block.level()) != level {
             return Err(DecodeError::invalid(
                 "catalog level",

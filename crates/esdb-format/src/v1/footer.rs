@@ -127,7 +127,7 @@ impl Footer {
         cur.take(MAGIC.len(), "footer magic")?;
         let stored = cur.u64("footer checksum")?;
         let computed = xxh3(&buf[..CHECKSUM_OFFSET]);
-        if stored != computed {
+        if !crate::checksum::accepts(stored, computed) {
             return Err(DecodeError::ChecksumMismatch { section: "footer", offset: at, stored, computed });
         }
         if major != FORMAT_MAJOR {

@@ -144,7 +144,7 @@ pub fn check(framed: &[u8], offset: u64, max_raw_len: u32, section: &'static str
     let raw_len = cur.u32("block raw length")?;
     let stored = cur.u64("block checksum")?;
     let computed = xxh3(&framed[..payload_len + CHECKSUM_OFFSET]);
-    if stored != computed {
+    if !crate::checksum::accepts(stored, computed) {
         return Err(DecodeError::ChecksumMismatch { section, offset, stored, computed });
     }
     let codec = Codec::from_byte(codec_byte, trailer_at)?;

@@ -62,7 +62,7 @@ impl Header {
         let flags = cur.u32("header flags")?;
         let stored = cur.u64("header checksum")?;
         let computed = xxh3(&buf[..CHECKSUM_OFFSET]);
-        if stored != computed {
+        if !crate::checksum::accepts(stored, computed) {
             return Err(DecodeError::ChecksumMismatch { section: "header", offset: 0, stored, computed });
         }
         if major != FORMAT_MAJOR {
