@@ -245,9 +245,17 @@ pub fn decode_grouping_table(data: &[u8]) {
 pub fn decode_data_block(data: &[u8]) {
     let Some((&first, rest)) = data.split_first() else { return };
     let mut spans = Vec::new();
-    let _ = data_block::decode(rest, 0, i64::from(first as i8) << 56, u64::from(first % 8) + 1, &mut spans);
-    for span in &spans {
-        assert!(span.start <= span.end && span.end as usize <= rest.len());
+    match data_block::decode(rest, 0, i64::from(first as i8) << 56, u64::from(first % 8) + 1, &mut spans) {
+        Ok(()) => {
+            // The spans tile the data region exactly, in order.
+            for pair in spans.windows(2) {
+                assert_eq!(pair[0].end, pair[1].start);
+                assert!(pair[0].ts <= pair[1].ts);
+            }
+            assert!(spans.iter().all(|s| s.start <= s.end && s.end as usize <= rest.len()));
+            assert_eq!(spans.last().map(|s| s.end as usize), Some(rest.len()));
+        }
+        Err(_) => assert!(spans.is_empty()),
     }
 }
 
@@ -255,7 +263,11 @@ pub fn decode_data_block(data: &[u8]) {
 pub fn decode_posting_block(data: &[u8]) {
     let Some((&first, rest)) = data.split_first() else { return };
     let mut postings = Vec::new();
-    let _ = posting_block::decode(rest, 0, u64::from(first % 16) + 1, 1 << (first % 40), &mut postings);
+    let n_space_events = 1u64 << (first % 40);
+    match posting_block::decode(rest, 0, u64::from(first % 16) + 1, n_space_events, &mut postings) {
+        Ok(()) => assert!(postings.iter().all(|&p| p < n_space_events)),
+        Err(_) => assert!(postings.is_empty()),
+    }
 }
 
 /// Varints until one fails, then a bit-packed run whose width is the first byte.

@@ -59,8 +59,22 @@ pub fn encode<'e>(events: impl Iterator<Item = (i64, &'e [u8])> + Clone, out: &m
 /// `first_ts`, appending each event's span to `out` (which is cleared first).
 ///
 /// Checks that the block holds exactly `n_expected` events, that timestamps never overflow and
-/// that the data ends exactly at the end of the payload.
+/// that the data ends exactly at the end of the payload. On error `out` is left empty.
 pub fn decode(
+    payload: &[u8],
+    at: u64,
+    first_ts: i64,
+    n_expected: u64,
+    out: &mut Vec<EventSpan>,
+) -> Result<(), DecodeError> {
+    let result = decode_spans(payload, at, first_ts, n_expected, out);
+    if result.is_err() {
+        out.clear();
+    }
+    result
+}
+
+fn decode_spans(
     payload: &[u8],
     at: u64,
     first_ts: i64,
@@ -196,6 +210,15 @@ mod tests {
             decode(&payload, 0, 1, 1, &mut spans),
             Err(DecodeError::Invalid { field: "event data lengths", .. })
         ));
+    }
+
+    /// See: fuzz/corpus/decode_data_block/crash-8bacb7f256e42e8ce11b9a6fddd620e635400ad1: a block
+    /// whose lengths fail to decode left half-filled spans behind.
+    #[test]
+    fn fuzz_crash_8bacb7f2_error_leaves_no_spans() {
+        let mut spans = vec![EventSpan { ts: 1, start: 2, end: 3 }];
+        assert!(decode(&[1, 5, 0, 9, 152, 101, 101, 108, 108], 0, 1 << 59, 1, &mut spans).is_err());
+        assert!(spans.is_empty());
     }
 
     #[test]

@@ -23,8 +23,23 @@ pub fn encode(events: &[u64], out: &mut Vec<u8>) {
 
 /// Decodes a posting block payload at absolute offset `at` into `out` (cleared first).
 ///
-/// Checks that it holds exactly `n_expected` postings, each below `n_space_events`.
+/// Checks that it holds exactly `n_expected` postings, each below `n_space_events`. On error
+/// `out` is left empty.
 pub fn decode(
+    payload: &[u8],
+    at: u64,
+    n_expected: u64,
+    n_space_events: u64,
+    out: &mut Vec<u64>,
+) -> Result<(), DecodeError> {
+    let result = decode_postings(payload, at, n_expected, n_space_events, out);
+    if result.is_err() {
+        out.clear();
+    }
+    result
+}
+
+fn decode_postings(
     payload: &[u8],
     at: u64,
     n_expected: u64,
