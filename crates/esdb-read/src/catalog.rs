@@ -16,6 +16,8 @@ pub(crate) struct Entry {
     pub(crate) value: Bytes,
     /// Absolute offset of the entry, for error messages.
     pub(crate) at: u64,
+    /// The leaf block holding the entry, and its offset.
+    pub(crate) leaf: (Bytes, u64),
 }
 
 #[derive(Debug)]
@@ -89,7 +91,7 @@ impl CatalogCursor {
             };
             self.path.push(Frame { idx, ..frame });
             let Some((handle, entry_at)) = child else { break };
-            payload = self.inner.read_block(handle, "catalog block", entry_at)?;
+            payload = self.inner.read_catalog_block(handle, entry_at)?;
             at = handle.offset;
         }
         if self.path.len() as u32 != height {
@@ -113,7 +115,12 @@ impl CatalogCursor {
                         DecodeError::invalid("catalog key", at, "keys do not increase along the catalog").into()
                     );
                 }
-                return Ok(Some(Entry { key, value: leaf.payload.slice_ref(value), at }));
+                return Ok(Some(Entry {
+                    key,
+                    value: leaf.payload.slice_ref(value),
+                    at,
+                    leaf: (leaf.payload.clone(), leaf.at),
+                }));
             }
             self.next_leaf()?;
         }
@@ -150,7 +157,7 @@ impl CatalogCursor {
                 let expected_level = block.level().checked_sub(1);
                 let (_, value, entry_at) = block.entry(parent.idx)?;
                 let handle = decode_child(value, entry_at)?;
-                let payload = self.inner.read_block(handle, "catalog block", entry_at)?;
+                let payload = self.inner.read_catalog_block(handle, entry_at)?;
                 let child = Frame { payload, at: handle.offset, idx: 0 };
                 let child_block = child.block()?;
                 if child_block.is_empty() {

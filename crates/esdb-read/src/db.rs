@@ -23,6 +23,7 @@ pub(crate) struct Inner {
     pub(crate) footer: Footer,
     pub(crate) root: Bytes,
     pub(crate) file_len: u64,
+    pub(crate) catalog_cache: crate::cache::BlockCache,
 }
 
 impl Inner {
@@ -41,6 +42,16 @@ impl Inner {
             Error::Decode(DecodeError::invalid("range length", offset, format!("{len} bytes do not fit in memory")))
         })?;
         self.source.read(offset, len_usize).map_err(|source| Error::Read { offset, len, source })
+    }
+
+    /// A catalog block, from the cache of verified blocks when it is there.
+    pub(crate) fn read_catalog_block(&self, handle: Handle, referenced_at: u64) -> Result<Bytes> {
+        if let Some(payload) = self.catalog_cache.get(handle) {
+            return Ok(payload);
+        }
+        let payload = self.read_block(handle, "catalog block", referenced_at)?;
+        self.catalog_cache.insert(handle, payload.clone());
+        Ok(payload)
     }
 
     /// Reads the block at `handle`, checks its frame and returns its raw payload.
@@ -125,7 +136,8 @@ impl Db {
         let header = Header::decode(&read(0, header::LEN)?)?;
         let footer_at = file_len - footer::LEN as u64;
         let footer = Footer::decode(&read(footer_at, footer::LEN)?, file_len)?;
-        let mut inner = Inner { source, header, footer, root: Bytes::new(), file_len };
+        let mut inner =
+            Inner { source, header, footer, root: Bytes::new(), file_len, catalog_cache: Default::default() };
         inner.root = inner.read_block(footer.catalog_root, "catalog root block", footer_at)?;
         Ok(Db { inner: Arc::new(inner) })
     }

@@ -42,6 +42,7 @@
 //! ```
 #![deny(unsafe_code)]
 
+mod cache;
 mod catalog;
 mod db;
 mod error;

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use esdb_format::v1::catalog::{GroupingEntry, IndexValueEntry, SpaceSummary, Stats};
+use esdb_format::v1::catalog::{CatalogBlock, GroupingEntry, IndexValueEntry, SpaceSummary, Stats};
 use esdb_format::v1::grouping_table::GroupingTable;
 use esdb_format::v1::key::{self, CatalogKey};
 use esdb_format::DecodeError;
@@ -20,6 +20,9 @@ pub struct Space {
     id: Bytes,
     summary: SpaceSummary,
     summary_at: u64,
+    /// The catalog leaf holding the summary. A space's groupings and index values sort right
+    /// before its summary, so they are usually in this leaf too.
+    leaf: (Bytes, u64),
 }
 
 /// Event count and time bounds of a space, grouping or index value, read from the catalog
@@ -71,7 +74,7 @@ impl Space {
             )
             .into());
         }
-        Ok(Space { inner, id, summary, summary_at: entry.at })
+        Ok(Space { inner, id, summary, summary_at: entry.at, leaf: entry.leaf.clone() })
     }
 
     /// The space's id.
@@ -105,6 +108,22 @@ impl Space {
     }
 
     fn lookup(&self, target: &[u8]) -> Result<Option<Entry>> {
+        // Keys are unique, so an exact match in the summary's leaf is the entry; otherwise the
+        // entry, if any, is in another leaf and a descent finds it.
+        let block = CatalogBlock::decode(&self.leaf.0, self.leaf.1)?;
+        let idx = block.lower_bound(target)?;
+        if idx < block.len() {
+            let (key, value, at) = block.entry(idx)?;
+            if key == target {
+                let leaf = &self.leaf.0;
+                return Ok(Some(Entry {
+                    key: leaf.slice_ref(key),
+                    value: leaf.slice_ref(value),
+                    at,
+                    leaf: self.leaf.clone(),
+                }));
+            }
+        }
         let mut cursor = CatalogCursor::seek(&self.inner, target)?;
         Ok(cursor.current()?.filter(|entry| entry.key[..] == target[..]))
     }
