@@ -54,6 +54,38 @@ impl Inner {
         Ok(payload)
     }
 
+    /// As [`read_block`](Inner::read_block), decompressing into `reuse` when it is a buffer no
+    /// one else holds any more (the previous block of a scan whose events were all dropped), so
+    /// that a scan does not allocate and zero a buffer per block.
+    pub(crate) fn read_block_reusing(
+        &self,
+        handle: Handle,
+        section: &'static str,
+        referenced_at: u64,
+        reuse: Option<Bytes>,
+    ) -> Result<Bytes> {
+        handle.check_within(self.body_start(), self.body_end(), section, referenced_at)?;
+        let framed = self.read(handle.offset, handle.framed_len())?;
+        let trailer = frame::check(&framed, handle.offset, self.footer.max_block_len, section)?;
+        let payload_len = handle.len as usize;
+        match trailer.codec {
+            frame::Codec::Raw => Ok(framed.slice(..payload_len)),
+            frame::Codec::Lz4 => {
+                let raw_len = trailer.raw_len as usize;
+                let mut buf = reuse.and_then(|bytes| bytes.try_into_mut().ok()).unwrap_or_default();
+                // Old contents are fully overwritten by the decompression, so only growth needs
+                // initializing.
+                if buf.len() >= raw_len {
+                    buf.truncate(raw_len);
+                } else {
+                    buf.resize(raw_len, 0);
+                }
+                frame::decompress_into(&framed[..payload_len], handle.offset, &mut buf)?;
+                Ok(buf.freeze())
+            }
+        }
+    }
+
     /// Reads the block at `handle`, checks its frame and returns its raw payload.
     ///
     /// Raw blocks are returned as slices of the source (zero-copy with a memory map); compressed

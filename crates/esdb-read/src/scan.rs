@@ -111,11 +111,16 @@ impl DataBlock {
         index: &IndexView,
         block_idx: usize,
         first_event: u64,
-        mut spans: Vec<EventSpan>,
+        previous: Option<DataBlock>,
     ) -> Result<DataBlock> {
+        let (mut spans, reuse) = match previous {
+            Some(block) => (block.spans, Some(block.payload)),
+            None => (Vec::new(), None),
+        };
         let (first_item, n_items) = index.block_items(block_idx)?;
         let entry = index.index().entry(block_idx);
-        let payload = inner.read_block(entry.block, "data block", index.index().entry_offset(block_idx))?;
+        let payload =
+            inner.read_block_reusing(entry.block, "data block", index.index().entry_offset(block_idx), reuse)?;
         data_block::decode(&payload, entry.block.offset, entry.first_ts, n_items, &mut spans)?;
         Ok(DataBlock { block_idx, first_item, first_event, payload, spans })
     }
@@ -201,12 +206,9 @@ impl Resolver {
         };
         let index = &self.indexes[index_pos].1;
         let block_idx = index.index().block_of_item(item);
-        let spans = if self.blocks.len() == RESOLVER_BLOCKS {
-            self.blocks.pop().map(|(_, b)| b.spans).unwrap_or_default()
-        } else {
-            Vec::new()
-        };
-        let block = DataBlock::load(&self.inner, index, block_idx, entry.first_event, spans)?;
+        let evicted =
+            if self.blocks.len() == RESOLVER_BLOCKS { self.blocks.pop().map(|(_, block)| block) } else { None };
+        let block = DataBlock::load(&self.inner, index, block_idx, entry.first_event, evicted)?;
         let event = block.event(item);
         self.blocks.insert(0, (grouping, block));
         Ok(event)
@@ -262,8 +264,8 @@ impl GroupingStream {
     fn block_for(&mut self, item: u64, end: End) -> Result<&DataBlock> {
         if !self.cached(end).as_ref().is_some_and(|block| block.covers(item)) {
             let block_idx = self.index.index().block_of_item(item);
-            let spans = self.cached(end).take().map(|block| block.spans).unwrap_or_default();
-            let block = DataBlock::load(&self.inner, &self.index, block_idx, self.first_event, spans)?;
+            let previous = self.cached(end).take();
+            let block = DataBlock::load(&self.inner, &self.index, block_idx, self.first_event, previous)?;
             *self.cached(end) = Some(block);
         }
         Ok(self.cached(end).as_ref().expect("filled above"))

@@ -191,18 +191,26 @@ pub fn open<'a>(
         Codec::Raw => Ok(Cow::Borrowed(payload)),
         Codec::Lz4 => {
             let mut raw = vec![0u8; trailer.raw_len as usize];
-            match lz4_flex::block::decompress_into(payload, &mut raw) {
-                Ok(n) if n == raw.len() => Ok(Cow::Owned(raw)),
-                Ok(n) => Err(DecodeError::invalid(
-                    "block payload",
-                    offset,
-                    format!("LZ4 payload decompressed to {n} bytes, trailer says {}", trailer.raw_len),
-                )),
-                Err(err) => {
-                    Err(DecodeError::invalid("block payload", offset, format!("LZ4 payload is corrupt: {err}")))
-                }
-            }
+            decompress_into(payload, offset, &mut raw)?;
+            Ok(Cow::Owned(raw))
         }
+    }
+}
+
+/// Decompresses the LZ4 `payload` of a block at absolute `offset` into `out`, which must be
+/// exactly the raw length its trailer states (see [`check`]); every byte of `out` is overwritten.
+///
+/// # Errors
+/// A corrupt payload, or one that does not decompress to exactly `out.len()` bytes.
+pub fn decompress_into(payload: &[u8], offset: u64, out: &mut [u8]) -> Result<(), DecodeError> {
+    match lz4_flex::block::decompress_into(payload, out) {
+        Ok(n) if n == out.len() => Ok(()),
+        Ok(n) => Err(DecodeError::invalid(
+            "block payload",
+            offset,
+            format!("LZ4 payload decompressed to {n} bytes, trailer says {}", out.len()),
+        )),
+        Err(err) => Err(DecodeError::invalid("block payload", offset, format!("LZ4 payload is corrupt: {err}"))),
     }
 }
 
