@@ -327,12 +327,13 @@ fn check_stats(stats: &Stats, space: &Stats, at: u64) -> Result<()> {
     Ok(())
 }
 
-fn fuse<T>(done: &mut bool, result: Result<Option<T>>) -> Option<Result<T>> {
+/// Turns one step of a catalog-backed iterator into its item, ending the iteration after an
+/// error so that every such iterator is fused.
+fn fuse<T>(iter: &mut PrefixIter, result: Result<Option<T>>) -> Option<Result<T>> {
     match result {
-        Ok(Some(item)) => Some(Ok(item)),
-        Ok(None) => None,
+        Ok(item) => item.map(Ok),
         Err(err) => {
-            *done = true;
+            iter.stop();
             Some(Err(err))
         }
     }
@@ -357,12 +358,8 @@ impl Iterator for Groupings {
     type Item = Result<GroupingInfo>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let mut done = false;
-        let item = fuse(&mut done, self.advance());
-        if done {
-            self.iter.stop();
-        }
-        item
+        let result = self.advance();
+        fuse(&mut self.iter, result)
     }
 }
 
@@ -395,12 +392,8 @@ impl Iterator for GroupingScans {
     type Item = Result<(GroupingInfo, Scan)>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let mut done = false;
-        let item = fuse(&mut done, self.advance());
-        if done {
-            self.iter.stop();
-        }
-        item
+        let result = self.advance();
+        fuse(&mut self.iter, result)
     }
 }
 
@@ -430,12 +423,8 @@ impl Iterator for IndexNames {
     type Item = Result<Bytes>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let mut done = false;
-        let item = fuse(&mut done, self.advance());
-        if done {
-            self.iter.stop();
-        }
-        item
+        let result = self.advance();
+        fuse(&mut self.iter, result)
     }
 }
 
@@ -460,11 +449,7 @@ impl Iterator for IndexValues {
     type Item = Result<IndexValueInfo>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let mut done = false;
-        let item = fuse(&mut done, self.advance());
-        if done {
-            self.iter.stop();
-        }
-        item
+        let result = self.advance();
+        fuse(&mut self.iter, result)
     }
 }

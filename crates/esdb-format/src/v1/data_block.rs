@@ -67,11 +67,7 @@ pub fn decode(
     n_expected: u64,
     out: &mut Vec<EventSpan>,
 ) -> Result<(), DecodeError> {
-    let result = decode_spans(payload, at, first_ts, n_expected, out);
-    if result.is_err() {
-        out.clear();
-    }
-    result
+    crate::v1::cleared_on_error(out, |out| decode_spans(payload, at, first_ts, n_expected, out))
 }
 
 fn decode_spans(

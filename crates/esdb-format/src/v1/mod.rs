@@ -23,3 +23,16 @@ pub const MAX_KEY_PART_LEN: usize = 65_535;
 pub const MAX_DATA_LEN: usize = 1 << 30;
 /// Most events one data block may hold; bounds the memory a reader spends decoding a block.
 pub const MAX_BLOCK_EVENTS: u64 = 65_536;
+
+/// Runs a decoder that fills `out`, leaving `out` empty if it fails, so that no caller can see
+/// half-decoded items.
+pub(crate) fn cleared_on_error<T>(
+    out: &mut Vec<T>,
+    decode: impl FnOnce(&mut Vec<T>) -> Result<(), crate::DecodeError>,
+) -> Result<(), crate::DecodeError> {
+    let result = decode(out);
+    if result.is_err() {
+        out.clear();
+    }
+    result
+}

@@ -32,11 +32,7 @@ pub fn decode(
     n_space_events: u64,
     out: &mut Vec<u64>,
 ) -> Result<(), DecodeError> {
-    let result = decode_postings(payload, at, n_expected, n_space_events, out);
-    if result.is_err() {
-        out.clear();
-    }
-    result
+    crate::v1::cleared_on_error(out, |out| decode_postings(payload, at, n_expected, n_space_events, out))
 }
 
 fn decode_postings(
