@@ -173,6 +173,11 @@ fn profile(what: &str, n: usize) -> AnyResult<()> {
 /// `--toggle-collect='*run_profile*'`.
 #[inline(never)]
 fn run_profile(what: &str, l1: &Path, l2: &Path) -> AnyResult<()> {
+    if what == "write" {
+        let dir = tempfile::tempdir()?;
+        write_l1(&dir.path().join("w.esdb"), Visits::new(20_000, 1).take(100_000), WriterOptions::default())?;
+        return Ok(());
+    }
     let db = Db::open(l1)?;
     let space = db.space("visit")?.ok_or("missing space")?;
     let mut total = 0usize;

@@ -10,11 +10,12 @@ pub(crate) struct Output<W: Write> {
     offset: u64,
     max_block_len: u32,
     scratch: Vec<u8>,
+    encoder: frame::Encoder,
 }
 
 impl<W: Write> Output<W> {
     pub(crate) fn new(inner: W) -> Self {
-        Output { inner, offset: 0, max_block_len: 0, scratch: Vec::new() }
+        Output { inner, offset: 0, max_block_len: 0, scratch: Vec::new(), encoder: frame::Encoder::default() }
     }
 
     /// Bytes written so far, which is the absolute offset of the next byte.
@@ -46,7 +47,7 @@ impl<W: Write> Output<W> {
                 )
             })?;
         self.scratch.clear();
-        let (_, len) = frame::encode(payload, codec, &mut self.scratch);
+        let (_, len) = self.encoder.encode(payload, codec, &mut self.scratch);
         let handle = Handle { offset: self.offset, len };
         self.inner.write_all(&self.scratch)?;
         self.offset += self.scratch.len() as u64;

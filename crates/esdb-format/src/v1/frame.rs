@@ -19,6 +19,9 @@ pub const CHECKSUM_OFFSET: usize = RAW_LEN_OFFSET + size_of::<u32>();
 /// Encoded size of the trailer that follows every payload.
 pub const TRAILER_LEN: usize = CHECKSUM_OFFSET + size_of::<u64>();
 
+/// Smallest payload the encoders try to compress.
+pub const MIN_COMPRESSED_LEN: usize = 64;
+
 /// LZ4 never expands more than this factor (a run of 255 literal-free length bytes).
 const LZ4_MAX_EXPANSION: u64 = 255;
 
@@ -95,16 +98,50 @@ impl Handle {
 /// With [`Codec::Lz4`] the payload is compressed, and stored raw instead when compression does
 /// not make it smaller. Returns the codec actually used and the stored length.
 pub fn encode(payload: &[u8], codec: Codec, out: &mut Vec<u8>) -> (Codec, u32) {
-    let raw_len = u32::try_from(payload.len()).expect("block payloads are limited to MAX_BLOCK_LEN");
-    let start = out.len();
-    let mut used = Codec::Raw;
-    if codec == Codec::Lz4 && !payload.is_empty() {
-        let compressed = lz4_flex::block::compress(payload);
-        if compressed.len() < payload.len() {
-            out.extend_from_slice(&compressed);
-            used = Codec::Lz4;
-        }
+    Encoder::default().encode(payload, codec, out)
+}
+
+/// Frames blocks like [`encode`], keeping LZ4's hash table and output buffer from one block to
+/// the next instead of allocating them per block. Produces the same bytes as [`encode`].
+#[derive(Default)]
+pub struct Encoder {
+    table: lz4_flex::block::CompressTable,
+    compressed: Vec<u8>,
+}
+
+impl std::fmt::Debug for Encoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Encoder").field("buffer_len", &self.compressed.len()).finish_non_exhaustive()
     }
+}
+
+impl Encoder {
+    /// Appends `payload` framed with `codec` to `out`; see [`encode`].
+    pub fn encode(&mut self, payload: &[u8], codec: Codec, out: &mut Vec<u8>) -> (Codec, u32) {
+        let raw_len = u32::try_from(payload.len()).expect("block payloads are limited to MAX_BLOCK_LEN");
+        let start = out.len();
+        let mut used = Codec::Raw;
+        // Below this size LZ4 saves a few bytes at best, and preparing its hash table costs more
+        // than the block: such blocks are stored raw.
+        if codec == Codec::Lz4 && payload.len() >= MIN_COMPRESSED_LEN {
+            let max_len = lz4_flex::block::get_maximum_output_size(payload.len());
+            if self.compressed.len() < max_len {
+                self.compressed.resize(max_len, 0);
+            }
+            let compressed = &mut self.compressed[..max_len];
+            let n = lz4_flex::block::compress_into_with_table(payload, compressed, &mut self.table)
+                .expect("the output buffer has the maximum compressed size");
+            if n < payload.len() {
+                out.extend_from_slice(&compressed[..n]);
+                used = Codec::Lz4;
+            }
+        }
+        finish_frame(payload, used, raw_len, start, out)
+    }
+}
+
+/// Writes the raw payload if `used` is raw, then the trailer, for a frame starting at `start`.
+fn finish_frame(payload: &[u8], used: Codec, raw_len: u32, start: usize, out: &mut Vec<u8>) -> (Codec, u32) {
     if used == Codec::Raw {
         out.extend_from_slice(payload);
     }
