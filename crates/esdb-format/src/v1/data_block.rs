@@ -208,7 +208,7 @@ mod tests {
         ));
     }
 
-    /// See: fuzz/corpus/decode_data_block/crash-8bacb7f256e42e8ce11b9a6fddd620e635400ad1: a block
+    /// See: fuzz/regressions/decode_data_block/crash-8bacb7f256e42e8ce11b9a6fddd620e635400ad1: a block
     /// whose lengths fail to decode left half-filled spans behind.
     #[test]
     fn fuzz_crash_8bacb7f2_error_leaves_no_spans() {

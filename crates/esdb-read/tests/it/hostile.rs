@@ -100,7 +100,7 @@ fn catalog_deeper_than_the_limit_is_refused_at_open() {
     assert!(err.as_decode().unwrap().to_string().contains("catalog height"), "{err}");
 }
 
-/// See: fuzz/corpus/read_any/timeout-f0ccb7cfb220bd9560816cd7197e7d700af95188, found by
+/// See: fuzz/regressions/read_any/timeout-f0ccb7cfb220bd9560816cd7197e7d700af95188, found by
 /// `read_any` with checksums bypassed: interior blocks sharing children that end in an empty
 /// leaf made `spaces()` walk leaves without end, since an empty leaf has no key to compare.
 #[test]
@@ -128,7 +128,7 @@ fn fuzz_timeout_f0ccb7cf_shared_empty_leaves() {
     assert!(!db.verify().is_ok());
 }
 
-/// See: fuzz/corpus/read_any/timeout-f0ccb7cfb220bd9560816cd7197e7d700af95188 (second cause):
+/// See: fuzz/regressions/read_any/timeout-f0ccb7cfb220bd9560816cd7197e7d700af95188 (second cause):
 /// in a leaf with keys out of order, `spaces()` skipped a space's groupings with a seek that
 /// landed on the same grouping entry again, forever. Every order of a small leaf now ends.
 #[test]
