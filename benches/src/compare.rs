@@ -211,18 +211,6 @@ fn sqlite(visits: &[Visit], dir: &Path, probe: &Probe) -> AnyResult<Figures> {
     conn.execute_batch("COMMIT; ANALYZE;")?;
 
     let n = visits.len() as f64;
-    let scan_all = |sql: &str| -> usize {
-        let mut stmt = conn.prepare_cached(sql).unwrap();
-        let mut rows = stmt.query([]).unwrap();
-        let mut total = 0;
-        while let Some(row) = rows.next().unwrap() {
-            total += row.get_ref(1).unwrap().as_blob().unwrap().len();
-        }
-        total
-    };
-    let full_secs = median(3, || scan_all("SELECT ts, data FROM events ORDER BY space, grouping, ts, seq"));
-    let full_rev_secs =
-        median(3, || scan_all("SELECT ts, data FROM events ORDER BY space DESC, grouping DESC, ts DESC, seq DESC"));
     let query = |sql: &str, args: &[&dyn rusqlite::ToSql]| -> usize {
         let mut stmt = conn.prepare_cached(sql).unwrap();
         let mut rows = stmt.query(args).unwrap();
@@ -232,6 +220,9 @@ fn sqlite(visits: &[Visit], dir: &Path, probe: &Probe) -> AnyResult<Figures> {
         }
         total
     };
+    let full_secs = median(3, || query("SELECT ts, data FROM events ORDER BY space, grouping, ts, seq", &[]));
+    let full_rev_secs =
+        median(3, || query("SELECT ts, data FROM events ORDER BY space DESC, grouping DESC, ts DESC, seq DESC", &[]));
     let grouping_sql = "SELECT ts, data FROM events WHERE space = 'visit' AND grouping = ?1 ORDER BY ts, seq";
     let top: f64 =
         conn.query_row("SELECT count(*) FROM events WHERE space = 'visit' AND grouping = ?1", [&probe.top_host], |r| {
