@@ -71,14 +71,7 @@ impl CatalogCursor {
         for level in (0..height).rev() {
             let frame = Frame { payload, at, idx: 0 };
             let block = frame.block()?;
-            if u32::from(block.level()) != level {
-                return Err(DecodeError::invalid(
-                    "catalog level",
-                    at,
-                    format!("block is at level {}, expected {level}", block.level()),
-                )
-                .into());
-            }
+            check_level(&block, level, at)?;
             if block.is_empty() && !(level == 0 && height == 1) {
                 return Err(empty_block(at).into());
             }
@@ -164,14 +157,8 @@ impl CatalogCursor {
                     return Err(empty_block(handle.offset).into());
                 }
                 let child_level = child_block.level();
-                if Some(child_level) != expected_level {
-                    return Err(DecodeError::invalid(
-                        "catalog level",
-                        handle.offset,
-                        format!("block is at level {child_level}, expected {expected_level:?}"),
-                    )
-                    .into());
-                }
+                // A parent at level 0 has no children, so any level is wrong for a child of it.
+                check_level(&child_block, expected_level.map_or(u32::MAX, u32::from), handle.offset)?;
                 self.path.push(child);
                 if child_level == 0 {
                     return Ok(());
@@ -180,6 +167,14 @@ impl CatalogCursor {
         }
         Ok(())
     }
+}
+
+/// Fails unless the catalog block at `at` sits at `expected` level of the tree.
+pub(crate) fn check_level(block: &CatalogBlock<'_>, expected: u32, at: u64) -> Result<(), DecodeError> {
+    if u32::from(block.level()) == expected {
+        return Ok(());
+    }
+    Err(DecodeError::invalid("catalog level", at, format!("block is at level {}, expected {expected}", block.level())))
 }
 
 /// Only the root of an empty file's catalog may be empty. Every other block holds at least one

@@ -154,14 +154,7 @@ impl Verifier<'_> {
         if block.is_empty() && (upper.is_some() || level > 0) {
             return Err(crate::catalog::empty_block(at).into());
         }
-        if u32::from(block.level()) != level {
-            return Err(DecodeError::invalid(
-                "catalog level",
-                at,
-                format!("block is at level {}, expected {level}", block.level()),
-            )
-            .into());
-        }
+        crate::catalog::check_level(&block, level, at)?;
         if let Some((separator, separator_at)) = upper {
             let last = if block.is_empty() { None } else { Some(block.entry(block.len() - 1)?.0) };
             if last != Some(separator) {
