@@ -1,0 +1,114 @@
+//! [`Error`]: what failed, naming the field, the file and the byte offset.
+
+use std::path::PathBuf;
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// `StoreOptions` holds a value the store cannot work with.
+    #[error("invalid store option {option}: {reason}")]
+    InvalidOption {
+        /// The option's field name.
+        option: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A field of an appended event has a length outside its allowed range. The event was not
+    /// appended; in a batch, no event of the batch was.
+    #[error("{field} is {len} bytes long, allowed are {min}..={max} (event {event} of the batch)")]
+    FieldLength {
+        /// Which field: `space`, `grouping`, `index name`, `index value`, `data` or `id`.
+        field: &'static str,
+        /// Position of the event in the batch (0 for a single append).
+        event: usize,
+        /// The length given.
+        len: usize,
+        /// Smallest allowed length.
+        min: usize,
+        /// Largest allowed length.
+        max: usize,
+    },
+    /// An I/O operation failed.
+    #[error("cannot {action} {}", .path.display())]
+    Io {
+        /// What the store was doing, e.g. `fsync segment`.
+        action: &'static str,
+        /// The file or directory involved.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A log segment holds bytes that are not a valid record, where no crash could have left
+    /// them (anywhere but the unacknowledged end of the active segment).
+    #[error("corrupt log segment {} at byte {position}: {reason}", .path.display())]
+    CorruptSegment {
+        /// The segment file.
+        path: PathBuf,
+        /// Byte offset of the bad record within the segment file.
+        position: u64,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The manifest cannot be read or contradicts the files.
+    #[error("bad store manifest {}: {reason}", .path.display())]
+    Manifest {
+        /// The manifest file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The directory holds files but no manifest: it is not a store, and opening it as one
+    /// would delete them as orphans.
+    #[error("{} is not an esdb store: it holds files but no MANIFEST", .path.display())]
+    NotAStore {
+        /// The directory.
+        path: PathBuf,
+    },
+    /// A replay asked for an offset the log no longer holds or does not hold yet.
+    #[error("offset {offset} is out of range: the log holds offsets {log_start}..{next}")]
+    OffsetOutOfRange {
+        /// The requested offset.
+        offset: u64,
+        /// First offset still in the log (older ones were removed by retention).
+        log_start: u64,
+        /// The next offset to be assigned.
+        next: u64,
+    },
+    /// A sealed partition could not be read.
+    #[error("cannot read partition {}", .path.display())]
+    Partition {
+        /// The partition file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: esdb_read::Error,
+    },
+    /// A partition could not be written while sealing or compacting.
+    #[error("cannot write partition {}", .path.display())]
+    Seal {
+        /// The partition file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: esdb_write::WriteError,
+    },
+    /// An earlier write or fsync of the log failed, so what is on disk is unknown; the store
+    /// accepts no more appends until it is reopened (which recovers the log).
+    #[error("the log failed earlier ({reason}); reopen the store")]
+    Poisoned {
+        /// The first failure.
+        reason: String,
+    },
+}
+
+impl Error {
+    pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
+        let path = path.into();
+        move |source| Error::Io { action, path, source }
+    }
+}
+
+/// `Result` with [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

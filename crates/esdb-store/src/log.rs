@@ -1,0 +1,143 @@
+//! The append side of the log: the active segment, its write buffer, offsets, and the window of
+//! recent event ids that makes retries idempotent.
+
+use std::collections::{HashMap, VecDeque};
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use crate::error::{Error, Result};
+use crate::record::{self, SEGMENT_HEADER_LEN};
+
+/// Bytes buffered before the appender writes them to the segment itself.
+pub const WRITE_BUFFER_LEN: usize = 256 << 10;
+
+/// The segment being appended to.
+#[derive(Debug)]
+pub struct LogWriter {
+    /// The active segment's file.
+    pub file: Arc<File>,
+    /// Its path.
+    pub path: PathBuf,
+    /// Its first offset.
+    pub base: u64,
+    /// Its length: written plus buffered bytes.
+    pub len: u64,
+    /// Records not yet written to the file.
+    pub buf: Vec<u8>,
+    /// The offset the next event gets.
+    pub next_offset: u64,
+    /// Append time of the newest event.
+    pub last_append_ms: Option<u64>,
+    /// Recently accepted ids.
+    pub dedupe: Dedupe,
+    /// Set by the first failed write or fsync; the log then refuses appends.
+    pub poisoned: Option<String>,
+}
+
+impl LogWriter {
+    /// Writes the buffer to the file. A failure poisons the log: what reached the disk is unknown.
+    pub fn flush(&mut self) -> Result<()> {
+        self.check()?;
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        if let Err(err) = (&*self.file).write_all(&self.buf) {
+            self.poisoned = Some(format!("write {}: {err}", self.path.display()));
+            return Err(Error::Io { action: "write segment", path: self.path.clone(), source: err });
+        }
+        self.buf.clear();
+        Ok(())
+    }
+
+    /// Writes the buffer and fsyncs the segment.
+    pub fn flush_and_sync(&mut self) -> Result<()> {
+        self.flush()?;
+        if let Err(err) = self.file.sync_data() {
+            self.poisoned = Some(format!("fsync {}: {err}", self.path.display()));
+            return Err(Error::Io { action: "fsync segment", path: self.path.clone(), source: err });
+        }
+        Ok(())
+    }
+
+    /// Fails if an earlier write or fsync failed.
+    pub fn check(&self) -> Result<()> {
+        match &self.poisoned {
+            Some(reason) => Err(Error::Poisoned { reason: reason.clone() }),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Creates a segment file starting at `base` with its header, fsynced.
+pub fn create_segment(path: &Path, base: u64) -> Result<File> {
+    let mut file = OpenOptions::new()
+        .read(true)
+        .append(true)
+        .create_new(true)
+        .open(path)
+        .map_err(Error::io("create segment", path))?;
+    file.write_all(&record::segment_header(base)).map_err(Error::io("write segment header of", path))?;
+    file.sync_all().map_err(Error::io("fsync segment", path))?;
+    Ok(file)
+}
+
+/// Opens an existing segment for appending after its first `valid_len` bytes, cutting off a torn
+/// end beyond them.
+pub fn reopen_segment(path: &Path, valid_len: u64) -> Result<File> {
+    debug_assert!(valid_len >= SEGMENT_HEADER_LEN as u64);
+    let file = OpenOptions::new().read(true).append(true).open(path).map_err(Error::io("open segment", path))?;
+    let len = file.metadata().map_err(Error::io("stat segment", path))?.len();
+    if len != valid_len {
+        file.set_len(valid_len).map_err(Error::io("cut the torn end of segment", path))?;
+        file.sync_all().map_err(Error::io("fsync segment", path))?;
+    }
+    Ok(file)
+}
+
+/// Ids accepted among the last `window` offsets, and the offset each got.
+#[derive(Debug)]
+pub struct Dedupe {
+    window: u64,
+    ids: HashMap<Bytes, u64>,
+    order: VecDeque<(u64, Bytes)>,
+}
+
+impl Dedupe {
+    /// An empty window of `window` offsets (0 turns deduplication off).
+    pub fn new(window: u64) -> Dedupe {
+        Dedupe { window, ids: HashMap::new(), order: VecDeque::new() }
+    }
+
+    /// The offset `id` was accepted at, if that is within the window of `next_offset`.
+    pub fn get(&self, id: &[u8], next_offset: u64) -> Option<u64> {
+        self.ids.get(id).copied().filter(|offset| offset + self.window >= next_offset)
+    }
+
+    /// Records that `id` was accepted at `offset`; forgets ids that fell out of the window.
+    pub fn insert(&mut self, id: &[u8], offset: u64) {
+        if self.window == 0 {
+            return;
+        }
+        let id = Bytes::copy_from_slice(id);
+        self.ids.insert(id.clone(), offset);
+        self.order.push_back((offset, id));
+        self.expire(offset + 1);
+    }
+
+    /// Forgets ids accepted before `next_offset - window`.
+    pub fn expire(&mut self, next_offset: u64) {
+        while let Some((offset, _)) = self.order.front() {
+            if offset + self.window >= next_offset {
+                break;
+            }
+            let (offset, id) = self.order.pop_front().expect("front exists");
+            if self.ids.get(&id) == Some(&offset) {
+                self.ids.remove(&id);
+            }
+        }
+    }
+}

@@ -1,0 +1,179 @@
+//! Replay of the log in offset order: [`Store::read_from`] up to the present, [`Store::follow`]
+//! on into the future, waiting on a condition variable (never polling) for new events.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, Result};
+use crate::event::LogEvent;
+use crate::manifest::SegmentMeta;
+use crate::segment;
+use crate::store::{lock, Shared, Store};
+
+/// Events of the log in offset order with their offsets, from [`Store::read_from`] (ends when
+/// it reaches the newest visible event) or [`Store::follow`] (waits for more).
+///
+/// Unsealed events come from memory, sealed ones from the segment files. A reader never blocks
+/// appenders (it holds a read lock only to clone one event) and never sees a partly written
+/// event: in `Sync` mode it sees an event once it is durable, in `Buffered` mode once `append`
+/// returned.
+#[derive(Debug)]
+pub struct LogReader {
+    shared: Arc<Shared>,
+    next: u64,
+    follow: bool,
+    cursor: Option<segment::Cursor>,
+    failed: bool,
+}
+
+impl Store {
+    /// Replays the log from `offset` to the newest visible event.
+    ///
+    /// # Errors
+    /// [`Error::OffsetOutOfRange`] if `offset` is below [`log_start`](Store::log_start) (removed
+    /// by retention) or past [`next_offset`](Store::next_offset).
+    pub fn read_from(&self, offset: u64) -> Result<LogReader> {
+        self.reader(offset, false)
+    }
+
+    /// Replays the log from `offset` and then waits for new events: `next()` blocks until an
+    /// event arrives or the store is dropped; [`LogReader::next_timeout`] waits at most a given
+    /// time.
+    ///
+    /// # Errors
+    /// As [`read_from`](Store::read_from).
+    pub fn follow(&self, offset: u64) -> Result<LogReader> {
+        self.reader(offset, true)
+    }
+
+    fn reader(&self, offset: u64, follow: bool) -> Result<LogReader> {
+        let log_start = self.log_start();
+        let next = self.next_offset();
+        if offset < log_start || offset > next {
+            return Err(Error::OffsetOutOfRange { offset, log_start, next });
+        }
+        Ok(LogReader { shared: self.shared.clone(), next: offset, follow, cursor: None, failed: false })
+    }
+}
+
+impl LogReader {
+    /// The offset of the next event this reader yields.
+    pub fn position(&self) -> u64 {
+        self.next
+    }
+
+    /// The next event, waiting at most `timeout` for one to arrive when following. `Ok(None)`
+    /// when none arrived in time, or at the end of a [`read_from`](Store::read_from) replay.
+    ///
+    /// # Errors
+    /// [`Error::OffsetOutOfRange`] when retention removed the segment holding the next offset;
+    /// [`Error::CorruptSegment`] / [`Error::Io`] reading a segment.
+    pub fn next_timeout(&mut self, timeout: Duration) -> Result<Option<LogEvent>> {
+        self.next_until(Some(Instant::now() + timeout))
+    }
+
+    fn next_until(&mut self, deadline: Option<Instant>) -> Result<Option<LogEvent>> {
+        let shared = &self.shared;
+        loop {
+            if self.next < shared.visible.load(Ordering::Acquire) {
+                {
+                    let view = shared.view.read().unwrap_or_else(|p| p.into_inner());
+                    if let Some(event) = view.tail.get(self.next) {
+                        let event = LogEvent::clone(event);
+                        drop(view);
+                        self.next += 1;
+                        return Ok(Some(event));
+                    }
+                }
+                let event = self.read_sealed()?;
+                self.next += 1;
+                return Ok(Some(event));
+            }
+            if !self.follow || shared.closing.load(Ordering::Acquire) {
+                return Ok(None);
+            }
+            let guard = lock(&shared.arrivals);
+            if self.next < shared.visible.load(Ordering::Acquire) || shared.closing.load(Ordering::Acquire) {
+                continue;
+            }
+            match deadline {
+                None => drop(shared.arrived.wait(guard).unwrap_or_else(|p| p.into_inner())),
+                Some(deadline) => {
+                    let now = Instant::now();
+                    if now >= deadline {
+                        return Ok(None);
+                    }
+                    drop(shared.arrived.wait_timeout(guard, deadline - now).unwrap_or_else(|p| p.into_inner()));
+                }
+            }
+        }
+    }
+
+    /// Reads the event at `self.next` from the segment files: it is sealed, so fully written.
+    fn read_sealed(&mut self) -> Result<LogEvent> {
+        if self.cursor.as_ref().is_none_or(|cursor| cursor.next_offset > self.next) {
+            self.cursor = None;
+        }
+        loop {
+            if self.cursor.is_none() {
+                let (log_start, next, segment) = {
+                    let manifest = lock(&self.shared.manifest);
+                    let segment: Option<SegmentMeta> =
+                        manifest.segments.iter().rev().find(|segment| segment.base <= self.next).cloned();
+                    (manifest.log_start, lock(&self.shared.log).next_offset, segment)
+                };
+                let Some(segment) = segment.filter(|_| self.next >= log_start) else {
+                    return Err(Error::OffsetOutOfRange { offset: self.next, log_start, next });
+                };
+                let path = self.shared.dir.join(segment.file());
+                self.cursor = Some(match segment::Cursor::open(&path, segment.base) {
+                    Ok(cursor) => cursor,
+                    Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                        return Err(Error::OffsetOutOfRange { offset: self.next, log_start: self.next + 1, next })
+                    }
+                    Err(err) => return Err(err),
+                });
+            }
+            let cursor = self.cursor.as_mut().expect("opened above");
+            match cursor.next_event()? {
+                Some(event) if event.offset == self.next => return Ok(event),
+                Some(_) => {}
+                // The end of this segment: the next offset is in the following one, unless the
+                // segment ended early.
+                None => {
+                    let (path, end) = (cursor.path().to_path_buf(), cursor.next_offset);
+                    self.cursor = None;
+                    if end <= self.next {
+                        let following = lock(&self.shared.manifest).segments.iter().any(|s| s.base == end);
+                        if !following {
+                            return Err(Error::CorruptSegment {
+                                path,
+                                position: 0,
+                                reason: format!("the segment ends at offset {end}, before offset {}", self.next),
+                            });
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Iterator for LogReader {
+    type Item = Result<LogEvent>;
+
+    /// The next event; when following, blocks until one arrives or the store is dropped.
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed {
+            return None;
+        }
+        match self.next_until(None) {
+            Ok(event) => event.map(Ok),
+            Err(err) => {
+                self.failed = true;
+                Some(Err(err))
+            }
+        }
+    }
+}

@@ -1,0 +1,7 @@
+//! Integration tests of the store: one binary, one module per area.
+
+mod common;
+mod concurrency;
+mod crash;
+mod model;
+mod recovery;

@@ -1,0 +1,286 @@
+//! Model-based test: random interleavings of appends (with repeated ids), seals, compactions,
+//! retention and reopenings, every query and every replay checked against an in-memory model.
+
+use std::collections::{BTreeSet, HashMap};
+
+use esdb_store::{Durability, LogRetention, NewEvent, PartitionRetention, Retention, Store};
+use proptest::prelude::*;
+
+use crate::common::{buffered, collect, small_options};
+
+const WINDOW: i64 = 10;
+const DEDUPE_WINDOW: u64 = 5;
+
+#[derive(Debug, Clone)]
+struct Spec {
+    space: u8,
+    ts: i64,
+    grouping: u8,
+    indexes: Vec<(u8, u8)>,
+    data_len: usize,
+    id: Option<u8>,
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Append(Vec<Spec>),
+    Seal,
+    Compact,
+    RetainLog { max_bytes: u64 },
+    RetainPartitions { max_age: i64 },
+    Reopen,
+    Check { seed: u64 },
+}
+
+fn spec() -> impl Strategy<Value = Spec> {
+    (
+        0u8..4,
+        -25i64..60,
+        0u8..3,
+        proptest::collection::vec((0u8..2, 0u8..3), 0..3),
+        0usize..300,
+        proptest::option::weighted(0.4, 0u8..12),
+    )
+        .prop_map(|(space, ts, grouping, indexes, data_len, id)| Spec {
+            space,
+            ts,
+            grouping,
+            indexes,
+            data_len,
+            id,
+        })
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        8 => proptest::collection::vec(spec(), 1..8).prop_map(Op::Append),
+        2 => Just(Op::Seal),
+        1 => Just(Op::Compact),
+        1 => (0u64..20_000).prop_map(|max_bytes| Op::RetainLog { max_bytes }),
+        1 => (0i64..40).prop_map(|max_age| Op::RetainPartitions { max_age }),
+        1 => Just(Op::Reopen),
+        2 => any::<u64>().prop_map(|seed| Op::Check { seed }),
+    ]
+}
+
+/// One accepted event as the model keeps it.
+#[derive(Debug, Clone)]
+struct Stored {
+    offset: u64,
+    spec: Spec,
+    data: Vec<u8>,
+    sealed: bool,
+    dropped: bool,
+}
+
+#[derive(Debug, Default)]
+struct Model {
+    events: Vec<Stored>,
+    ids: HashMap<u8, u64>,
+}
+
+fn to_event(spec: &Spec, data: &[u8]) -> NewEvent {
+    let mut event = NewEvent::new(format!("space-{}", spec.space), spec.ts, data.to_vec())
+        .grouping(if spec.grouping == 0 { String::new() } else { format!("g{}", spec.grouping) });
+    for (name, value) in &spec.indexes {
+        event = event.index(format!("n{name}"), format!("v{value}"));
+    }
+    if let Some(id) = spec.id {
+        event = event.id(format!("id-{id}"));
+    }
+    event
+}
+
+impl Model {
+    fn append(&mut self, specs: &[Spec]) -> Vec<u64> {
+        let mut offsets = Vec::new();
+        for spec in specs {
+            let next = self.events.len() as u64;
+            if let Some(original) = spec.id.and_then(|id| self.ids.get(&id)).filter(|o| *o + DEDUPE_WINDOW >= next) {
+                offsets.push(*original);
+                continue;
+            }
+            let data: Vec<u8> =
+                format!("{next}:").into_bytes().into_iter().chain((0..spec.data_len).map(|i| i as u8)).collect();
+            if let Some(id) = spec.id {
+                self.ids.insert(id, next);
+            }
+            self.events.push(Stored { offset: next, spec: spec.clone(), data, sealed: false, dropped: false });
+            offsets.push(next);
+        }
+        offsets
+    }
+
+    /// The live events of `space` accepted by `keep`, in (timestamp, offset) order.
+    fn query(&self, space: u8, keep: impl Fn(&Spec) -> bool) -> Vec<(i64, Vec<u8>)> {
+        let mut found: Vec<&Stored> =
+            self.events.iter().filter(|e| !e.dropped && e.spec.space == space && keep(&e.spec)).collect();
+        found.sort_by_key(|e| (e.spec.ts, e.offset));
+        found.into_iter().map(|e| (e.spec.ts, e.data.clone())).collect()
+    }
+}
+
+fn check(store: &Store, model: &Model, seed: u64) {
+    let mut rng = seed;
+    let mut next_random = move |n: i64| {
+        rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ((rng >> 33) as i64).rem_euclid(n.max(1))
+    };
+    for space in 0u8..4 {
+        let id = format!("space-{space}");
+        let all = model.query(space, |_| true);
+        let Some(found) = store.space(&id).expect("space") else {
+            assert!(all.is_empty(), "space {space} missing");
+            continue;
+        };
+        assert_eq!(found.len(), all.len() as u64);
+        let mut queries: Vec<(esdb_store::Scan, Vec<(i64, Vec<u8>)>)> = vec![(found.events().unwrap(), all)];
+        for grouping in 0u8..3 {
+            let name = if grouping == 0 { String::new() } else { format!("g{grouping}") };
+            queries.push((found.scan(&name).unwrap(), model.query(space, |s| s.grouping == grouping)));
+        }
+        for (n, v) in [(0u8, 0u8), (0, 1), (1, 2)] {
+            let expected = model.query(space, |s| s.indexes.contains(&(n, v)));
+            queries.push((found.scan_index(format!("n{n}"), format!("v{v}")).unwrap(), expected));
+        }
+        for (scan, expected) in queries {
+            let (lo, hi) = (next_random(90) - 30, next_random(90) - 30);
+            let in_range: Vec<_> = expected.iter().filter(|(ts, _)| (lo..hi).contains(ts)).cloned().collect();
+            match next_random(3) {
+                0 => assert_eq!(collect(scan), expected, "forwards, space {space}"),
+                1 => {
+                    let mut reversed = expected.clone();
+                    reversed.reverse();
+                    assert_eq!(collect(scan.rev()), reversed, "reverse, space {space}");
+                }
+                _ => {
+                    // Both ends at once, meeting in the middle.
+                    let mut scan = scan.range(lo..hi);
+                    let (mut front, mut back) = (Vec::new(), Vec::new());
+                    loop {
+                        let forwards = next_random(2) == 0;
+                        let next = if forwards { scan.next() } else { scan.next_back() };
+                        let Some(event) = next else { break };
+                        let event = event.unwrap();
+                        let item = (event.timestamp(), event.data().to_vec());
+                        if forwards {
+                            front.push(item)
+                        } else {
+                            back.push(item)
+                        }
+                    }
+                    back.reverse();
+                    let got: Vec<(i64, Vec<u8>)> = front.into_iter().chain(back).collect();
+                    let want = in_range;
+                    assert_eq!(got, want, "range {lo}..{hi} from both ends, space {space}");
+                }
+            }
+        }
+    }
+    // Replay from a random retained offset.
+    let start = store.log_start();
+    let next = store.next_offset();
+    assert_eq!(next, model.events.len() as u64);
+    let from = start + next_random((next - start + 1) as i64) as u64;
+    let replayed: Vec<(u64, Vec<u8>)> = store
+        .read_from(from)
+        .unwrap()
+        .map(|e| e.map(|e| (e.offset, e.data.to_vec())))
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let expected: Vec<(u64, Vec<u8>)> =
+        model.events[from as usize..].iter().map(|e| (e.offset, e.data.clone())).collect();
+    assert_eq!(replayed, expected, "replay from {from}");
+}
+
+fn run(ops: Vec<Op>, durability: Durability) {
+    let dir = tempfile::tempdir().unwrap();
+    let options = small_options(durability);
+    let mut store = Store::open(dir.path(), options.clone()).unwrap();
+    let mut model = Model::default();
+    for op in ops {
+        match op {
+            Op::Append(specs) => {
+                let events: Vec<NewEvent> = {
+                    // Data must be known before the model assigns offsets: rebuild per spec.
+                    let mut preview = Model { events: model.events.clone(), ids: model.ids.clone() };
+                    let offsets = preview.append(&specs);
+                    specs
+                        .iter()
+                        .zip(&offsets)
+                        .map(|(spec, offset)| {
+                            let data = preview.events[*offset as usize].data.clone();
+                            to_event(spec, &data)
+                        })
+                        .collect()
+                };
+                let expected = model.append(&specs);
+                assert_eq!(store.append_batch(&events).unwrap(), expected);
+            }
+            Op::Seal => {
+                let report = store.seal().unwrap();
+                let newly: u64 = model.events.iter().filter(|e| !e.sealed).count() as u64;
+                assert_eq!(report.events, newly);
+                model.events.iter_mut().for_each(|e| e.sealed = true);
+            }
+            Op::Compact => {
+                store.compact().unwrap();
+                let windows: BTreeSet<i64> =
+                    store.info().unwrap().manifest.partitions.iter().map(|p| p.window).collect();
+                assert_eq!(windows.len(), store.info().unwrap().manifest.partitions.len(), "one partition per window");
+            }
+            Op::RetainLog { max_bytes } => {
+                let retention = Retention {
+                    log: LogRetention { max_bytes: Some(max_bytes), ..LogRetention::default() },
+                    ..Retention::default()
+                };
+                let report = store.retain_with(&retention).unwrap();
+                let info = store.info().unwrap();
+                assert!(report.log_start <= info.manifest.sealed_through);
+                let oldest = &info.manifest.segments[0];
+                let oldest_kept_for_a_reason = oldest.end.is_none_or(|end| end > info.manifest.sealed_through);
+                assert!(info.log_bytes <= max_bytes || oldest_kept_for_a_reason, "{info:?}");
+            }
+            Op::RetainPartitions { max_age } => {
+                let retention =
+                    Retention { partitions: PartitionRetention { max_age: Some(max_age) }, ..Retention::default() };
+                store.retain_with(&retention).unwrap();
+                let newest = model.events.iter().filter(|e| e.sealed && !e.dropped).map(|e| e.spec.ts).max();
+                if let Some(newest) = newest {
+                    for event in model.events.iter_mut().filter(|e| e.sealed) {
+                        let window_end = (event.spec.ts.div_euclid(WINDOW) + 1) * WINDOW;
+                        if window_end <= newest - max_age {
+                            event.dropped = true;
+                        }
+                    }
+                }
+            }
+            Op::Reopen => {
+                drop(store);
+                store = Store::open(dir.path(), options.clone()).unwrap();
+                assert_eq!(store.recovery().torn_bytes, 0);
+                assert!(store.recovery().removed_orphans.is_empty(), "{:?}", store.recovery());
+                let log_start = store.log_start();
+                model.ids.retain(|_, offset| *offset >= log_start);
+            }
+            Op::Check { seed } => check(&store, &model, seed),
+        }
+    }
+    check(&store, &model, 7);
+    let report = store.verify();
+    assert!(report.is_ok(), "{report:?}");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    #[test]
+    fn buffered_store_matches_the_model(ops in proptest::collection::vec(op(), 1..40)) {
+        run(ops, buffered());
+    }
+
+    #[test]
+    fn sync_store_matches_the_model(ops in proptest::collection::vec(op(), 1..25)) {
+        run(ops, Durability::Sync);
+    }
+}
