@@ -94,6 +94,18 @@ pub enum Error {
         #[source]
         source: esdb_write::WriteError,
     },
+    /// Another process has the store open for writing.
+    #[error("{} is locked: another process has the store open for writing", .path.display())]
+    Locked {
+        /// The lock file.
+        path: PathBuf,
+    },
+    /// The store was opened with [`Store::open_read_only`](crate::Store::open_read_only).
+    #[error("the store is open read-only; {operation} needs Store::open")]
+    ReadOnly {
+        /// What was refused.
+        operation: &'static str,
+    },
     /// An earlier write or fsync of the log failed, so what is on disk is unknown; the store
     /// accepts no more appends until it is reopened (which recovers the log).
     #[error("the log failed earlier ({reason}); reopen the store")]

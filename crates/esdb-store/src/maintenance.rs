@@ -228,6 +228,7 @@ fn window_bounds(window: i64, width: i64) -> (i128, i128) {
 
 impl Shared {
     pub(crate) fn seal(&self) -> Result<SealReport> {
+        self.writable("seal")?;
         let _maintenance = lock(&self.maintenance);
         let through = {
             let mut log = lock(&self.log);
@@ -331,6 +332,7 @@ impl Shared {
     }
 
     pub(crate) fn compact(&self) -> Result<CompactReport> {
+        self.writable("compact")?;
         let _maintenance = lock(&self.maintenance);
         let partitions = self.view.read().unwrap_or_else(|p| p.into_inner()).partitions.clone();
         let mut by_window: BTreeMap<i64, Vec<Arc<Partition>>> = BTreeMap::new();
@@ -423,6 +425,7 @@ impl Shared {
     }
 
     pub(crate) fn retain(&self, retention: &crate::Retention) -> Result<RetainReport> {
+        self.writable("retain")?;
         let _maintenance = lock(&self.maintenance);
         let mut manifest = lock(&self.manifest);
         let mut next = manifest.clone();

@@ -7,7 +7,10 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 use crate::event::LogEvent;
-use crate::manifest::SegmentMeta;
+use crate::manifest::{Manifest, SegmentMeta};
+
+/// How often a follower in another process than the writer looks for new records.
+pub const POLL_INTERVAL: Duration = Duration::from_millis(10);
 use crate::segment;
 use crate::store::{lock, Shared, Store};
 
@@ -93,6 +96,9 @@ impl LogReader {
             if !self.follow || shared.closing.load(Ordering::Acquire) {
                 return Ok(None);
             }
+            if shared.read_only {
+                return self.follow_files(deadline);
+            }
             let guard = lock(&shared.arrivals);
             if self.next < shared.visible.load(Ordering::Acquire) || shared.closing.load(Ordering::Acquire) {
                 continue;
@@ -107,6 +113,72 @@ impl LogReader {
                     drop(shared.arrived.wait_timeout(guard, deadline - now).unwrap_or_else(|p| p.into_inner()));
                 }
             }
+        }
+    }
+
+    /// Follows a writer in another process: reads new records from the segment files, looking
+    /// again every [`POLL_INTERVAL`] once caught up, re-reading the manifest to find new segments.
+    fn follow_files(&mut self, deadline: Option<Instant>) -> Result<Option<LogEvent>> {
+        loop {
+            if let Some(event) = self.next_live_record()? {
+                self.next += 1;
+                return Ok(Some(event));
+            }
+            let wait = match deadline {
+                None => POLL_INTERVAL,
+                Some(deadline) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return Ok(None);
+                    }
+                    left.min(POLL_INTERVAL)
+                }
+            };
+            std::thread::sleep(wait);
+        }
+    }
+
+    /// The record at `self.next` if it is completely written, from a fresh look at the manifest
+    /// and the files.
+    fn next_live_record(&mut self) -> Result<Option<LogEvent>> {
+        if self.cursor.as_ref().is_some_and(|cursor| cursor.next_offset > self.next) {
+            self.cursor = None;
+        }
+        loop {
+            let manifest =
+                Manifest::load(&self.shared.dir)?.ok_or_else(|| Error::NotAStore { path: self.shared.dir.clone() })?;
+            if self.cursor.is_none() {
+                let Some(segment) = manifest.segments.iter().rev().find(|s| s.base <= self.next) else {
+                    return Err(Error::OffsetOutOfRange {
+                        offset: self.next,
+                        log_start: manifest.log_start,
+                        next: self.next,
+                    });
+                };
+                if self.next < manifest.log_start {
+                    return Err(Error::OffsetOutOfRange {
+                        offset: self.next,
+                        log_start: manifest.log_start,
+                        next: self.next,
+                    });
+                }
+                self.cursor = Some(segment::Cursor::open_live(&self.shared.dir.join(segment.file()), segment.base)?);
+            }
+            let cursor = self.cursor.as_mut().expect("opened above");
+            while let Some(event) = cursor.next_event()? {
+                if event.offset == self.next {
+                    return Ok(Some(event));
+                }
+            }
+            // Caught up with this segment: go on to the next one if it is closed, else wait.
+            let closed_at = manifest.segments.iter().find(|s| s.end == Some(cursor.next_offset)).and_then(|s| s.end);
+            if closed_at.is_some_and(|end| end <= self.next)
+                && manifest.segments.iter().any(|s| s.base == cursor.next_offset)
+            {
+                self.cursor = None;
+                continue;
+            }
+            return Ok(None);
         }
     }
 

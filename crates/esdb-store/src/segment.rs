@@ -2,7 +2,7 @@
 //! sequential cursor for replay.
 
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
@@ -91,6 +91,9 @@ fn valid_record_after(bytes: &[u8], pos: usize, offset: u64) -> bool {
 #[derive(Debug)]
 pub struct Cursor {
     reader: BufReader<File>,
+    /// A record cut short at the end is "not yet written" (for following a live writer) rather
+    /// than an error.
+    tolerant: bool,
     path: PathBuf,
     position: u64,
     /// Offset of the next record.
@@ -100,6 +103,15 @@ pub struct Cursor {
 impl Cursor {
     /// Opens the segment at `path` starting at offset `base`.
     pub fn open(path: &Path, base: u64) -> Result<Cursor> {
+        Cursor::open_with(path, base, false)
+    }
+
+    /// Opens a segment that a writer in another process may be appending to.
+    pub fn open_live(path: &Path, base: u64) -> Result<Cursor> {
+        Cursor::open_with(path, base, true)
+    }
+
+    fn open_with(path: &Path, base: u64, tolerant: bool) -> Result<Cursor> {
         let file = File::open(path).map_err(Error::io("open segment", path))?;
         let mut reader = BufReader::with_capacity(1 << 16, file);
         let mut header = [0u8; SEGMENT_HEADER_LEN];
@@ -109,7 +121,13 @@ impl Cursor {
         if header_base != base {
             return Err(corrupt(format!("segment header says base offset {header_base}, expected {base}")));
         }
-        Ok(Cursor { reader, path: path.to_path_buf(), position: SEGMENT_HEADER_LEN as u64, next_offset: base })
+        Ok(Cursor {
+            reader,
+            tolerant,
+            path: path.to_path_buf(),
+            position: SEGMENT_HEADER_LEN as u64,
+            next_offset: base,
+        })
     }
 
     /// The segment file.
@@ -122,7 +140,10 @@ impl Cursor {
         let mut len_bytes = [0u8; 4];
         match self.reader.read_exact(&mut len_bytes) {
             Ok(()) => {}
-            Err(err) if err.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+            Err(err) if err.kind() == std::io::ErrorKind::UnexpectedEof => {
+                self.reader.seek(SeekFrom::Start(self.position)).map_err(Error::io("seek segment", &self.path))?;
+                return Ok(None);
+            }
             Err(err) => return Err(Error::io("read segment", &self.path)(err)),
         }
         let corrupt =
@@ -133,10 +154,14 @@ impl Cursor {
         }
         let mut record = vec![0u8; RECORD_OVERHEAD + payload_len as usize];
         record[..4].copy_from_slice(&len_bytes);
-        self.reader
-            .read_exact(&mut record[4..])
-            .map_err(|_| corrupt(self.position, "the record runs past the end of the file".into()))?;
-        let (payload, len) = match record::frame(&record) {
+        let complete = self.reader.read_exact(&mut record[4..]).is_ok();
+        let framed = if complete { record::frame(&record) } else { Framed::Truncated };
+        if self.tolerant && !matches!(framed, Framed::Record { .. }) {
+            // Not written completely yet: come back to the same position later.
+            self.reader.seek(SeekFrom::Start(self.position)).map_err(Error::io("seek segment", &self.path))?;
+            return Ok(None);
+        }
+        let (payload, len) = match framed {
             Framed::Record { payload, len } => (payload, len),
             Framed::Truncated => return Err(corrupt(self.position, "truncated record".into())),
             Framed::Bad(reason) => return Err(corrupt(self.position, reason)),

@@ -40,6 +40,8 @@ pub(crate) struct CommitState {
     pub durable: u64,
     /// An fsync is running; others wait for it and then maybe run the next.
     pub syncing: bool,
+    /// The first failed flush or fsync: waiters must not wait for durability that never comes.
+    pub failed: Option<String>,
 }
 
 /// Everything the store's threads share.
@@ -62,7 +64,14 @@ pub(crate) struct Shared {
     pub wake: Mutex<bool>,
     pub woken: Condvar,
     pub background_error: Mutex<Option<String>>,
+    /// Opened by [`Store::open_read_only`]: no appends, no maintenance, replay from the files.
+    pub read_only: bool,
+    /// Held for the store's lifetime by a writable store: one writer process per directory.
+    pub _lock: Option<fs::File>,
 }
+
+/// Name of the lock file in the store directory.
+pub const LOCK: &str = "LOCK";
 
 /// Locks a mutex, going on after a panic elsewhere: every structure behind these locks is left
 /// consistent between statements that can panic.
@@ -111,19 +120,47 @@ impl Store {
     /// [`Error::CorruptSegment`] / [`Error::Manifest`] / [`Error::Partition`] for damage a crash
     /// cannot explain; [`Error::Io`].
     pub fn open(dir: impl AsRef<Path>, options: StoreOptions) -> Result<Store> {
+        Store::open_mode(dir.as_ref(), options, false)
+    }
+
+    /// Opens the store in `dir` for reading while another process may append to it: no lock,
+    /// no repairs, no appends or maintenance. Queries see the store as it was when opened;
+    /// [`follow`](Store::follow) reads new records from the segment files as the writer adds
+    /// them, checking for more every 10 ms when it has caught up. A reader in another process
+    /// sees records once they are written, which in `Buffered` mode is before they are durable.
+    ///
+    /// # Errors
+    /// [`Error::NotAStore`] if `dir` has no manifest; else as [`open`](Store::open).
+    pub fn open_read_only(dir: impl AsRef<Path>) -> Result<Store> {
+        Store::open_mode(
+            dir.as_ref(),
+            StoreOptions { seal_after_bytes: None, seal_after_age: None, ..StoreOptions::default() },
+            true,
+        )
+    }
+
+    fn open_mode(dir: &Path, options: StoreOptions, read_only: bool) -> Result<Store> {
         options.validate()?;
-        let dir = dir.as_ref().to_path_buf();
-        fs::create_dir_all(&dir).map_err(Error::io("create store directory", &dir))?;
+        let dir = dir.to_path_buf();
         let mut recovery = Recovery::default();
+        let lock_file = if read_only {
+            None
+        } else {
+            fs::create_dir_all(&dir).map_err(Error::io("create store directory", &dir))?;
+            Some(take_lock(&dir)?)
+        };
         let manifest = match Manifest::load(&dir)? {
             Some(manifest) => manifest,
+            None if read_only => return Err(Error::NotAStore { path: dir }),
             None => {
                 create(&dir, options.partition_window)?;
                 recovery.created = true;
                 Manifest::load(&dir)?.expect("just created")
             }
         };
-        recovery.removed_orphans = remove_orphans(&dir, &manifest)?;
+        if !read_only {
+            recovery.removed_orphans = remove_orphans(&dir, &manifest)?;
+        }
 
         // The unsealed tail, from every segment that holds offsets at or past `sealed_through`.
         let mut tail = Tail::new(manifest.sealed_through);
@@ -172,7 +209,11 @@ impl Store {
         }
         recovery.tail_events = tail.len();
         let (active_path, scanned) = active_scan.expect("the manifest has an active segment");
-        let file = log::reopen_segment(&active_path, scanned.valid_len)?;
+        let file = if read_only {
+            fs::File::open(&active_path).map_err(Error::io("open segment", &active_path))?
+        } else {
+            log::reopen_segment(&active_path, scanned.valid_len)?
+        };
         let mut dedupe = Dedupe::new(options.dedupe_window);
         let window_start = next_offset.saturating_sub(options.dedupe_window);
         if options.dedupe_window > 0 {
@@ -203,7 +244,7 @@ impl Store {
             dir,
             options,
             log: Mutex::new(writer),
-            commit: Mutex::new(CommitState { durable: next_offset, syncing: false }),
+            commit: Mutex::new(CommitState { durable: next_offset, syncing: false, failed: None }),
             committed: Condvar::new(),
             view: RwLock::new(View { partitions: Arc::new(partitions), tail }),
             visible: AtomicU64::new(next_offset),
@@ -215,7 +256,12 @@ impl Store {
             wake: Mutex::new(false),
             woken: Condvar::new(),
             background_error: Mutex::new(None),
+            read_only,
+            _lock: lock_file,
         });
+        if read_only {
+            return Ok(Store { shared, background: None, recovery });
+        }
         let background = {
             let for_thread = shared.clone();
             std::thread::Builder::new()
@@ -316,12 +362,31 @@ impl Drop for Store {
     }
 }
 
+/// Takes the store's lock file, so that no second process opens it for writing.
+fn take_lock(dir: &Path) -> Result<fs::File> {
+    let path = dir.join(LOCK);
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(Error::io("create", &path))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(fs::TryLockError::WouldBlock) => Err(Error::Locked { path }),
+        Err(fs::TryLockError::Error(source)) => Err(Error::Io { action: "lock", path, source }),
+    }
+}
+
 /// Creates an empty store in `dir`, refusing a directory that holds anything else.
 fn create(dir: &Path, partition_window: i64) -> Result<()> {
     let entries = fs::read_dir(dir).map_err(Error::io("list", dir))?;
     for entry in entries {
         let entry = entry.map_err(Error::io("list", dir))?;
         let name = entry.file_name();
+        if name == LOCK {
+            continue;
+        }
         let known_empty_dir = (name == LOG_DIR || name == PARTITION_DIR)
             && fs::read_dir(entry.path()).map(|mut d| d.next().is_none()).unwrap_or(false);
         if !known_empty_dir {
@@ -412,6 +477,7 @@ pub(crate) fn open_partition(dir: &Path, meta: PartitionMeta) -> Result<Partitio
 
 impl Shared {
     pub(crate) fn append_batch(&self, events: &[NewEvent]) -> Result<Vec<u64>> {
+        self.writable("append")?;
         for (position, event) in events.iter().enumerate() {
             record::check_event(event, position, self.options.max_data_len)?;
         }
@@ -478,6 +544,9 @@ impl Shared {
     /// Returns once offsets below `end` are fsynced. Callers arriving while an fsync runs wait
     /// for it; then one of them runs the next fsync for everyone who arrived meanwhile.
     pub(crate) fn sync_through(&self, end: u64) -> Result<()> {
+        if self.read_only {
+            return Ok(());
+        }
         let mut state = lock(&self.commit);
         loop {
             if state.durable >= end {
@@ -489,8 +558,11 @@ impl Shared {
                 let result = self.sync_now();
                 state = lock(&self.commit);
                 state.syncing = false;
-                if let Ok(synced) = result {
-                    state.durable = state.durable.max(synced);
+                match &result {
+                    Ok(synced) => state.durable = state.durable.max(*synced),
+                    Err(err) => {
+                        state.failed.get_or_insert_with(|| err.to_string());
+                    }
                 }
                 let durable = state.durable;
                 self.committed.notify_all();
@@ -500,7 +572,11 @@ impl Shared {
                 result?;
                 continue;
             }
-            lock(&self.log).check()?;
+            if let Some(reason) = &state.failed {
+                return Err(Error::Poisoned { reason: reason.clone() });
+            }
+            // Lock order: `log` before `commit`, never the reverse (a roll holds `log` and takes
+            // `commit`).
             state = self.committed.wait(state).unwrap_or_else(|p| p.into_inner());
         }
     }
@@ -599,6 +675,14 @@ impl Shared {
                 }
             }
         }
+    }
+
+    /// Fails for a read-only store.
+    pub(crate) fn writable(&self, operation: &'static str) -> Result<()> {
+        if self.read_only {
+            return Err(Error::ReadOnly { operation });
+        }
+        Ok(())
     }
 
     fn seal_due(&self) -> bool {

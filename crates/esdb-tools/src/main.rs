@@ -32,6 +32,7 @@ enum Command {
     Dump(cmd::dump::Args),
     Merge(cmd::merge::Args),
     Export(cmd::export::Args),
+    Store(cmd::store::Args),
 }
 
 /// What a command reports besides success or an error.
@@ -53,6 +54,7 @@ fn main() -> ExitCode {
         Command::Dump(args) => cmd::dump::run(args),
         Command::Merge(args) => cmd::merge::run(args),
         Command::Export(args) => cmd::export::run(args),
+        Command::Store(args) => cmd::store::run(args),
     };
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,

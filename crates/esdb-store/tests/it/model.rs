@@ -9,6 +9,9 @@ use proptest::prelude::*;
 use crate::common::{buffered, collect, small_options};
 
 const WINDOW: i64 = 10;
+
+/// What a query should yield: (timestamp, data) in order.
+type Expected = Vec<(i64, Vec<u8>)>;
 const DEDUPE_WINDOW: u64 = 5;
 
 #[derive(Debug, Clone)]
@@ -134,7 +137,7 @@ fn check(store: &Store, model: &Model, seed: u64) {
             continue;
         };
         assert_eq!(found.len(), all.len() as u64);
-        let mut queries: Vec<(esdb_store::Scan, Vec<(i64, Vec<u8>)>)> = vec![(found.events().unwrap(), all)];
+        let mut queries: Vec<(esdb_store::Scan, Expected)> = vec![(found.events().unwrap(), all)];
         for grouping in 0u8..3 {
             let name = if grouping == 0 { String::new() } else { format!("g{grouping}") };
             queries.push((found.scan(&name).unwrap(), model.query(space, |s| s.grouping == grouping)));

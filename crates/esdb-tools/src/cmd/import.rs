@@ -83,19 +83,19 @@ struct BadRecord {
 }
 
 /// Where the fields of one CSV or JSON record come from.
-enum Fields<'r> {
+pub(crate) enum Fields<'r> {
     Csv { header: &'r [String], record: &'r csv::StringRecord },
     Json(&'r Map<String, Value>),
 }
 
 /// A field's value, borrowed from the record.
-enum FieldValue<'r> {
+pub(crate) enum FieldValue<'r> {
     Text(&'r str),
     Json(&'r Value),
 }
 
 impl<'r> Fields<'r> {
-    fn get(&self, name: &str) -> Option<FieldValue<'r>> {
+    pub(crate) fn get(&self, name: &str) -> Option<FieldValue<'r>> {
         match self {
             Fields::Csv { header, record } => {
                 header.iter().position(|h| h == name).and_then(|idx| record.get(idx)).map(FieldValue::Text)
@@ -124,7 +124,7 @@ impl<'r> Fields<'r> {
     }
 }
 
-fn scalar_bytes(value: &FieldValue<'_>, name: &str) -> Result<Vec<u8>> {
+pub(crate) fn scalar_bytes(value: &FieldValue<'_>, name: &str) -> Result<Vec<u8>> {
     match value {
         FieldValue::Text(text) => Ok(text.as_bytes().to_vec()),
         FieldValue::Json(Value::String(text)) => Ok(text.as_bytes().to_vec()),
@@ -133,7 +133,7 @@ fn scalar_bytes(value: &FieldValue<'_>, name: &str) -> Result<Vec<u8>> {
     }
 }
 
-fn kind(value: &Value) -> &'static str {
+pub(crate) fn kind(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",
@@ -141,6 +141,63 @@ fn kind(value: &Value) -> &'static str {
         Value::String(_) => "a string",
         Value::Array(_) => "an array",
         Value::Object(_) => "an object",
+    }
+}
+
+/// Which fields of a record make up an event: the `--space`, `--timestamp`, `--grouping`,
+/// `--index` and `--data` flags of `import` (and `store append`).
+pub(crate) struct FieldSpec<'a> {
+    pub space: &'a str,
+    pub timestamp: &'a str,
+    pub grouping: Option<&'a str>,
+    pub indexes: &'a [String],
+    pub data: Option<&'a str>,
+    pub time_unit: TimeUnit,
+}
+
+/// An event taken from a record by a [`FieldSpec`].
+pub(crate) struct Extracted {
+    pub space: Vec<u8>,
+    pub timestamp: i64,
+    pub grouping: Vec<u8>,
+    pub indexes: Vec<(String, Vec<u8>)>,
+    pub data: Vec<u8>,
+}
+
+impl FieldSpec<'_> {
+    /// The event of one record, or what is wrong with it (naming the field).
+    pub(crate) fn extract(&self, fields: &Fields<'_>) -> Result<Extracted> {
+        let space = scalar_bytes(&fields.required(self.space)?, self.space)?;
+        let timestamp = match fields.required(self.timestamp)? {
+            FieldValue::Text(text) => timestamp::parse_text(text, self.time_unit),
+            FieldValue::Json(value) => timestamp::parse_json(value, self.time_unit),
+        }
+        .with_context(|| format!("field {:?}", self.timestamp))?;
+        let grouping = match self.grouping {
+            Some(field) => fields.get(field).map(|value| scalar_bytes(&value, field)).transpose()?.unwrap_or_default(),
+            None => Vec::new(),
+        };
+        let mut indexes = Vec::new();
+        for name in self.indexes {
+            match fields.get(name) {
+                None => {}
+                Some(FieldValue::Json(Value::Array(values))) => {
+                    for value in values.iter().filter(|v| !v.is_null()) {
+                        indexes.push((name.clone(), scalar_bytes(&FieldValue::Json(value), name)?));
+                    }
+                }
+                Some(value) => indexes.push((name.clone(), scalar_bytes(&value, name)?)),
+            }
+        }
+        let data = match self.data {
+            None => fields.to_json(),
+            Some(field) => match fields.required(field)? {
+                FieldValue::Text(text) => text.as_bytes().to_vec(),
+                FieldValue::Json(Value::String(text)) => text.as_bytes().to_vec(),
+                FieldValue::Json(other) => serde_json::to_vec(other).expect("JSON values serialize"),
+            },
+        };
+        Ok(Extracted { space, timestamp, grouping, indexes, data })
     }
 }
 
@@ -159,39 +216,22 @@ struct Sink {
 impl Importer {
     /// Turns one CSV or JSON record into an event and adds it.
     fn add_fields(&mut self, fields: &Fields<'_>) -> Result<()> {
-        let space_field = self.args.space.as_deref().expect("checked in run");
-        let ts_field = self.args.timestamp.as_deref().expect("checked in run");
-        let space = scalar_bytes(&fields.required(space_field)?, space_field)?;
-        let ts = match fields.required(ts_field)? {
-            FieldValue::Text(text) => timestamp::parse_text(text, self.args.time_unit),
-            FieldValue::Json(value) => timestamp::parse_json(value, self.args.time_unit),
-        }
-        .with_context(|| format!("field {ts_field:?}"))?;
-        let grouping = match &self.args.grouping {
-            Some(field) => fields.get(field).map(|value| scalar_bytes(&value, field)).transpose()?.unwrap_or_default(),
-            None => Vec::new(),
+        let spec = FieldSpec {
+            space: self.args.space.as_deref().expect("checked in run"),
+            timestamp: self.args.timestamp.as_deref().expect("checked in run"),
+            grouping: self.args.grouping.as_deref(),
+            indexes: &self.args.indexes,
+            data: self.args.data.as_deref(),
+            time_unit: self.args.time_unit,
         };
-        let mut indexes: Vec<(&str, Vec<u8>)> = Vec::new();
-        for name in &self.args.indexes {
-            match fields.get(name) {
-                None => {}
-                Some(FieldValue::Json(Value::Array(values))) => {
-                    for value in values.iter().filter(|v| !v.is_null()) {
-                        indexes.push((name, scalar_bytes(&FieldValue::Json(value), name)?));
-                    }
-                }
-                Some(value) => indexes.push((name, scalar_bytes(&value, name)?)),
-            }
-        }
-        let data = match &self.args.data {
-            None => fields.to_json(),
-            Some(field) => match fields.required(field)? {
-                FieldValue::Text(text) => text.as_bytes().to_vec(),
-                FieldValue::Json(Value::String(text)) => text.as_bytes().to_vec(),
-                FieldValue::Json(other) => serde_json::to_vec(other).expect("JSON values serialize"),
-            },
-        };
-        self.sink.add(space, ts, grouping, indexes.iter().map(|(n, v)| (n.as_bytes(), v.as_slice())), data)
+        let event = spec.extract(fields)?;
+        self.sink.add(
+            event.space,
+            event.timestamp,
+            event.grouping,
+            event.indexes.iter().map(|(n, v)| (n.as_bytes(), v.as_slice())),
+            event.data,
+        )
     }
 
     /// One line of `esdb export` output.

@@ -7,6 +7,7 @@ pub mod info;
 pub mod merge;
 pub mod scan;
 pub mod spaces;
+pub mod store;
 pub mod verify;
 
 use std::path::Path;

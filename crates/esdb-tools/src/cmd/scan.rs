@@ -1,6 +1,7 @@
 //! `esdb scan`: the events of one space, a grouping or an index value, as JSON Lines or raw data.
 
 use std::io::Write;
+use std::ops::Bound;
 use std::path::PathBuf;
 
 use anyhow::{anyhow, Result};
@@ -39,6 +40,13 @@ pub struct Args {
     file: PathBuf,
     /// The space id.
     space: String,
+    #[command(flatten)]
+    flags: ScanFlags,
+}
+
+/// What to scan and how to print it; shared by `scan` and `store scan`.
+#[derive(Debug, clap::Args)]
+pub struct ScanFlags {
     /// Only this grouping (`""` is the default grouping).
     #[arg(long, value_name = "G", conflicts_with = "index")]
     grouping: Option<String>,
@@ -65,58 +73,87 @@ pub struct Args {
     time_unit: TimeUnit,
 }
 
+/// Which events a scan asks for, parsed from [`ScanFlags`].
+pub enum Selection<'a> {
+    Grouping(&'a str),
+    Index(&'a str, &'a str),
+    All,
+}
+
+impl ScanFlags {
+    /// The selection and the time range.
+    pub fn parse(&self) -> Result<(Selection<'_>, (Bound<i64>, Bound<i64>))> {
+        let from = self
+            .from
+            .as_deref()
+            .map(|t| timestamp::parse_text(t, self.time_unit))
+            .transpose()
+            .map_err(|err| anyhow!("--from: {err:#}"))?;
+        let until = self
+            .until
+            .as_deref()
+            .map(|t| timestamp::parse_text(t, self.time_unit))
+            .transpose()
+            .map_err(|err| anyhow!("--until: {err:#}"))?;
+        let selection = match (&self.grouping, &self.index) {
+            (Some(grouping), _) => Selection::Grouping(grouping),
+            (None, Some(spec)) => {
+                let (name, value) =
+                    spec.split_once('=').ok_or_else(|| anyhow!("--index {spec:?}: expected NAME=VALUE"))?;
+                Selection::Index(name, value)
+            }
+            (None, None) => Selection::All,
+        };
+        let range = (from.map_or(Bound::Unbounded, Bound::Included), until.map_or(Bound::Unbounded, Bound::Excluded));
+        Ok((selection, range))
+    }
+
+    /// Prints `events` (oldest first; reversed here with --reverse) as --format and --limit say.
+    pub fn print<I, E>(&self, events: I) -> Result<()>
+    where
+        I: DoubleEndedIterator<Item = Result<(i64, E), anyhow::Error>>,
+        E: AsRef<[u8]>,
+    {
+        let events: Box<dyn Iterator<Item = _>> = if self.reverse { Box::new(events.rev()) } else { Box::new(events) };
+        let events = events.take(usize::try_from(self.limit.unwrap_or(u64::MAX)).unwrap_or(usize::MAX));
+        let mut out = output::open(None)?;
+        for event in events {
+            let (timestamp, data) = event?;
+            let data = data.as_ref();
+            match self.format {
+                ScanFormat::Data => {
+                    out.write_all(data)?;
+                    out.write_all(b"\n")?;
+                }
+                ScanFormat::Jsonl => {
+                    let mut object = Map::new();
+                    object.insert("timestamp".into(), Value::from(timestamp));
+                    json::insert_scan_data(&mut object, "data", data);
+                    serde_json::to_writer(&mut out, &object)?;
+                    out.write_all(b"\n")?;
+                }
+            }
+        }
+        out.flush()?;
+        Ok(())
+    }
+}
+
 pub fn run(args: Args) -> Result<Outcome> {
     let db = super::open_db(&args.file)?;
-    let from = args
-        .from
-        .as_deref()
-        .map(|t| timestamp::parse_text(t, args.time_unit))
-        .transpose()
-        .map_err(|err| anyhow!("--from: {err:#}"))?;
-    let until = args
-        .until
-        .as_deref()
-        .map(|t| timestamp::parse_text(t, args.time_unit))
-        .transpose()
-        .map_err(|err| anyhow!("--until: {err:#}"))?;
-    let index = match &args.index {
-        None => None,
-        Some(spec) => Some(spec.split_once('=').ok_or_else(|| anyhow!("--index {spec:?}: expected NAME=VALUE"))?),
-    };
+    let (selection, range) = args.flags.parse()?;
     let Some(space) = db.space(output::arg_bytes(&args.space))? else {
         eprintln!("esdb: no space {} in {}", display_bytes(args.space.as_bytes()), args.file.display());
         return Ok(Outcome::Ok);
     };
-    let scan = match (&args.grouping, index) {
-        (Some(grouping), _) => space.scan(grouping)?,
-        (None, Some((name, value))) => space.scan_index(name, value)?,
-        (None, None) => space.events()?,
+    let scan = match selection {
+        Selection::Grouping(grouping) => space.scan(grouping)?,
+        Selection::Index(name, value) => space.scan_index(name, value)?,
+        Selection::All => space.events()?,
     };
-    let scan = scan.range((
-        from.map_or(std::ops::Bound::Unbounded, std::ops::Bound::Included),
-        until.map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded),
-    ));
-    let events: Box<dyn Iterator<Item = esdb_read::Result<esdb_read::Event>>> =
-        if args.reverse { Box::new(scan.rev()) } else { Box::new(scan) };
-    let events = events.take(usize::try_from(args.limit.unwrap_or(u64::MAX)).unwrap_or(usize::MAX));
-
-    let mut out = output::open(None)?;
-    for event in events {
+    args.flags.print(scan.range(range).map(|event| {
         let event = event?;
-        match args.format {
-            ScanFormat::Data => {
-                out.write_all(event.data())?;
-                out.write_all(b"\n")?;
-            }
-            ScanFormat::Jsonl => {
-                let mut object = Map::new();
-                object.insert("timestamp".into(), Value::from(event.timestamp()));
-                json::insert_scan_data(&mut object, "data", event.data());
-                serde_json::to_writer(&mut out, &object)?;
-                out.write_all(b"\n")?;
-            }
-        }
-    }
-    out.flush()?;
+        Ok((event.timestamp(), event.into_data()))
+    }))?;
     Ok(Outcome::Ok)
 }

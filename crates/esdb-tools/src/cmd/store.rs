@@ -1,0 +1,401 @@
+//! `esdb store`: a live event store directory (append, replay, query, seal, compact, retain).
+
+use std::io::{self, BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context, Result};
+use clap::{Subcommand, ValueEnum};
+use esdb_store::{Durability, LogRetention, NewEvent, PartitionRetention, Retention, Store, StoreOptions};
+use serde_json::{Map, Value};
+
+use super::import::{FieldSpec, Fields};
+use super::scan::{ScanFlags, Selection};
+use crate::output::{self, display_bytes};
+use crate::timestamp::TimeUnit;
+use crate::{json, Outcome};
+
+const EXAMPLES: &str = "\
+Examples:
+  producer | esdb store append events/ --space user --timestamp time --index type --id event_id
+  esdb store read events/ --from 0 --follow
+  esdb store scan events/ user-1 --index type=purchase --reverse --limit 10
+  esdb store seal events/ && esdb store compact events/
+  esdb store retain events/ --log-max-age 604800 --partition-max-age 31536000";
+
+/// A live event store: a durable append-only log sealed into ESDB partitions.
+#[derive(Debug, clap::Args)]
+#[command(after_help = EXAMPLES)]
+pub struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    Append(AppendArgs),
+    Read(ReadArgs),
+    Scan(ScanArgs),
+    Seal(DirArgs),
+    Compact(DirArgs),
+    Retain(RetainArgs),
+    Info(DirArgs),
+    Verify(DirArgs),
+}
+
+/// When `store append` acknowledges.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum DurabilityArg {
+    /// Each batch read from standard input is fsynced before its line is printed.
+    Sync,
+    /// A background fsync every --interval-ms; lines are printed as fsyncs complete.
+    Buffered,
+}
+
+/// Append JSON Lines from standard input; print {"durable_through": OFFSET} after each durable
+/// commit.
+///
+/// Lines are appended in batches of what is available on standard input (one fsync per batch
+/// with --durability sync). A bad line stops the command with its line number after the lines
+/// before it were committed.
+#[derive(Debug, clap::Args)]
+struct AppendArgs {
+    /// The store directory; created if missing.
+    dir: PathBuf,
+    /// When an append is acknowledged.
+    #[arg(long, value_enum, default_value_t = DurabilityArg::Sync)]
+    durability: DurabilityArg,
+    /// Background fsync interval for --durability buffered.
+    #[arg(long, value_name = "MS", default_value_t = 100)]
+    interval_ms: u64,
+    /// Field holding the space id.
+    #[arg(long, value_name = "FIELD")]
+    space: String,
+    /// Field holding the timestamp: an integer in --time-unit, or an RFC 3339 string.
+    #[arg(long, value_name = "FIELD")]
+    timestamp: String,
+    /// Field holding the grouping; records without it go to the default grouping.
+    #[arg(long, value_name = "FIELD")]
+    grouping: Option<String>,
+    /// Field to index; repeat for several. A JSON array indexes every element.
+    #[arg(long = "index", value_name = "FIELD")]
+    indexes: Vec<String>,
+    /// Field holding the event id: a retried event with an id already stored is not stored again.
+    #[arg(long, value_name = "FIELD")]
+    id: Option<String>,
+    /// Store only this field as the event data instead of the whole record.
+    #[arg(long, value_name = "FIELD")]
+    data: Option<String>,
+    /// Unit of the stored timestamps; RFC 3339 input is converted to it.
+    #[arg(long, value_enum, default_value_t = TimeUnit::S)]
+    time_unit: TimeUnit,
+    /// Width of a partition's time window in timestamp units (for a new store).
+    #[arg(long, value_name = "N", default_value_t = 86_400)]
+    partition_window: i64,
+}
+
+/// Print the log in offset order: {"offset":…,"space":…,"timestamp":…,"data":…} per line.
+#[derive(Debug, clap::Args)]
+struct ReadArgs {
+    /// The store directory.
+    dir: PathBuf,
+    /// First offset to print.
+    #[arg(long, value_name = "OFFSET", default_value_t = 0)]
+    from: u64,
+    /// After the last event, wait for new ones (until interrupted).
+    #[arg(long)]
+    follow: bool,
+}
+
+/// Print the events of one space across sealed partitions and the unsealed log, as `esdb scan`.
+#[derive(Debug, clap::Args)]
+struct ScanArgs {
+    /// The store directory.
+    dir: PathBuf,
+    /// The space id.
+    space: String,
+    #[command(flatten)]
+    flags: ScanFlags,
+}
+
+/// A store directory.
+#[derive(Debug, clap::Args)]
+struct DirArgs {
+    /// The store directory.
+    dir: PathBuf,
+}
+
+/// Delete sealed log segments and partitions past their retention.
+#[derive(Debug, clap::Args)]
+struct RetainArgs {
+    /// The store directory.
+    dir: PathBuf,
+    /// Delete sealed log segments whose last event was appended more than SECONDS ago.
+    #[arg(long, value_name = "SECONDS")]
+    log_max_age: Option<u64>,
+    /// Delete the oldest sealed log segments while the log is larger than BYTES.
+    #[arg(long, value_name = "BYTES")]
+    log_max_bytes: Option<u64>,
+    /// Delete partitions whose window ends more than N timestamp units before the newest sealed
+    /// event.
+    #[arg(long, value_name = "N")]
+    partition_max_age: Option<i64>,
+}
+
+pub fn run(args: Args) -> Result<Outcome> {
+    match args.command {
+        Command::Append(args) => append(args),
+        Command::Read(args) => read(args),
+        Command::Scan(args) => scan(args),
+        Command::Seal(args) => {
+            let store = open_writable(&args.dir, StoreOptions::default())?;
+            let report = store.seal()?;
+            eprintln!("sealed {} events into {} partitions", report.events, report.partitions.len());
+            store.close()?;
+            Ok(Outcome::Ok)
+        }
+        Command::Compact(args) => {
+            let store = open_writable(&args.dir, StoreOptions::default())?;
+            let report = store.compact()?;
+            eprintln!(
+                "merged {} partitions of {} windows into {}",
+                report.merged,
+                report.windows,
+                report.partitions.len()
+            );
+            store.close()?;
+            Ok(Outcome::Ok)
+        }
+        Command::Retain(args) => {
+            let retention = Retention {
+                log: LogRetention { max_age: args.log_max_age.map(Duration::from_secs), max_bytes: args.log_max_bytes },
+                partitions: PartitionRetention { max_age: args.partition_max_age },
+            };
+            let store = open_writable(&args.dir, StoreOptions::default())?;
+            let report = store.retain_with(&retention)?;
+            eprintln!(
+                "removed {} log segments (log now starts at offset {}) and {} partitions ({} events)",
+                report.segments, report.log_start, report.partitions, report.partition_events
+            );
+            store.close()?;
+            Ok(Outcome::Ok)
+        }
+        Command::Info(args) => info(&args.dir),
+        Command::Verify(args) => verify(&args.dir),
+    }
+}
+
+fn open_writable(dir: &Path, options: StoreOptions) -> Result<Store> {
+    let options = StoreOptions { seal_after_bytes: None, seal_after_age: None, ..options };
+    let store = Store::open(dir, options).with_context(|| format!("cannot open store {}", dir.display()))?;
+    let recovery = store.recovery();
+    if recovery.torn_bytes > 0 {
+        eprintln!("esdb: recovered {}: cut {} bytes of an interrupted write", dir.display(), recovery.torn_bytes);
+    }
+    for orphan in &recovery.removed_orphans {
+        eprintln!("esdb: recovered {}: removed unreferenced {}", dir.display(), orphan.display());
+    }
+    Ok(store)
+}
+
+/// The store for reading: opened for writing when no other process has it, else read-only.
+fn open_for_reading(dir: &Path) -> Result<Store> {
+    if !dir.join("MANIFEST").exists() {
+        bail!("{} is not an esdb store (no MANIFEST)", dir.display());
+    }
+    match Store::open(dir, StoreOptions { seal_after_bytes: None, seal_after_age: None, ..StoreOptions::default() }) {
+        Err(esdb_store::Error::Locked { .. }) => {
+            Store::open_read_only(dir).with_context(|| format!("cannot open store {}", dir.display()))
+        }
+        other => other.with_context(|| format!("cannot open store {}", dir.display())),
+    }
+}
+
+fn append(args: AppendArgs) -> Result<Outcome> {
+    let durability = match args.durability {
+        DurabilityArg::Sync => Durability::Sync,
+        DurabilityArg::Buffered => Durability::Buffered { interval: Duration::from_millis(args.interval_ms.max(1)) },
+    };
+    let options = StoreOptions { durability, partition_window: args.partition_window, ..StoreOptions::default() };
+    let store = open_writable(&args.dir, options)?;
+    let spec = FieldSpec {
+        space: &args.space,
+        timestamp: &args.timestamp,
+        grouping: args.grouping.as_deref(),
+        indexes: &args.indexes,
+        data: args.data.as_deref(),
+        time_unit: args.time_unit,
+    };
+    let mut input = io::BufReader::with_capacity(1 << 16, io::stdin().lock());
+    let mut out = io::stdout().lock();
+    let mut reported: Option<u64> = None;
+    let mut report = |durable: Option<u64>, out: &mut dyn Write| -> Result<()> {
+        if let Some(offset) = durable.filter(|offset| reported.is_none_or(|r| *offset > r)) {
+            writeln!(out, "{{\"durable_through\":{offset}}}")?;
+            out.flush()?;
+            reported = Some(offset);
+        }
+        Ok(())
+    };
+    let mut line_no = 0u64;
+    let mut line = Vec::new();
+    loop {
+        // One batch: a line, then whatever else standard input already has buffered.
+        let mut batch = Vec::new();
+        let mut failure = None;
+        let mut at_end = false;
+        loop {
+            line.clear();
+            if input.read_until(b'\n', &mut line).context("cannot read standard input")? == 0 {
+                at_end = true;
+                break;
+            }
+            line_no += 1;
+            match parse_line(&line, &spec, args.id.as_deref()) {
+                Ok(Some(event)) => batch.push(event),
+                Ok(None) => {}
+                Err(err) => {
+                    failure = Some(anyhow!("line {line_no}: {err:#}"));
+                    break;
+                }
+            }
+            if batch.len() >= 10_000 || input.buffer().is_empty() {
+                break;
+            }
+        }
+        if !batch.is_empty() {
+            store.append_batch(&batch).with_context(|| format!("cannot append to {}", args.dir.display()))?;
+        }
+        if let Some(err) = failure {
+            report(store.sync()?, &mut out)?;
+            return Err(err);
+        }
+        if at_end {
+            report(store.sync()?, &mut out)?;
+            store.close()?;
+            return Ok(Outcome::Ok);
+        }
+        report(store.durable_through(), &mut out)?;
+    }
+}
+
+/// One input line as an event; `None` for a blank line.
+fn parse_line(line: &[u8], spec: &FieldSpec<'_>, id_field: Option<&str>) -> Result<Option<NewEvent>> {
+    let line = std::str::from_utf8(line).map_err(|_| anyhow!("line is not valid UTF-8"))?.trim();
+    if line.is_empty() {
+        return Ok(None);
+    }
+    let object = match serde_json::from_str::<Value>(line) {
+        Ok(Value::Object(object)) => object,
+        Ok(other) => bail!("expected a JSON object, found {}", super::import::kind(&other)),
+        Err(err) => bail!("invalid JSON: {err}"),
+    };
+    let fields = Fields::Json(&object);
+    let extracted = spec.extract(&fields)?;
+    let mut event = NewEvent::new(extracted.space, extracted.timestamp, extracted.data).grouping(extracted.grouping);
+    for (name, value) in extracted.indexes {
+        event = event.index(name, value);
+    }
+    if let Some(field) = id_field {
+        if let Some(value) = fields.get(field) {
+            event = event.id(super::import::scalar_bytes(&value, field)?);
+        }
+    }
+    Ok(Some(event))
+}
+
+fn read(args: ReadArgs) -> Result<Outcome> {
+    let store = open_for_reading(&args.dir)?;
+    let reader = if args.follow { store.follow(args.from)? } else { store.read_from(args.from)? };
+    let mut out = output::open(None)?;
+    for event in reader {
+        let event = event?;
+        let mut object = Map::new();
+        object.insert("offset".into(), Value::from(event.offset));
+        json::insert_bytes(&mut object, "space", &event.space);
+        object.insert("timestamp".into(), Value::from(event.timestamp));
+        json::insert_scan_data(&mut object, "data", &event.data);
+        serde_json::to_writer(&mut out, &object)?;
+        out.write_all(b"\n")?;
+        if args.follow {
+            out.flush()?;
+        }
+    }
+    out.flush()?;
+    Ok(Outcome::Ok)
+}
+
+fn scan(args: ScanArgs) -> Result<Outcome> {
+    let store = open_for_reading(&args.dir)?;
+    let (selection, range) = args.flags.parse()?;
+    let Some(space) = store.space(output::arg_bytes(&args.space))? else {
+        eprintln!("esdb: no space {} in {}", display_bytes(args.space.as_bytes()), args.dir.display());
+        return Ok(Outcome::Ok);
+    };
+    let scan = match selection {
+        Selection::Grouping(grouping) => space.scan(grouping)?,
+        Selection::Index(name, value) => space.scan_index(name, value)?,
+        Selection::All => space.events()?,
+    };
+    args.flags.print(scan.range(range).map(|event| {
+        let event = event?;
+        Ok((event.timestamp(), event.into_data()))
+    }))?;
+    Ok(Outcome::Ok)
+}
+
+fn info(dir: &Path) -> Result<Outcome> {
+    let store = open_for_reading(dir)?;
+    let info = store.info()?;
+    let manifest = &info.manifest;
+    let mut out = io::stdout().lock();
+    writeln!(out, "store:            {}", dir.display())?;
+    writeln!(
+        out,
+        "offsets:          {}..{} (log starts at {})",
+        manifest.log_start, info.next_offset, manifest.log_start
+    )?;
+    writeln!(out, "durable through:  {}", info.durable_through.map_or("-".into(), |o| o.to_string()))?;
+    writeln!(out, "sealed through:   {}", manifest.sealed_through)?;
+    writeln!(out, "unsealed:         {} events, {} bytes of log", info.tail_events, info.tail_bytes)?;
+    writeln!(out, "log:              {} segments, {} bytes", manifest.segments.len(), info.log_bytes)?;
+    writeln!(
+        out,
+        "partitions:       {} ({} events, {} bytes; window {} units)",
+        manifest.partitions.len(),
+        manifest.partitions.iter().map(|p| p.events).sum::<u64>(),
+        info.partition_bytes,
+        manifest.partition_window
+    )?;
+    for partition in &manifest.partitions {
+        writeln!(
+            out,
+            "  {}  window {}  {} events  ts {}..={}  offsets {}..={}",
+            partition.file,
+            partition.window,
+            partition.events,
+            partition.min_ts,
+            partition.max_ts,
+            partition.first_offset,
+            partition.last_offset
+        )?;
+    }
+    Ok(Outcome::Ok)
+}
+
+fn verify(dir: &Path) -> Result<Outcome> {
+    let store = open_for_reading(dir)?;
+    let report = store.verify();
+    println!(
+        "checked {} segments ({} records) and {} partitions ({} events)",
+        report.segments, report.records, report.partitions, report.partition_events
+    );
+    if report.is_ok() {
+        println!("ok");
+        return Ok(Outcome::Ok);
+    }
+    for problem in &report.problems {
+        println!("problem: {problem}");
+    }
+    Ok(Outcome::Exit(1))
+}
