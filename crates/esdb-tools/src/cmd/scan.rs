@@ -73,6 +73,9 @@ pub struct ScanFlags {
     time_unit: TimeUnit,
 }
 
+/// `--from` and `--until` as bounds.
+pub type TimeRange = (Bound<i64>, Bound<i64>);
+
 /// Which events a scan asks for, parsed from [`ScanFlags`].
 pub enum Selection<'a> {
     Grouping(&'a str),
@@ -82,7 +85,7 @@ pub enum Selection<'a> {
 
 impl ScanFlags {
     /// The selection and the time range.
-    pub fn parse(&self) -> Result<(Selection<'_>, (Bound<i64>, Bound<i64>))> {
+    pub fn parse(&self) -> Result<(Selection<'_>, TimeRange)> {
         let from = self
             .from
             .as_deref()
