@@ -6,4 +6,5 @@ mod import_scan;
 mod kill;
 mod roundtrip;
 mod snapshots;
+mod store_kill;
 mod tutorial;
