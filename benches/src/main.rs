@@ -5,9 +5,11 @@
 //! cargo run --release -p esdb-bench -- overhead  [--events N]
 //! cargo run --release -p esdb-bench -- blocksize [--events N]
 //! cargo run --release -p esdb-bench -- write     [--events N] [--memory MIB]
+//! cargo run --release -p esdb-bench -- store     [--events N]   # the live store (esdb-store)
 //! ```
 
 mod compare;
+mod store;
 
 use std::path::Path;
 use std::time::Instant;
@@ -220,7 +222,8 @@ fn main() -> AnyResult<()> {
         Some("blocksize") => blocksize(events),
         Some("write") => write(events, arg(&args, "--memory", 64)? as usize),
         Some("compare") | Some("--events") | None => compare::run(events),
+        Some("store") => store::run(events),
         Some("profile") => profile(args.get(1).map(String::as_str).unwrap_or("scan"), events),
-        _ => Err("usage: esdb-bench [compare|overhead|blocksize|write] [--events N] [--memory MIB]".into()),
+        _ => Err("usage: esdb-bench [compare|overhead|blocksize|write|store] [--events N] [--memory MIB]".into()),
     }
 }

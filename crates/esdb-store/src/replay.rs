@@ -100,18 +100,25 @@ impl LogReader {
                 return self.follow_files(deadline);
             }
             let guard = lock(&shared.arrivals);
-            if self.next < shared.visible.load(Ordering::Acquire) || shared.closing.load(Ordering::Acquire) {
-                continue;
-            }
-            match deadline {
-                None => drop(shared.arrived.wait(guard).unwrap_or_else(|p| p.into_inner())),
+            shared.waiting.fetch_add(1, Ordering::SeqCst);
+            let ready = self.next < shared.visible.load(Ordering::SeqCst) || shared.closing.load(Ordering::Acquire);
+            let timed_out = match deadline {
+                _ if ready => false,
+                None => {
+                    drop(shared.arrived.wait(guard).unwrap_or_else(|p| p.into_inner()));
+                    false
+                }
                 Some(deadline) => {
                     let now = Instant::now();
-                    if now >= deadline {
-                        return Ok(None);
+                    if now < deadline {
+                        drop(shared.arrived.wait_timeout(guard, deadline - now).unwrap_or_else(|p| p.into_inner()));
                     }
-                    drop(shared.arrived.wait_timeout(guard, deadline - now).unwrap_or_else(|p| p.into_inner()));
+                    now >= deadline
                 }
+            };
+            shared.waiting.fetch_sub(1, Ordering::SeqCst);
+            if timed_out {
+                return Ok(None);
             }
         }
     }

@@ -3,7 +3,7 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -56,6 +56,8 @@ pub(crate) struct Shared {
     /// One past the last offset readers may see.
     pub visible: AtomicU64,
     pub arrivals: Mutex<()>,
+    /// Followers waiting on `arrived`: publishing skips the wake-up syscall when there are none.
+    pub waiting: AtomicUsize,
     /// Set when the store is dropped: the background thread ends, followers return.
     pub closing: AtomicBool,
     pub arrived: Condvar,
@@ -249,6 +251,7 @@ impl Store {
             view: RwLock::new(View { partitions: Arc::new(partitions), tail }),
             visible: AtomicU64::new(next_offset),
             arrivals: Mutex::new(()),
+            waiting: AtomicUsize::new(0),
             closing: AtomicBool::new(false),
             arrived: Condvar::new(),
             manifest: Mutex::new(manifest),
@@ -535,7 +538,9 @@ impl Shared {
 
     /// Makes offsets below `end` visible to readers and wakes followers.
     pub(crate) fn publish(&self, end: u64) {
-        if self.visible.fetch_max(end, Ordering::AcqRel) < end {
+        // SeqCst pairs with the follower's increment of `waiting` before it re-reads `visible`:
+        // either the follower sees the new end, or this sees the follower and wakes it.
+        if self.visible.fetch_max(end, Ordering::SeqCst) < end && self.waiting.load(Ordering::SeqCst) > 0 {
             let _guard = lock(&self.arrivals);
             self.arrived.notify_all();
         }

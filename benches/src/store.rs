@@ -1,0 +1,132 @@
+//! `esdb-bench store`: the live store's append, group commit, follow latency and seal figures.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use esdb_bench::Visits;
+use esdb_store::{Durability, NewEvent, Store, StoreOptions};
+use esdb_write::Writer;
+
+use crate::AnyResult;
+
+fn options(durability: Durability) -> StoreOptions {
+    StoreOptions { durability, seal_after_bytes: None, seal_after_age: None, ..StoreOptions::default() }
+}
+
+/// `visits` events in layout L2 (space = visitor, index city), pre-built.
+fn events(n: usize) -> Vec<NewEvent> {
+    Visits::new(20_000, 1).take(n).map(|v| NewEvent::new(v.visitor, v.ts, v.data).index("city", v.city)).collect()
+}
+
+fn rate(n: usize, elapsed: Duration) -> String {
+    format!("{:.2} M events/s", n as f64 / elapsed.as_secs_f64() / 1e6)
+}
+
+pub fn run(n: usize) -> AnyResult<()> {
+    let events = events(n);
+    let bytes: usize = events.iter().map(|e| e.data.len()).sum();
+    println!("store benchmark: {n} visits events ({} bytes of data each on average)\n", bytes / n.max(1));
+    println!("| measure | figure | target |");
+    println!("|---|---|---|");
+
+    // Buffered, one producer, one append call per event.
+    let dir = tempfile::tempdir()?;
+    let store = Store::open(dir.path(), options(Durability::Buffered { interval: Duration::from_millis(100) }))?;
+    let start = Instant::now();
+    for event in &events {
+        store.append(event.clone())?;
+    }
+    store.sync()?;
+    let buffered = start.elapsed();
+    println!(
+        "| buffered appends, 1 producer, one call per event (incl. final fsync) | {} | ≥ 1 M/s |",
+        rate(n, buffered)
+    );
+
+    // Seal of those events versus the plain writer on the same events.
+    let start = Instant::now();
+    let report = store.seal()?;
+    let seal = start.elapsed();
+    assert_eq!(report.events as usize, n);
+    drop(store);
+    let plain_dir = tempfile::tempdir()?;
+    let start = Instant::now();
+    let mut writer = Writer::create(plain_dir.path().join("plain.esdb"))?;
+    for event in &events {
+        writer.add(&event.space, event.timestamp, &event.grouping, event.indexes.iter().cloned(), &event.data)?;
+    }
+    writer.finish()?;
+    let plain = start.elapsed();
+    println!(
+        "| seal ({} partitions) vs plain writer | {} vs {} ({:.0}%) | ≥ 50% |",
+        report.partitions.len(),
+        rate(n, seal),
+        rate(n, plain),
+        100.0 * plain.as_secs_f64() / seal.as_secs_f64()
+    );
+
+    // Sync appends with group commit: 8 producers, batches of 100 and single events.
+    for (batch, total) in [(100usize, n.min(400_000)), (1, 8 * 500)] {
+        let dir = tempfile::tempdir()?;
+        let store = Arc::new(Store::open(dir.path(), options(Durability::Sync))?);
+        let per_producer = total / 8;
+        let chunks: Vec<Vec<NewEvent>> =
+            (0..8).map(|p| events[p * per_producer..(p + 1) * per_producer].to_vec()).collect();
+        let start = Instant::now();
+        let threads: Vec<_> = chunks
+            .into_iter()
+            .map(|chunk| {
+                let store = store.clone();
+                std::thread::spawn(move || -> Result<(), esdb_store::Error> {
+                    for slice in chunk.chunks(batch) {
+                        store.append_batch(slice)?;
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        for thread in threads {
+            thread.join().expect("producer")?;
+        }
+        let elapsed = start.elapsed();
+        let target = if batch > 1 { "≥ 200 k/s" } else { "(fsync-bound)" };
+        println!("| sync appends, 8 producers, batches of {batch} | {} | {target} |", rate(8 * per_producer, elapsed));
+    }
+
+    // Follow latency, buffered: appends spaced 100 µs apart, each carrying its send time.
+    let dir = tempfile::tempdir()?;
+    let store =
+        Arc::new(Store::open(dir.path(), options(Durability::Buffered { interval: Duration::from_millis(100) }))?);
+    let samples = 20_000usize;
+    let base = Instant::now();
+    let mut follower = store.follow(0)?;
+    let receiver = std::thread::spawn(move || -> Result<Vec<u64>, esdb_store::Error> {
+        let mut latencies = Vec::with_capacity(samples);
+        while latencies.len() < samples {
+            let event = follower.next_timeout(Duration::from_secs(10))?.expect("events keep coming");
+            let sent = u64::from_le_bytes(event.data[..8].try_into().expect("8 bytes"));
+            latencies.push(base.elapsed().as_nanos() as u64 - sent);
+        }
+        Ok(latencies)
+    });
+    for i in 0..samples {
+        let sent = base.elapsed().as_nanos() as u64;
+        let mut data = sent.to_le_bytes().to_vec();
+        data.resize(130, b'x');
+        store.append(NewEvent::new("s", i as i64, data))?;
+        let next = Duration::from_micros(100 * (i as u64 + 1));
+        if let Some(wait) = next.checked_sub(base.elapsed()) {
+            std::thread::sleep(wait);
+        }
+    }
+    let mut latencies = receiver.join().expect("follower")?;
+    latencies.sort_unstable();
+    let at = |q: f64| Duration::from_nanos(latencies[((latencies.len() - 1) as f64 * q) as usize]);
+    println!(
+        "| follower sees a buffered append: p50 / p99 / max | {:?} / {:?} / {:?} | p99 ≤ 10 ms |",
+        at(0.5),
+        at(0.99),
+        at(1.0)
+    );
+    Ok(())
+}
