@@ -36,10 +36,14 @@ enum Command {
     Append(AppendArgs),
     Read(ReadArgs),
     Scan(ScanArgs),
+    /// Move the unsealed log into ESDB partitions, one or more per time window.
     Seal(DirArgs),
+    /// Merge the partitions of each window that has several into one.
     Compact(DirArgs),
     Retain(RetainArgs),
+    /// Offsets, durability, the unsealed tail, segments and partitions.
     Info(DirArgs),
+    /// Check every log record and every partition byte; exit 1 on problems.
     Verify(DirArgs),
 }
 
