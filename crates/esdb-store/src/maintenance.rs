@@ -143,7 +143,7 @@ impl Store {
     pub fn info(&self) -> Result<StoreInfo> {
         let manifest = lock(&self.shared.manifest).clone();
         let (tail_events, tail_bytes) = {
-            let view = self.shared.view.read().unwrap_or_else(|p| p.into_inner());
+            let view = self.shared.read_view();
             (view.tail.len(), view.tail.bytes())
         };
         let size = |relative: &str| -> Result<u64> {
@@ -200,7 +200,7 @@ impl Store {
                 Err(err) => report.problems.push(err.to_string()),
             }
         }
-        let partitions = self.shared.view.read().unwrap_or_else(|p| p.into_inner()).partitions.clone();
+        let partitions = self.shared.read_view().partitions.clone();
         for partition in partitions.iter() {
             report.partitions += 1;
             report.partition_events += partition.db.len();
@@ -243,7 +243,7 @@ impl Shared {
         if through == sealed_from {
             return Ok(SealReport::default());
         }
-        let events = self.view.read().unwrap_or_else(|p| p.into_inner()).tail.range(sealed_from, through);
+        let events = self.read_view().tail.range(sealed_from, through);
         debug_assert_eq!(events.len() as u64, through - sealed_from);
 
         let mut by_window: BTreeMap<i64, Vec<Arc<LogEvent>>> = BTreeMap::new();
@@ -271,7 +271,7 @@ impl Shared {
             return Err(err);
         }
         *manifest = next;
-        let mut view = self.view.write().unwrap_or_else(|p| p.into_inner());
+        let mut view = self.write_view();
         let mut all: Vec<Arc<Partition>> = view.partitions.iter().cloned().collect();
         all.extend(partitions);
         view.partitions = Arc::new(all);
@@ -334,7 +334,7 @@ impl Shared {
     pub(crate) fn compact(&self) -> Result<CompactReport> {
         self.writable("compact")?;
         let _maintenance = lock(&self.maintenance);
-        let partitions = self.view.read().unwrap_or_else(|p| p.into_inner()).partitions.clone();
+        let partitions = self.read_view().partitions.clone();
         let mut by_window: BTreeMap<i64, Vec<Arc<Partition>>> = BTreeMap::new();
         for partition in partitions.iter() {
             by_window.entry(partition.meta.window).or_default().push(partition.clone());
@@ -413,7 +413,7 @@ impl Shared {
         }
         *manifest = next;
         {
-            let mut view = self.view.write().unwrap_or_else(|p| p.into_inner());
+            let mut view = self.write_view();
             let mut all: Vec<Arc<Partition>> =
                 view.partitions.iter().filter(|p| !old.contains(&p.meta.seq)).cloned().collect();
             all.push(merged.clone());
@@ -488,7 +488,7 @@ impl Shared {
         *manifest = next;
         {
             let kept: Vec<u64> = manifest.partitions.iter().map(|p| p.seq).collect();
-            let mut view = self.view.write().unwrap_or_else(|p| p.into_inner());
+            let mut view = self.write_view();
             let all = view.partitions.iter().filter(|p| kept.contains(&p.meta.seq)).cloned().collect();
             view.partitions = Arc::new(all);
         }

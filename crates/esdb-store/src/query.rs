@@ -33,7 +33,7 @@ impl Store {
         let shared = &self.shared;
         let visible = shared.visible.load(Ordering::Acquire);
         let (partitions, mut tail) = {
-            let view = shared.view.read().unwrap_or_else(|p| p.into_inner());
+            let view = shared.read_view();
             (view.partitions.clone(), view.tail.space(id, visible))
         };
         tail.sort_by_key(|event| (event.timestamp, event.offset));

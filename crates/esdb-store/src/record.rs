@@ -78,13 +78,31 @@ pub fn check_event(event: &NewEvent, position: usize, max_data_len: usize) -> Re
     Ok(())
 }
 
-/// Appends the whole record (length, payload, checksum) of `event` at `offset` to `out`.
-pub fn encode_record(event: &NewEvent, offset: u64, append_time_ms: u64, out: &mut Vec<u8>) {
+/// The log's view of `event` at `offset`: index pairs sorted and each once, sharing the
+/// event's bytes.
+pub fn log_event(event: &NewEvent, offset: u64, append_time_ms: u64) -> LogEvent {
+    let mut indexes = event.indexes.clone();
+    indexes.sort_unstable();
+    indexes.dedup();
+    LogEvent {
+        offset,
+        timestamp: event.timestamp,
+        append_time_ms,
+        id: event.id.clone(),
+        space: event.space.clone(),
+        grouping: event.grouping.clone(),
+        indexes,
+        data: event.data.clone(),
+    }
+}
+
+/// Appends the whole record (length, payload, checksum) of `event` to `out`.
+pub fn encode_record(event: &LogEvent, out: &mut Vec<u8>) {
     let start = out.len();
     out.extend_from_slice(&[0; 4]);
-    out.extend_from_slice(&offset.to_le_bytes());
+    out.extend_from_slice(&event.offset.to_le_bytes());
     out.extend_from_slice(&event.timestamp.to_le_bytes());
-    out.extend_from_slice(&append_time_ms.to_le_bytes());
+    out.extend_from_slice(&event.append_time_ms.to_le_bytes());
     out.push(if event.id.is_some() { FLAG_HAS_ID } else { 0 });
     let put = |bytes: &[u8], out: &mut Vec<u8>| {
         varint::encode(bytes.len() as u64, out);
@@ -95,11 +113,8 @@ pub fn encode_record(event: &NewEvent, offset: u64, append_time_ms: u64, out: &m
     }
     put(&event.space, out);
     put(&event.grouping, out);
-    let mut pairs: Vec<(&[u8], &[u8])> = event.indexes.iter().map(|(n, v)| (&n[..], &v[..])).collect();
-    pairs.sort_unstable();
-    pairs.dedup();
-    varint::encode(pairs.len() as u64, out);
-    for (name, value) in pairs {
+    varint::encode(event.indexes.len() as u64, out);
+    for (name, value) in &event.indexes {
         put(name, out);
         put(value, out);
     }
@@ -183,7 +198,8 @@ mod tests {
     fn a_record_round_trips_and_every_damage_is_caught() {
         let event = NewEvent::new("s", -5, "payload").grouping("g").index("b", "2").index("a", "1").id("x");
         let mut out = Vec::new();
-        encode_record(&event, 7, 99, &mut out);
+        let logged = log_event(&event, 7, 99);
+        encode_record(&logged, &mut out);
         let Framed::Record { payload, len } = frame(&out) else { panic!("valid record") };
         assert_eq!(len, out.len());
         let decoded = decode_payload(Bytes::copy_from_slice(&out[payload]), 4).unwrap();
@@ -191,6 +207,7 @@ mod tests {
         assert_eq!(decoded.id.as_deref(), Some(&b"x"[..]));
         assert_eq!(decoded.indexes[0].0, "a");
         assert_eq!(decoded.data, "payload");
+        assert_eq!(decoded, logged, "what the log reads back is what the tail holds");
         for cut in 0..out.len() {
             assert!(matches!(frame(&out[..cut]), Framed::Truncated | Framed::Bad(_)), "cut at {cut}");
         }

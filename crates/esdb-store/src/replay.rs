@@ -81,7 +81,7 @@ impl LogReader {
         loop {
             if self.next < shared.visible.load(Ordering::Acquire) {
                 {
-                    let view = shared.view.read().unwrap_or_else(|p| p.into_inner());
+                    let view = shared.read_view();
                     if let Some(event) = view.tail.get(self.next) {
                         let event = LogEvent::clone(event);
                         drop(view);

@@ -495,11 +495,10 @@ impl Shared {
                 continue;
             }
             let offset = log.next_offset;
+            let logged = record::log_event(event, offset, append_ms);
             let start = log.buf.len();
-            record::encode_record(event, offset, append_ms, &mut log.buf);
+            record::encode_record(&logged, &mut log.buf);
             let len = log.buf.len() - start;
-            let payload = bytes::Bytes::copy_from_slice(&log.buf[start + 4..start + len - 8]);
-            let decoded = record::decode_payload(payload, log.len + 4).expect("a record just encoded decodes");
             if let Some(id) = &event.id {
                 log.dedupe.insert(id, offset);
             }
@@ -507,10 +506,10 @@ impl Shared {
             log.len += len as u64;
             log.last_append_ms = Some(append_ms);
             offsets.push(offset);
-            new.push((Arc::new(decoded), len as u32));
+            new.push((Arc::new(logged), len as u32));
         }
         if !new.is_empty() {
-            let mut view = self.view.write().unwrap_or_else(|p| p.into_inner());
+            let mut view = self.write_view();
             for (event, len) in new {
                 view.tail.push(event, len);
             }
@@ -682,6 +681,16 @@ impl Shared {
         }
     }
 
+    /// What queries see, for reading (after a panic elsewhere too, as [`lock`]).
+    pub(crate) fn read_view(&self) -> std::sync::RwLockReadGuard<'_, View> {
+        self.view.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// What queries see, for a seal, compaction or retention to swap or an append to extend.
+    pub(crate) fn write_view(&self) -> std::sync::RwLockWriteGuard<'_, View> {
+        self.view.write().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     /// Fails for a read-only store.
     pub(crate) fn writable(&self, operation: &'static str) -> Result<()> {
         if self.read_only {
@@ -691,7 +700,7 @@ impl Shared {
     }
 
     fn seal_due(&self) -> bool {
-        let view = self.view.read().unwrap_or_else(|p| p.into_inner());
+        let view = self.read_view();
         let by_bytes = self.options.seal_after_bytes.is_some_and(|limit| view.tail.bytes() >= limit);
         let by_age = match (self.options.seal_after_age, view.tail.oldest_append_ms()) {
             (Some(age), Some(oldest)) => now_ms().saturating_sub(oldest) >= age.as_millis() as u64,
