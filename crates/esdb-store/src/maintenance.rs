@@ -427,6 +427,8 @@ impl Shared {
     pub(crate) fn retain(&self, retention: &crate::Retention) -> Result<RetainReport> {
         self.writable("retain")?;
         let _maintenance = lock(&self.maintenance);
+        // Sizes are read from the files: buffered records count too.
+        lock(&self.log).flush()?;
         let mut manifest = lock(&self.manifest);
         let mut next = manifest.clone();
         let mut report = RetainReport::default();
