@@ -161,13 +161,22 @@ fn write(n: usize, memory_mib: usize) -> AnyResult<()> {
     Ok(())
 }
 
-/// Runs one operation many times, for `valgrind --tool=callgrind`: `scan`, `lookup` or `index`.
-fn profile(what: &str, n: usize) -> AnyResult<()> {
-    let dir = tempfile::tempdir()?;
-    let l1 = dir.path().join("l1.esdb");
-    let l2 = dir.path().join("l2.esdb");
-    write_l1(&l1, Visits::new(20_000, 1).take(n), WriterOptions::default())?;
-    write_l2(&l2, Visits::new(20_000, 1).take(n), WriterOptions::default())?;
+/// Runs one operation many times, for `perf` or `valgrind --tool=callgrind`: `scan`, `scan-ref`,
+/// `lookup`, `index` or `write`.
+///
+/// With `--files DIR` the two files are kept in `DIR` and reused by later runs, so a profiler
+/// records only the operation.
+fn profile(what: &str, n: usize, files: Option<&str>) -> AnyResult<()> {
+    let temp = tempfile::tempdir()?;
+    let dir = files.map_or(temp.path(), Path::new);
+    let l1 = dir.join(format!("l1-{n}.esdb"));
+    let l2 = dir.join(format!("l2-{n}.esdb"));
+    if !l1.exists() {
+        write_l1(&l1, Visits::new(20_000, 1).take(n), WriterOptions::default())?;
+    }
+    if !l2.exists() {
+        write_l2(&l2, Visits::new(20_000, 1).take(n), WriterOptions::default())?;
+    }
     run_profile(what, &l1, &l2)
 }
 
@@ -185,9 +194,19 @@ fn run_profile(what: &str, l1: &Path, l2: &Path) -> AnyResult<()> {
     let mut total = 0usize;
     match what {
         "scan" => {
-            for _ in 0..3 {
+            for _ in 0..10 {
                 for grouping in space.grouping_scans() {
                     total += grouping?.1.map(|e| e.map(|e| e.data().len())).sum::<esdb_read::Result<usize>>()?;
+                }
+            }
+        }
+        "scan-ref" => {
+            for _ in 0..10 {
+                for grouping in space.grouping_scans() {
+                    let mut scan = grouping?.1;
+                    while let Some(event) = scan.next_ref() {
+                        total += event?.data().len();
+                    }
                 }
             }
         }
@@ -208,7 +227,7 @@ fn run_profile(what: &str, l1: &Path, l2: &Path) -> AnyResult<()> {
                     .sum::<esdb_read::Result<usize>>()?;
             }
         }
-        other => return Err(format!("unknown profile {other:?}: scan, lookup or index").into()),
+        other => return Err(format!("unknown profile {other:?}: scan, scan-ref, lookup, index or write").into()),
     }
     println!("{total}");
     Ok(())
@@ -223,7 +242,10 @@ fn main() -> AnyResult<()> {
         Some("write") => write(events, arg(&args, "--memory", 64)? as usize),
         Some("compare") | Some("--events") | None => compare::run(events),
         Some("store") => store::run(events),
-        Some("profile") => profile(args.get(1).map(String::as_str).unwrap_or("scan"), events),
+        Some("profile") => {
+            let files = args.iter().position(|a| a == "--files").and_then(|pos| args.get(pos + 1));
+            profile(args.get(1).map(String::as_str).unwrap_or("scan"), events, files.map(String::as_str))
+        }
         _ => Err("usage: esdb-bench [compare|overhead|blocksize|write|store] [--events N] [--memory MIB]".into()),
     }
 }

@@ -58,6 +58,14 @@ pub fn unpack(
     let at = cur.offset();
     let bytes = cur.take(usize::try_from(len).unwrap_or(usize::MAX), field)?;
     let mask = if width == 64 { u64::MAX } else { (1u64 << width) - 1 };
+    if width <= 56 {
+        unpack_words(bytes, n, width, mask, &mut emit);
+        let used_bits = (n * u64::from(width)) % 8;
+        if used_bits != 0 && bytes.last().is_some_and(|&last| last >> used_bits != 0) {
+            return Err(DecodeError::invalid(field, at + len - 1, "padding bits after the last value are not zero"));
+        }
+        return Ok(());
+    }
     let mut acc: u128 = 0;
     let mut acc_bits = 0u32;
     let mut emitted = 0u64;
@@ -75,6 +83,39 @@ pub fn unpack(
         return Err(DecodeError::invalid(field, at + len - 1, "padding bits after the last value are not zero"));
     }
     Ok(())
+}
+
+/// The decoding loop for widths up to 56 bits, where every value lies within the 8 bytes starting
+/// at its first byte: one unaligned little-endian load, a shift and a mask per value. `bytes`
+/// holds exactly [`packed_len`]`(n, width)` bytes.
+#[inline]
+fn unpack_words(bytes: &[u8], n: u64, width: u8, mask: u64, emit: &mut impl FnMut(u64)) {
+    let width = u64::from(width);
+    let mut idx = 0u64;
+    // Values whose 8-byte window lies inside `bytes`.
+    let whole = if bytes.len() >= 8 { ((bytes.len() as u64 - 8) * 8 / width + 1).min(n) } else { 0 };
+    while idx < whole {
+        let bit = idx * width;
+        let start = (bit / 8) as usize;
+        let word = u64::from_le_bytes(bytes[start..start + 8].try_into().expect("8 bytes"));
+        emit((word >> (bit % 8)) & mask);
+        idx += 1;
+    }
+    if idx == n {
+        return;
+    }
+    // The rest lie in the last few bytes: copy them into a zero-padded buffer.
+    let base = idx * width / 8;
+    let mut tail = [0u8; 16];
+    let rest = &bytes[base as usize..];
+    tail[..rest.len()].copy_from_slice(rest);
+    while idx < n {
+        let bit = idx * width - base * 8;
+        let start = (bit / 8) as usize;
+        let word = u64::from_le_bytes(tail[start..start + 8].try_into().expect("8 bytes"));
+        emit((word >> (bit % 8)) & mask);
+        idx += 1;
+    }
 }
 
 #[cfg(test)]

@@ -11,7 +11,8 @@
 //! - [`Space`]: one space; [`Space::scan`], [`Space::scan_index`], [`Space::events`], and what
 //!   exists: [`Space::groupings`], [`Space::index_names`], [`Space::index_values`].
 //! - [`Scan`]: the iterator of [`Event`]s every query returns.
-//! - [`Event`]: timestamp and data, sharing the file or block buffer it came from.
+//! - [`Event`]: timestamp and data, sharing the file or block buffer it came from; [`EventRef`]
+//!   borrows it from the scan instead ([`Scan::next_ref`]).
 //! - [`Error`]: I/O with the path and range, or [`DecodeError`] naming the field and offset.
 //!
 //! Timestamps are plain `i64` in whatever unit the writer used (seconds, milliseconds, ...).
@@ -57,7 +58,7 @@ pub mod verify;
 pub use bytes::Bytes;
 pub use db::{Db, Spaces};
 pub use error::{DecodeError, Error, Result};
-pub use event::Event;
+pub use event::{Event, EventRef};
 pub use records::{Record, Records};
 pub use scan::Scan;
 pub use source::Source;

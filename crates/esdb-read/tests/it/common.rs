@@ -36,12 +36,28 @@ pub fn collect(scan: impl Iterator<Item = esdb_read::Result<esdb_read::Event>>) 
     scan.map(|event| event.map(|e| (e.timestamp(), e.data().to_vec()))).collect::<Result<_, _>>().unwrap()
 }
 
+/// `(timestamp, data)` of every event of a scan read with the borrowing `next_ref`.
+pub fn collect_ref(mut scan: Scan) -> Vec<(i64, Vec<u8>)> {
+    let mut events = Vec::new();
+    while let Some(event) = scan.next_ref() {
+        let event = event.unwrap();
+        events.push((event.timestamp(), event.data().to_vec()));
+    }
+    events
+}
+
 /// Takes events alternately from both ends of `scan` following `from_front`, then the rest from
-/// the front; returns them in scan order (front items, then back items reversed).
+/// the front; returns them in scan order (front items, then back items reversed). Every other
+/// step borrows (`next_ref`, `next_back_ref`) instead of taking an owned event.
 pub fn collect_mixed(mut scan: Scan, from_front: &[bool]) -> Vec<(i64, Vec<u8>)> {
     let (mut front, mut back) = (Vec::new(), Vec::new());
-    for &take_front in from_front {
-        let next = if take_front { scan.next() } else { scan.next_back() };
+    for (step, &take_front) in from_front.iter().enumerate() {
+        let next = match (take_front, step % 2 == 0) {
+            (true, true) => scan.next(),
+            (false, true) => scan.next_back(),
+            (true, false) => scan.next_ref().map(|event| event.map(|e| e.to_event())),
+            (false, false) => scan.next_back_ref().map(|event| event.map(|e| e.to_event())),
+        };
         match next {
             Some(event) => {
                 let event = event.unwrap();

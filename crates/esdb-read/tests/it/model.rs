@@ -7,7 +7,7 @@ use std::ops::Bound;
 use esdb_write::WriterOptions;
 use proptest::prelude::*;
 
-use crate::common::{collect, collect_mixed, model_query, open_bytes, write_file, TestEvent};
+use crate::common::{collect, collect_mixed, collect_ref, model_query, open_bytes, write_file, TestEvent};
 
 fn bytes_from(choices: &'static [&'static [u8]]) -> impl Strategy<Value = Vec<u8>> {
     proptest::sample::select(choices).prop_map(|b| b.to_vec())
@@ -188,6 +188,7 @@ proptest! {
 
             for (label, scan, want) in &queries {
                 prop_assert_eq!(&collect(scan()), want, "{} forwards", label);
+                prop_assert_eq!(&collect_ref(scan()), want, "{} forwards, borrowed", label);
                 prop_assert_eq!(collect(scan().rev()), reversed(want.clone()), "{} backwards", label);
                 for (bounds, mix) in ranges.iter().zip(&mixes) {
                     let want_in_range = filter_bounds(want.clone(), bounds);
