@@ -25,6 +25,19 @@ use crate::event::{Event, EventRef};
 const RESOLVER_BLOCKS: usize = 8;
 /// Block indexes a [`Resolver`] keeps.
 const RESOLVER_INDEXES: usize = 16;
+/// Postings an index scan resolves in its first batch at each end; every next batch is
+/// [`BATCH_GROWTH`] times larger, up to [`MAX_BATCH_POSTINGS`]. Small first batches keep the
+/// first events quick to arrive; large later ones decode each data block once for many events.
+const FIRST_BATCH_POSTINGS: u64 = 16;
+const BATCH_GROWTH: u64 = 4;
+const MAX_BATCH_POSTINGS: u64 = 1 << 16;
+/// Event bytes one batch copies at most (beyond its last event); a batch that would copy more
+/// is retried with half as many postings.
+#[cfg(not(test))]
+const MAX_BATCH_BYTES: usize = 8 << 20;
+/// Small enough for the unit tests to shorten batches.
+#[cfg(test)]
+const MAX_BATCH_BYTES: usize = 100;
 
 /// A stream's block index, checked against the stream's item count.
 #[derive(Debug, Clone)]
@@ -152,6 +165,31 @@ struct PostingBlock {
 impl PostingBlock {
     fn covers(&self, item: u64) -> bool {
         item >= self.first_item && item - self.first_item < self.postings.len() as u64
+    }
+}
+
+/// The events of a run of postings, resolved together: in event-number order, so that each data
+/// block is decoded once for all of its events in the run, then kept in posting order.
+#[derive(Debug, Default)]
+struct Batch {
+    /// Item number of the first posting of the run.
+    first_item: u64,
+    /// The events' data, copied out of their blocks.
+    arena: Bytes,
+    /// Per posting: timestamp and position in `arena`.
+    spans: Vec<EventSpan>,
+    /// Per posting: the event's ordinal in the space.
+    ordinals: Vec<u64>,
+}
+
+impl Batch {
+    fn covers(&self, item: u64) -> bool {
+        item >= self.first_item && item - self.first_item < self.spans.len() as u64
+    }
+
+    fn event_ref(&self, item: u64) -> EventRef<'_> {
+        let idx = (item - self.first_item) as usize;
+        EventRef { payload: &self.arena, span: self.spans[idx], ordinal: self.ordinals[idx] }
     }
 }
 
@@ -300,6 +338,11 @@ struct PostingStream {
     n_space_events: u64,
     front: Option<PostingBlock>,
     back: Option<PostingBlock>,
+    /// The batch each end reads from, and the size of its next one.
+    front_batch: Batch,
+    back_batch: Batch,
+    front_batch_len: u64,
+    back_batch_len: u64,
 }
 
 impl PostingStream {
@@ -336,6 +379,109 @@ impl PostingStream {
         let event = block.postings[(item - block.first_item) as usize];
         let at = self.index.at;
         self.resolver.locate(event, at)
+    }
+
+    /// The event of posting `item`, the next one to be taken from `end` of the window
+    /// `[front, back)`: served from the end's batch, which is refilled with the next run of
+    /// postings from that end when `item` is past it.
+    fn batched_event(&mut self, item: u64, window: (u64, u64), end: End) -> Result<EventRef<'_>> {
+        let covered = match end {
+            End::Front => self.front_batch.covers(item),
+            End::Back => self.back_batch.covers(item),
+        };
+        if !covered {
+            let len = match end {
+                End::Front => &mut self.front_batch_len,
+                End::Back => &mut self.back_batch_len,
+            };
+            let want = (*len).max(FIRST_BATCH_POSTINGS);
+            *len = (want * BATCH_GROWTH).min(MAX_BATCH_POSTINGS);
+            let run = match end {
+                End::Front => item..(item + want).min(window.1),
+                End::Back => (item + 1).saturating_sub(want).max(window.0)..item + 1,
+            };
+            let mut batch = std::mem::take(match end {
+                End::Front => &mut self.front_batch,
+                End::Back => &mut self.back_batch,
+            });
+            let filled = self.fill_batch(run, end, &mut batch);
+            *match end {
+                End::Front => &mut self.front_batch,
+                End::Back => &mut self.back_batch,
+            } = batch;
+            filled?;
+        }
+        Ok(match end {
+            End::Front => self.front_batch.event_ref(item),
+            End::Back => self.back_batch.event_ref(item),
+        })
+    }
+
+    /// Resolves the postings `run` into `batch`, reusing its buffers. Copies at most
+    /// [`MAX_BATCH_BYTES`] beyond one event: a run whose events hold more is shortened (keeping
+    /// the posting nearest the end the run was taken for) and resolved again.
+    fn fill_batch(&mut self, run: std::ops::Range<u64>, end: End, batch: &mut Batch) -> Result<()> {
+        let mut run = run;
+        let mut postings = Vec::with_capacity((run.end - run.start) as usize);
+        let mut block = self.index.index().block_of_item(run.start);
+        let mut decoded = Vec::new();
+        while (postings.len() as u64) < run.end - run.start {
+            let (first_item, n_items) = self.index.block_items(block)?;
+            let entry = self.index.index().entry(block);
+            let payload =
+                self.inner.read_block(entry.block, "posting block", self.index.index().entry_offset(block))?;
+            posting_block::decode(&payload, entry.block.offset, n_items, self.n_space_events, &mut decoded)?;
+            let from = run.start.max(first_item) - first_item;
+            let to = (run.end - first_item).min(n_items);
+            postings.extend_from_slice(&decoded[from as usize..to as usize]);
+            block += 1;
+        }
+        // Taken apart so that a failure leaves `batch` empty rather than half filled.
+        let mut arena = std::mem::take(&mut batch.arena).try_into_mut().map(Vec::from).unwrap_or_default();
+        let mut spans = std::mem::take(&mut batch.spans);
+        let mut ordinals = std::mem::take(&mut batch.ordinals);
+        let at = self.index.at;
+        loop {
+            let mut order: Vec<(u64, usize)> = postings.iter().enumerate().map(|(pos, &event)| (event, pos)).collect();
+            order.sort_unstable();
+            arena.clear();
+            spans.clear();
+            spans.resize(postings.len(), EventSpan { ts: 0, start: 0, end: 0 });
+            ordinals.clear();
+            ordinals.resize(postings.len(), 0);
+            let mut fits = true;
+            for &(event, pos) in &order {
+                // A run of one posting always fits: its one event is what must be returned.
+                if arena.len() > MAX_BATCH_BYTES && postings.len() > 1 {
+                    fits = false;
+                    break;
+                }
+                let (block, item) = self.resolver.locate(event, at)?;
+                let event = block.event_ref(item);
+                let start = arena.len();
+                arena.extend_from_slice(event.data());
+                // The arena holds at most MAX_BATCH_BYTES plus one event of a block, which fits
+                // in u32 like the block itself.
+                spans[pos] = EventSpan { ts: event.timestamp(), start: start as u32, end: arena.len() as u32 };
+                ordinals[pos] = event.ordinal();
+            }
+            if fits {
+                break;
+            }
+            let keep = postings.len() / 2;
+            match end {
+                End::Front => {
+                    postings.truncate(keep);
+                    run.end = run.start + keep as u64;
+                }
+                End::Back => {
+                    postings.drain(..postings.len() - keep);
+                    run.start = run.end - keep as u64;
+                }
+            }
+        }
+        *batch = Batch { first_item: run.start, arena: Bytes::from(arena), spans, ordinals };
+        Ok(())
     }
 
     /// Number of the first posting whose event has a timestamp `>= ts`.
@@ -437,6 +583,10 @@ impl Scan {
                 n_space_events,
                 front: None,
                 back: None,
+                front_batch: Batch::default(),
+                back_batch: Batch::default(),
+                front_batch_len: FIRST_BATCH_POSTINGS,
+                back_batch_len: FIRST_BATCH_POSTINGS,
             })),
             ..Scan::empty()
         })
@@ -506,9 +656,8 @@ impl Scan {
         }
     }
 
-    /// Takes the next item from `end` and returns the decoded block holding its event with the
-    /// event's item number in that block's grouping.
-    fn step(&mut self, end: End) -> Option<Result<(&DataBlock, u64)>> {
+    /// Takes the next item from `end` and returns its event.
+    fn step(&mut self, end: End) -> Option<Result<EventRef<'_>>> {
         let (front, back) = match self.window() {
             Ok(window) => window,
             Err(err) => return self.fail(err),
@@ -525,8 +674,8 @@ impl Scan {
         };
         let located = match kind {
             Kind::Empty => unreachable!("an empty scan has an empty window"),
-            Kind::Grouping(stream) => stream.block_for(item, end).map(|block| (block, item)),
-            Kind::Postings(stream) => stream.locate(item, end),
+            Kind::Grouping(stream) => stream.block_for(item, end).map(|block| block.event_ref(item)),
+            Kind::Postings(stream) => stream.batched_event(item, (front, back), end),
         };
         if located.is_err() {
             *state = State::Done;
@@ -554,12 +703,12 @@ impl Scan {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn next_ref(&mut self) -> Option<Result<EventRef<'_>>> {
-        Some(self.advance(End::Front)?.map(|(block, item)| block.event_ref(item)))
+        self.advance(End::Front)
     }
 
     /// Like [`Scan::next_ref`], newest first: the borrowing counterpart of `next_back`.
     pub fn next_back_ref(&mut self) -> Option<Result<EventRef<'_>>> {
-        Some(self.advance(End::Back)?.map(|(block, item)| block.event_ref(item)))
+        self.advance(End::Back)
     }
 
     fn fail<T>(&mut self, err: Error) -> Option<Result<T>> {
@@ -572,7 +721,7 @@ impl Scan {
     /// The next event from `end` when it lies in the grouping block already decoded there: the
     /// common case of a scan, served without the general path's dispatch.
     #[inline]
-    fn step_in_block(&mut self, end: End) -> Option<(&DataBlock, u64)> {
+    fn step_in_block(&mut self, end: End) -> Option<EventRef<'_>> {
         let State::Running { front, back } = self.state else { return None };
         let Kind::Grouping(stream) = &self.kind else { return None };
         if front >= back {
@@ -589,12 +738,12 @@ impl Scan {
             End::Front => State::Running { front: front + 1, back },
             End::Back => State::Running { front, back: back - 1 },
         };
-        Some((block, item))
+        Some(block.event_ref(item))
     }
 
     /// One step from `end`: the fast path when it applies, else the general one.
     #[inline]
-    fn advance(&mut self, end: End) -> Option<Result<(&DataBlock, u64)>> {
+    fn advance(&mut self, end: End) -> Option<Result<EventRef<'_>>> {
         // Checked before borrowing so that the general path can borrow `self` again.
         if self.step_in_block_applies(end) {
             return self.step_in_block(end).map(Ok);
@@ -617,7 +766,7 @@ impl Iterator for Scan {
     type Item = Result<Event>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        Some(self.advance(End::Front)?.map(|(block, item)| block.event(item)))
+        Some(self.advance(End::Front)?.map(|event| event.to_event()))
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
@@ -632,8 +781,66 @@ impl Iterator for Scan {
 
 impl DoubleEndedIterator for Scan {
     fn next_back(&mut self) -> Option<Self::Item> {
-        Some(self.advance(End::Back)?.map(|(block, item)| block.event(item)))
+        Some(self.advance(End::Back)?.map(|event| event.to_event()))
     }
 }
 
 impl std::iter::FusedIterator for Scan {}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use crate::Db;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+
+        /// Index scans resolve postings in batches; with a 100-byte batch budget most batches are
+        /// shortened, from whichever end they were taken for. Every order of taking events from
+        /// both ends, owned or borrowed, must still give the model's events.
+        #[test]
+        fn shortened_batches_keep_posting_order(
+            events in proptest::collection::vec((0i64..50, 0u8..4, 0usize..60, any::<bool>()), 1..300),
+            steps in proptest::collection::vec((any::<bool>(), any::<bool>()), 0..400),
+            range in (0i64..50, 0i64..60),
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("batches.esdb");
+            let mut writer = esdb_write::Writer::create(&path).unwrap();
+            let mut model = Vec::new();
+            for (seq, &(ts, grouping, len, indexed)) in events.iter().enumerate() {
+                let data = format!("{seq:0len$}");
+                let pairs: Vec<(&str, &str)> = if indexed { vec![("k", "v")] } else { Vec::new() };
+                writer.add("s", ts, [b'g', grouping], pairs, &data).unwrap();
+                if indexed {
+                    model.push((ts, seq, data.into_bytes()));
+                }
+            }
+            writer.finish().unwrap();
+            model.sort();
+            let model: Vec<(i64, Vec<u8>)> =
+                model.into_iter().filter(|e| (range.0..range.1).contains(&e.0)).map(|(ts, _, data)| (ts, data)).collect();
+
+            let db = Db::open(&path).unwrap();
+            let space = db.space("s").unwrap().unwrap();
+            let mut scan = space.scan_index("k", "v").unwrap().range(range.0..range.1);
+            let (mut front, mut back) = (Vec::new(), Vec::new());
+            for &(from_front, borrowed) in steps.iter().chain(std::iter::repeat(&(true, false))) {
+                let event = match (from_front, borrowed) {
+                    (true, false) => scan.next(),
+                    (false, false) => scan.next_back(),
+                    (true, true) => scan.next_ref().map(|e| e.map(|e| e.to_event())),
+                    (false, true) => scan.next_back_ref().map(|e| e.map(|e| e.to_event())),
+                };
+                let Some(event) = event else { break };
+                let event = event.unwrap();
+                let item = (event.timestamp(), event.data().to_vec());
+                if from_front { front.push(item) } else { back.push(item) }
+            }
+            back.reverse();
+            front.extend(back);
+            prop_assert_eq!(front, model);
+        }
+    }
+}
