@@ -193,10 +193,22 @@ pub fn decode_footer(data: &[u8]) {
     }
 }
 
-/// A block frame; the first byte sets the largest raw length allowed (in KiB).
+/// A block frame; the first byte sets the largest raw length allowed (in KiB). The rest is also
+/// an LZ4 payload whose prefix (of 64 times the first byte) must match a full decompression
+/// wherever that succeeds.
 pub fn decode_frame(data: &[u8]) {
     let limit = data.first().map_or(0, |b| u32::from(*b) << 10);
-    let _ = frame::open(data.get(1..).unwrap_or_default(), 0, limit, "fuzz");
+    let rest = data.get(1..).unwrap_or_default();
+    let _ = frame::open(rest, 0, limit, "fuzz");
+    let mut prefix = vec![0u8; data.first().map_or(0, |b| usize::from(*b) * 64)];
+    let prefix_ok = frame::decompress_prefix(rest, 0, &mut prefix).is_ok();
+    let mut full = vec![0u8; 1 << 16];
+    if let Ok(n) = lz4_flex::block::decompress_into(rest, &mut full) {
+        if n >= prefix.len() {
+            assert!(prefix_ok, "the prefix of a valid payload decodes");
+            assert_eq!(prefix, full[..prefix.len()]);
+        }
+    }
 }
 
 /// A catalog block payload: tail, every entry, binary search and full validation.

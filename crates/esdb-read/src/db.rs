@@ -64,26 +64,27 @@ impl Inner {
         referenced_at: u64,
         reuse: Option<Bytes>,
     ) -> Result<Bytes> {
+        match self.read_checked(handle, section, referenced_at)? {
+            StoredBlock::Raw(payload) => Ok(payload),
+            StoredBlock::Lz4 { stored, raw_len } => decompress_reusing(&stored, raw_len, handle.offset, reuse),
+        }
+    }
+
+    /// Reads the block at `handle` and checks its frame, leaving a compressed payload as it is.
+    pub(crate) fn read_checked(
+        &self,
+        handle: Handle,
+        section: &'static str,
+        referenced_at: u64,
+    ) -> Result<StoredBlock> {
         handle.check_within(self.body_start(), self.body_end(), section, referenced_at)?;
         let framed = self.read(handle.offset, handle.framed_len())?;
         let trailer = frame::check(&framed, handle.offset, self.footer.max_block_len, section)?;
-        let payload_len = handle.len as usize;
-        match trailer.codec {
-            frame::Codec::Raw => Ok(framed.slice(..payload_len)),
-            frame::Codec::Lz4 => {
-                let raw_len = trailer.raw_len as usize;
-                let mut buf = reuse.and_then(|bytes| bytes.try_into_mut().ok()).unwrap_or_default();
-                // Old contents are fully overwritten by the decompression, so only growth needs
-                // initializing.
-                if buf.len() >= raw_len {
-                    buf.truncate(raw_len);
-                } else {
-                    buf.resize(raw_len, 0);
-                }
-                frame::decompress_into(&framed[..payload_len], handle.offset, &mut buf)?;
-                Ok(buf.freeze())
-            }
-        }
+        let stored = framed.slice(..handle.len as usize);
+        Ok(match trailer.codec {
+            frame::Codec::Raw => StoredBlock::Raw(stored),
+            frame::Codec::Lz4 => StoredBlock::Lz4 { stored, raw_len: trailer.raw_len as usize },
+        })
     }
 
     /// Reads the block at `handle`, checks its frame and returns its raw payload.
@@ -98,6 +99,29 @@ impl Inner {
             std::borrow::Cow::Owned(payload) => Ok(Bytes::from(payload)),
         }
     }
+}
+
+/// A block whose frame passed its checks, as stored.
+pub(crate) enum StoredBlock {
+    /// The payload itself.
+    Raw(Bytes),
+    /// An LZ4 payload of `raw_len` bytes once decompressed.
+    Lz4 { stored: Bytes, raw_len: usize },
+}
+
+/// Decompresses an LZ4 payload of `raw_len` bytes stored at `offset`, into `reuse` when it is a
+/// buffer no one else holds any more.
+pub(crate) fn decompress_reusing(stored: &[u8], raw_len: usize, offset: u64, reuse: Option<Bytes>) -> Result<Bytes> {
+    let mut buf = reuse.and_then(|bytes| bytes.try_into_mut().ok()).unwrap_or_default();
+    // Old contents are fully overwritten by the decompression, so only growth needs
+    // initializing.
+    if buf.len() >= raw_len {
+        buf.truncate(raw_len);
+    } else {
+        buf.resize(raw_len, 0);
+    }
+    frame::decompress_into(stored, offset, &mut buf)?;
+    Ok(buf.freeze())
 }
 
 /// An open ESDB file. Cheap to clone; `Send + Sync`, so many threads may query one `Db` at once.

@@ -14,10 +14,10 @@ use esdb_format::v1::block_index::BlockIndex;
 use esdb_format::v1::catalog::StreamRef;
 use esdb_format::v1::data_block::{self, EventSpan};
 use esdb_format::v1::grouping_table::GroupingTable;
-use esdb_format::v1::posting_block;
+use esdb_format::v1::{frame, posting_block};
 use esdb_format::DecodeError;
 
-use crate::db::Inner;
+use crate::db::{Inner, StoredBlock};
 use crate::error::{Error, Result};
 use crate::event::{Event, EventRef};
 
@@ -107,6 +107,12 @@ impl IndexView {
     }
 }
 
+/// Compressed data blocks at least this long (raw) are first decompressed only as far as their
+/// first event when a scan starts on them: what a lookup of the first event needs.
+const PREFIX_MIN_BLOCK: usize = 8192;
+/// The first prefix tried; it grows fourfold until it holds the block's event lengths.
+const FIRST_PREFIX: usize = 2048;
+
 /// One decoded data block.
 #[derive(Debug)]
 struct DataBlock {
@@ -116,6 +122,18 @@ struct DataBlock {
     first_event: u64,
     payload: Bytes,
     spans: Vec<EventSpan>,
+    /// Leading events whose data `payload` holds: all of them, unless the block was only
+    /// decompressed in part, in which case `rest` keeps what completes it.
+    n_ready: u64,
+    rest: Option<Rest>,
+}
+
+/// What completes a block decompressed only in part: its stored payload, checksum already checked.
+#[derive(Debug)]
+struct Rest {
+    stored: Bytes,
+    raw_len: usize,
+    offset: u64,
 }
 
 impl DataBlock {
@@ -135,10 +153,68 @@ impl DataBlock {
         let payload =
             inner.read_block_reusing(entry.block, "data block", index.index().entry_offset(block_idx), reuse)?;
         data_block::decode(&payload, entry.block.offset, entry.first_ts, n_items, &mut spans)?;
-        Ok(DataBlock { block_idx, first_item, first_event, payload, spans })
+        let n_ready = spans.len() as u64;
+        Ok(DataBlock { block_idx, first_item, first_event, payload, spans, n_ready, rest: None })
+    }
+
+    /// Like [`DataBlock::load`], but a large compressed block is decompressed only as far as its
+    /// first event; [`DataBlock::complete`] does the rest when a later event is wanted.
+    fn load_first(inner: &Inner, index: &IndexView, block_idx: usize, first_event: u64) -> Result<DataBlock> {
+        let entry = index.index().entry(block_idx);
+        let (stored, raw_len) =
+            match inner.read_checked(entry.block, "data block", index.index().entry_offset(block_idx))? {
+                StoredBlock::Lz4 { stored, raw_len } if raw_len >= PREFIX_MIN_BLOCK => (stored, raw_len),
+                _ => return DataBlock::load(inner, index, block_idx, first_event, None),
+            };
+        let (first_item, n_items) = index.block_items(block_idx)?;
+        let offset = entry.block.offset;
+        let mut spans = Vec::new();
+        let mut want = FIRST_PREFIX;
+        let prefix = loop {
+            let mut prefix = vec![0u8; want];
+            frame::decompress_prefix(&stored, offset, &mut prefix)?;
+            match data_block::decode_prefix(&prefix, raw_len as u64, offset, entry.first_ts, n_items, &mut spans) {
+                Ok(()) => break prefix,
+                Err(DecodeError::Truncated { .. }) if want < raw_len => want = (want * 4).min(raw_len),
+                Err(err) => return Err(err.into()),
+            }
+        };
+        let first_end = spans[0].end as usize;
+        let prefix = if first_end > prefix.len() {
+            let mut longer = vec![0u8; first_end];
+            frame::decompress_prefix(&stored, offset, &mut longer)?;
+            longer
+        } else {
+            prefix
+        };
+        let n_ready = spans.partition_point(|span| span.end as usize <= prefix.len()) as u64;
+        Ok(DataBlock {
+            block_idx,
+            first_item,
+            first_event,
+            payload: Bytes::from(prefix),
+            spans,
+            n_ready,
+            rest: Some(Rest { stored, raw_len, offset }),
+        })
+    }
+
+    /// Decompresses the rest of a block loaded by [`DataBlock::load_first`].
+    fn complete(&mut self) -> Result<()> {
+        if let Some(rest) = &self.rest {
+            self.payload = crate::db::decompress_reusing(&rest.stored, rest.raw_len, rest.offset, None)?;
+            self.n_ready = self.spans.len() as u64;
+            self.rest = None;
+        }
+        Ok(())
     }
 
     fn covers(&self, item: u64) -> bool {
+        item >= self.first_item && item - self.first_item < self.n_ready
+    }
+
+    /// Whether `item` is one of the block's events, its data decompressed or not.
+    fn holds(&self, item: u64) -> bool {
         item >= self.first_item && item - self.first_item < self.spans.len() as u64
     }
 
@@ -309,11 +385,20 @@ impl GroupingStream {
     }
 
     fn block_for(&mut self, item: u64, end: End) -> Result<&DataBlock> {
-        if !self.cached(end).as_ref().is_some_and(|block| block.covers(item)) {
-            let block_idx = self.index.index().block_of_item(item);
-            let previous = self.cached(end).take();
-            let block = DataBlock::load(&self.inner, &self.index, block_idx, self.first_event, previous)?;
-            *self.cached(end) = Some(block);
+        match self.cached(end) {
+            Some(block) if block.covers(item) => {}
+            Some(block) if block.holds(item) => block.complete()?,
+            cached => {
+                let previous = cached.take();
+                let block_idx = self.index.index().block_of_item(item);
+                // The first block a scan reads from the front may be all a lookup wants of it.
+                let block = if end == End::Front && previous.is_none() {
+                    DataBlock::load_first(&self.inner, &self.index, block_idx, self.first_event)?
+                } else {
+                    DataBlock::load(&self.inner, &self.index, block_idx, self.first_event, previous)?
+                };
+                *self.cached(end) = Some(block);
+            }
         }
         Ok(self.cached(end).as_ref().expect("filled above"))
     }
@@ -792,6 +877,48 @@ mod tests {
     use proptest::prelude::*;
 
     use crate::Db;
+
+    /// A scan starts on a large compressed block by decompressing only its first event; taking
+    /// more events, from either end or after a seek, must see the whole block.
+    #[test]
+    fn partly_decompressed_first_blocks_complete_on_demand() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("prefix.esdb");
+        let mut writer = esdb_write::Writer::create(&path).unwrap();
+        let model: Vec<(i64, Vec<u8>)> = (0..2000i64)
+            .map(|seq| {
+                (seq / 3, format!("{{\"seq\":{seq},\"pad\":\"{}\"}}", "x".repeat((seq % 90) as usize)).into_bytes())
+            })
+            .collect();
+        for (ts, data) in &model {
+            writer.add("s", *ts, "g", [("k", "v")], data).unwrap();
+        }
+        writer.finish().unwrap();
+        let db = Db::open(&path).unwrap();
+        let space = db.space("s").unwrap().unwrap();
+        let owned = |scan: super::Scan| {
+            scan.map(|e| e.map(|e| (e.timestamp(), e.data().to_vec()))).collect::<crate::Result<Vec<_>>>().unwrap()
+        };
+
+        let mut scan = space.scan("g").unwrap();
+        let first = scan.next_ref().unwrap().unwrap();
+        assert_eq!((first.timestamp(), first.data().to_vec()), model[0]);
+        let mut got = vec![model[0].clone()];
+        got.extend(owned(scan));
+        assert_eq!(got, model);
+
+        let mut scan = space.scan("g").unwrap();
+        let first = scan.next().unwrap().unwrap();
+        let last = scan.next_back().unwrap().unwrap();
+        assert_eq!((first.timestamp(), first.data().to_vec()), model[0]);
+        assert_eq!((last.timestamp(), last.data().to_vec()), model[model.len() - 1]);
+        assert_eq!(owned(scan), model[1..model.len() - 1]);
+
+        for (lo, hi) in [(0, 1), (10, 400), (333, 334), (650, 700)] {
+            let want: Vec<_> = model.iter().filter(|e| (lo..hi).contains(&e.0)).cloned().collect();
+            assert_eq!(owned(space.scan("g").unwrap().range(lo..hi)), want, "range {lo}..{hi}");
+        }
+    }
 
     proptest! {
         #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]

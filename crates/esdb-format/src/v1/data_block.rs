@@ -67,11 +67,27 @@ pub fn decode(
     n_expected: u64,
     out: &mut Vec<EventSpan>,
 ) -> Result<(), DecodeError> {
-    crate::v1::cleared_on_error(out, |out| decode_spans(payload, at, first_ts, n_expected, out))
+    crate::v1::cleared_on_error(out, |out| decode_spans(payload, payload.len() as u64, at, first_ts, n_expected, out))
+}
+
+/// Like [`decode`], from only the first bytes of a payload of `payload_len` bytes: enough when
+/// `prefix` reaches past the event lengths. Fails with [`DecodeError::Truncated`] when it does
+/// not, so a caller can retry with a longer prefix; the spans of events whose data lies beyond
+/// the prefix are computed all the same.
+pub fn decode_prefix(
+    prefix: &[u8],
+    payload_len: u64,
+    at: u64,
+    first_ts: i64,
+    n_expected: u64,
+    out: &mut Vec<EventSpan>,
+) -> Result<(), DecodeError> {
+    crate::v1::cleared_on_error(out, |out| decode_spans(prefix, payload_len, at, first_ts, n_expected, out))
 }
 
 fn decode_spans(
     payload: &[u8],
+    payload_len: u64,
     at: u64,
     first_ts: i64,
     n_expected: u64,
@@ -127,14 +143,11 @@ fn decode_spans(
         idx += 1;
     })?;
     let data_start = cur.pos() as u64;
-    if total != payload.len() as u64 - data_start {
+    if total != payload_len - data_start {
         return Err(DecodeError::invalid(
             "event data lengths",
             lengths_at,
-            format!(
-                "lengths add up to {total} bytes, the block has {} bytes of data",
-                payload.len() as u64 - data_start
-            ),
+            format!("lengths add up to {total} bytes, the block has {} bytes of data", payload_len - data_start),
         ));
     }
     // The lengths fill the payload exactly, so every offset below fits in u32.
@@ -215,6 +228,25 @@ mod tests {
         let mut spans = vec![EventSpan { ts: 1, start: 2, end: 3 }];
         assert!(decode(&[1, 5, 0, 9, 152, 101, 101, 108, 108], 0, 1 << 59, 1, &mut spans).is_err());
         assert!(spans.is_empty());
+    }
+
+    #[test]
+    fn prefix_gives_the_same_spans_or_truncated() {
+        let events: Vec<(i64, &[u8])> = vec![(5, b"abc"), (5, b"de"), (300, b"")];
+        let mut payload = Vec::new();
+        encode(events.iter().copied(), &mut payload);
+        let mut full = Vec::new();
+        decode(&payload, 0, 5, 3, &mut full).unwrap();
+        for cut in 0..=payload.len() {
+            let mut spans = Vec::new();
+            match decode_prefix(&payload[..cut], payload.len() as u64, 0, 5, 3, &mut spans) {
+                Ok(()) => assert_eq!(spans, full, "cut at {cut}"),
+                Err(err) => {
+                    assert!(cut < 8, "cut at {cut}: {err}");
+                    assert!(matches!(err, DecodeError::Truncated { .. }));
+                }
+            }
+        }
     }
 
     #[test]

@@ -251,9 +251,110 @@ pub fn decompress_into(payload: &[u8], offset: u64, out: &mut [u8]) -> Result<()
     }
 }
 
+/// Decompresses only the first `out.len()` bytes of an LZ4 block payload at absolute `offset`:
+/// enough to read a data block's header and its first events without paying for the rest.
+///
+/// LZ4 output depends only on earlier output, so the prefix equals the same bytes of a full
+/// decompression. Fails if the payload ends before `out` is full or a match reaches back before
+/// the start of the block; a payload whose later part is corrupt may still give a prefix, which
+/// is why callers check the block's checksum first and decompress it fully before using more.
+pub fn decompress_prefix(payload: &[u8], offset: u64, out: &mut [u8]) -> Result<(), DecodeError> {
+    let corrupt = |what: &str| DecodeError::invalid("block payload", offset, format!("LZ4 payload is corrupt: {what}"));
+    let want = out.len();
+    let (mut input, mut done) = (0usize, 0usize);
+    while done < want {
+        let token = *payload.get(input).ok_or_else(|| corrupt("it ends early"))?;
+        input += 1;
+        let literals =
+            lz4_length(payload, &mut input, usize::from(token >> 4)).ok_or_else(|| corrupt("it ends early"))?;
+        let literals_end =
+            input.checked_add(literals).filter(|&end| end <= payload.len()).ok_or_else(|| corrupt("it ends early"))?;
+        let n = literals.min(want - done);
+        out[done..done + n].copy_from_slice(&payload[input..input + n]);
+        done += n;
+        input = literals_end;
+        if done == want {
+            break;
+        }
+        let distance = payload
+            .get(input..input + 2)
+            .map(|bytes| usize::from(u16::from_le_bytes([bytes[0], bytes[1]])))
+            .ok_or_else(|| corrupt("it ends early"))?;
+        input += 2;
+        if distance == 0 || distance > done {
+            return Err(corrupt("a match reaches before the start of the block"));
+        }
+        let len =
+            lz4_length(payload, &mut input, usize::from(token & 0x0f)).ok_or_else(|| corrupt("it ends early"))? + 4;
+        let n = len.min(want - done);
+        if distance >= n {
+            out.copy_within(done - distance..done - distance + n, done);
+        } else {
+            // The match overlaps its own output: a repeating pattern, copied byte by byte.
+            for idx in done..done + n {
+                out[idx] = out[idx - distance];
+            }
+        }
+        done += n;
+    }
+    Ok(())
+}
+
+/// An LZ4 length: the 4-bit `nibble`, and when it is 15, the extension bytes that follow at
+/// `input`. `None` if they run past the payload.
+fn lz4_length(payload: &[u8], input: &mut usize, nibble: usize) -> Option<usize> {
+    let mut len = nibble;
+    if nibble == 15 {
+        loop {
+            let byte = *payload.get(*input)?;
+            *input += 1;
+            len = len.checked_add(usize::from(byte))?;
+            if byte != 255 {
+                break;
+            }
+        }
+    }
+    Some(len)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Every prefix equals the same bytes of a full decompression, for data with long
+        /// repeats (overlapping matches) and literal runs alike.
+        #[test]
+        fn prefix_matches_full_decompression(
+            pieces in proptest::collection::vec((proptest::collection::vec(any::<u8>(), 0..40), 1usize..300), 0..20),
+            cut in any::<prop::sample::Index>(),
+        ) {
+            let raw: Vec<u8> = pieces.iter().flat_map(|(piece, times)| {
+                if piece.is_empty() { Vec::new() } else { piece.iter().copied().cycle().take(piece.len() * times / 7 + 1).collect() }
+            }).collect();
+            let compressed = lz4_flex::block::compress(&raw);
+            let want = cut.index(raw.len() + 1);
+            let mut out = vec![0u8; want];
+            decompress_prefix(&compressed, 0, &mut out).unwrap();
+            prop_assert_eq!(&out[..], &raw[..want]);
+        }
+
+        /// Arbitrary bytes give a prefix or an error, never a panic or a hang.
+        #[test]
+        fn arbitrary_payloads_never_panic(payload in proptest::collection::vec(any::<u8>(), 0..200), want in 0usize..2000) {
+            let mut out = vec![0u8; want];
+            let _ = decompress_prefix(&payload, 0, &mut out);
+        }
+    }
+
+    #[test]
+    fn truncated_payload_is_an_error() {
+        let compressed = lz4_flex::block::compress(&[7u8; 1000]);
+        let mut out = vec![0u8; 1000];
+        assert!(decompress_prefix(&compressed[..compressed.len() - 1], 9, &mut out).is_err());
+        assert!(matches!(decompress_prefix(&[0x10], 9, &mut out), Err(DecodeError::Invalid { offset: 9, .. })));
+    }
 
     #[test]
     fn compressible_payload_is_lz4_and_roundtrips() {
