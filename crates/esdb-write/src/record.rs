@@ -9,7 +9,7 @@
 //! variable-length parts compare like the raw bytes.
 
 use esdb_format::cursor::Cursor;
-use esdb_format::v1::key::{push_escaped, read_escaped};
+use esdb_format::v1::key::{escaped_part_len, push_escaped, read_escaped};
 use esdb_format::varint;
 
 /// Bytes of an order-preserving timestamp plus sequence number.
@@ -65,9 +65,7 @@ pub(crate) struct EventRecord<'r> {
 
 /// Length of the escaped part at the start of `key`, terminator included.
 fn escaped_len(key: &[u8]) -> usize {
-    let mut cur = Cursor::new(key, 0);
-    read_escaped(&mut cur, "sort key").expect("sort keys are written by event_key");
-    cur.pos()
+    escaped_part_len(key).expect("sort keys are written by event_key")
 }
 
 impl<'r> EventRecord<'r> {

@@ -146,6 +146,19 @@ impl CatalogKey {
     }
 }
 
+/// Length of the escaped part at the start of `bytes`, terminator included, without unescaping
+/// it; `None` if no terminator follows.
+pub fn escaped_part_len(bytes: &[u8]) -> Option<usize> {
+    let mut pos = 0;
+    loop {
+        pos += bytes[pos..].iter().position(|&byte| byte == ESCAPE)?;
+        if *bytes.get(pos + 1)? == TERMINATOR {
+            return Some(pos + 2);
+        }
+        pos += 2;
+    }
+}
+
 /// Reads one escaped part up to and including its terminator.
 pub fn read_escaped(cur: &mut Cursor<'_>, field: &'static str) -> Result<Vec<u8>, DecodeError> {
     let mut out = Vec::new();
@@ -176,6 +189,18 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn escaped_part_len_matches_read_escaped(part: Vec<u8>, rest: Vec<u8>) {
+            let mut bytes = Vec::new();
+            push_escaped(&part, &mut bytes);
+            let len = bytes.len();
+            bytes.extend_from_slice(&rest);
+            prop_assert_eq!(escaped_part_len(&bytes), Some(len));
+            let mut cur = Cursor::new(&bytes, 0);
+            prop_assert_eq!(read_escaped(&mut cur, "part").unwrap(), part);
+            prop_assert_eq!(cur.pos(), len);
+        }
+
         #[test]
         fn escaping_preserves_order(a: Vec<u8>, b: Vec<u8>) {
             prop_assert_eq!(a.cmp(&b), space_prefix(&a).cmp(&space_prefix(&b)));
