@@ -470,36 +470,28 @@ impl PostingStream {
     /// `[front, back)`: served from the end's batch, which is refilled with the next run of
     /// postings from that end when `item` is past it.
     fn batched_event(&mut self, item: u64, window: (u64, u64), end: End) -> Result<EventRef<'_>> {
-        let covered = match end {
-            End::Front => self.front_batch.covers(item),
-            End::Back => self.back_batch.covers(item),
-        };
-        if !covered {
-            let len = match end {
-                End::Front => &mut self.front_batch_len,
-                End::Back => &mut self.back_batch_len,
-            };
+        if !self.batch(end).0.covers(item) {
+            let (batch, len) = self.batch(end);
             let want = (*len).max(FIRST_BATCH_POSTINGS);
             *len = (want * BATCH_GROWTH).min(MAX_BATCH_POSTINGS);
+            let mut batch = std::mem::take(batch);
             let run = match end {
                 End::Front => item..(item + want).min(window.1),
                 End::Back => (item + 1).saturating_sub(want).max(window.0)..item + 1,
             };
-            let mut batch = std::mem::take(match end {
-                End::Front => &mut self.front_batch,
-                End::Back => &mut self.back_batch,
-            });
             let filled = self.fill_batch(run, end, &mut batch);
-            *match end {
-                End::Front => &mut self.front_batch,
-                End::Back => &mut self.back_batch,
-            } = batch;
+            *self.batch(end).0 = batch;
             filled?;
         }
-        Ok(match end {
-            End::Front => self.front_batch.event_ref(item),
-            End::Back => self.back_batch.event_ref(item),
-        })
+        Ok(self.batch(end).0.event_ref(item))
+    }
+
+    /// The batch `end` reads from, and the size of its next one.
+    fn batch(&mut self, end: End) -> (&mut Batch, &mut u64) {
+        match end {
+            End::Front => (&mut self.front_batch, &mut self.front_batch_len),
+            End::Back => (&mut self.back_batch, &mut self.back_batch_len),
+        }
     }
 
     /// Resolves the postings `run` into `batch`, reusing its buffers. Copies at most

@@ -67,7 +67,7 @@ pub fn decode(
     n_expected: u64,
     out: &mut Vec<EventSpan>,
 ) -> Result<(), DecodeError> {
-    crate::v1::cleared_on_error(out, |out| decode_spans(payload, payload.len() as u64, at, first_ts, n_expected, out))
+    decode_prefix(payload, payload.len() as u64, at, first_ts, n_expected, out)
 }
 
 /// Like [`decode`], from only the first bytes of a payload of `payload_len` bytes: enough when
