@@ -162,7 +162,7 @@ fn write(n: usize, memory_mib: usize) -> AnyResult<()> {
 }
 
 /// Runs one operation many times, for `perf` or `valgrind --tool=callgrind`: `scan`, `scan-ref`,
-/// `lookup`, `index` or `write`.
+/// `lookup`, `index`, or `write` (1M L1 events; `write:MIB` sets the memory budget).
 ///
 /// With `--files DIR` the two files are kept in `DIR` and reused by later runs, so a profiler
 /// records only the operation.
@@ -184,9 +184,21 @@ fn profile(what: &str, n: usize, files: Option<&str>) -> AnyResult<()> {
 /// `--toggle-collect='*run_profile*'`.
 #[inline(never)]
 fn run_profile(what: &str, l1: &Path, l2: &Path) -> AnyResult<()> {
-    if what == "write" {
+    if let Some(memory_budget) = what.strip_prefix("write") {
+        // Events are generated before the clock starts, as in the comparison.
+        let visits = esdb_bench::visits(1_000_000, 20_000, 1);
+        let options = match memory_budget.strip_prefix(':') {
+            Some(mib) => WriterOptions { memory_budget: mib.parse::<usize>()? << 20, ..WriterOptions::default() },
+            None => WriterOptions::default(),
+        };
         let dir = tempfile::tempdir()?;
-        write_l1(&dir.path().join("w.esdb"), Visits::new(20_000, 1).take(100_000), WriterOptions::default())?;
+        let start = std::time::Instant::now();
+        let mut writer = Writer::create_with(dir.path().join("w.esdb"), options)?;
+        for v in &visits {
+            writer.add("visit", v.ts, &v.host, [("visitor", v.visitor.as_str()), ("city", v.city)], &v.data)?;
+        }
+        writer.finish()?;
+        println!("write: {:.2} M events/s", visits.len() as f64 / start.elapsed().as_secs_f64() / 1e6);
         return Ok(());
     }
     let db = Db::open(l1)?;
@@ -227,7 +239,7 @@ fn run_profile(what: &str, l1: &Path, l2: &Path) -> AnyResult<()> {
                     .sum::<esdb_read::Result<usize>>()?;
             }
         }
-        other => return Err(format!("unknown profile {other:?}: scan, scan-ref, lookup, index or write").into()),
+        other => return Err(format!("unknown profile {other:?}: scan, scan-ref, lookup, index or write[:MIB]").into()),
     }
     println!("{total}");
     Ok(())

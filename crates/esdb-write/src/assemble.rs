@@ -18,7 +18,7 @@ use esdb_format::varint;
 use crate::catalog::CatalogWriter;
 use crate::output::Output;
 use crate::record::{self, EventRecord};
-use crate::sort::Sorter;
+use crate::sort::{Record, Sorter};
 use crate::stream::{DataStream, PostingStream};
 use crate::{Compression, WriteError, WriterOptions};
 
@@ -99,8 +99,8 @@ impl<W: Write> Assembler<W> {
     }
 
     /// Adds the next event record in sort order.
-    pub(crate) fn add(&mut self, key: &[u8], value: &[u8]) -> Result<(), WriteError> {
-        let rec = EventRecord::parse(key, value);
+    pub(crate) fn add(&mut self, record: Record<'_>) -> Result<(), WriteError> {
+        let rec = EventRecord::parse(record.group, record.order, record.value);
         let same_space = self.space.as_ref().is_some_and(|space| space.escaped == rec.space_escaped);
         if !same_space {
             self.finish_space()?;
@@ -131,10 +131,10 @@ impl<W: Write> Assembler<W> {
 
         self.value_buf.clear();
         varint::encode(event_number, &mut self.value_buf);
-        self.timeline_sorter.push(rec.seq_key, &self.value_buf)?;
+        self.timeline_sorter.push(&[], rec.order, &self.value_buf)?;
         for (name, value) in &rec.indexes {
-            record::posting_key(name, value, rec.seq_key, &mut self.key_buf);
-            self.index_sorter.push(&self.key_buf, &self.value_buf)?;
+            record::posting_group(name, value, &mut self.key_buf);
+            self.index_sorter.push(&self.key_buf, rec.order, &self.value_buf)?;
         }
         Ok(())
     }
@@ -173,9 +173,12 @@ impl<W: Write> Assembler<W> {
 
         let timeline = if space.n_groupings > 1 {
             let mut sorted = self.timeline_sorter.finish()?;
-            while let Some((key, value)) = sorted.next()? {
-                let (event, _) = varint::decode(value).expect("writer-encoded event number");
-                sinks.postings.add(record::ts_of(key), event, &mut sinks.out).map_err(WriteError::io("write", path))?;
+            while let Some(posting) = sorted.next()? {
+                let (event, _) = varint::decode(posting.value).expect("writer-encoded event number");
+                sinks
+                    .postings
+                    .add(record::ts_of(posting.order), event, &mut sinks.out)
+                    .map_err(WriteError::io("write", path))?;
             }
             Some(sinks.postings.finish(&mut sinks.out).map_err(WriteError::io("write", path))?.1)
         } else {
@@ -186,16 +189,16 @@ impl<W: Write> Assembler<W> {
 
         let mut n_index_values = 0u64;
         let mut sorted = self.index_sorter.finish()?;
-        let mut current_prefix: Vec<u8> = Vec::new();
+        let mut current_group: Vec<u8> = Vec::new();
         loop {
             let next = sorted.next()?;
-            let prefix_changed = match &next {
-                Some((key, _)) => key[..record::posting_prefix_len(key)] != current_prefix[..],
+            let group_changed = match &next {
+                Some(posting) => posting.group != &current_group[..],
                 None => true,
             };
-            if prefix_changed && !current_prefix.is_empty() {
+            if group_changed && !current_group.is_empty() {
                 let (stats, stream) = sinks.postings.finish(&mut sinks.out).map_err(WriteError::io("write", path))?;
-                let (name, value) = record::posting_name_value(&current_prefix);
+                let (name, value) = record::posting_name_value(&current_group);
                 sinks.scratch.clear();
                 IndexValueEntry { stats, stream }.encode(&mut sinks.scratch);
                 sinks
@@ -204,13 +207,16 @@ impl<W: Write> Assembler<W> {
                     .map_err(WriteError::io("write", path))?;
                 n_index_values += 1;
             }
-            let Some((key, value)) = next else { break };
-            if prefix_changed {
-                current_prefix.clear();
-                current_prefix.extend_from_slice(&key[..record::posting_prefix_len(key)]);
+            let Some(posting) = next else { break };
+            if group_changed {
+                current_group.clear();
+                current_group.extend_from_slice(posting.group);
             }
-            let (event, _) = varint::decode(value).expect("writer-encoded event number");
-            sinks.postings.add(record::ts_of(key), event, &mut sinks.out).map_err(WriteError::io("write", path))?;
+            let (event, _) = varint::decode(posting.value).expect("writer-encoded event number");
+            sinks
+                .postings
+                .add(record::ts_of(posting.order), event, &mut sinks.out)
+                .map_err(WriteError::io("write", path))?;
         }
         drop(sorted);
 

@@ -191,9 +191,9 @@ impl Writer {
         pairs.sort_unstable();
         pairs.dedup();
 
-        record::event_key(space, grouping, timestamp, self.seq, &mut self.key_buf);
+        record::event_group(space, grouping, &mut self.key_buf);
         record::event_value(&pairs, data, &mut self.value_buf);
-        self.sorter.push(&self.key_buf, &self.value_buf)?;
+        self.sorter.push(&self.key_buf, record::order(timestamp, self.seq), &self.value_buf)?;
         self.seq += 1;
         Ok(())
     }
@@ -227,8 +227,8 @@ impl Writer {
             &self.hook,
         )?;
         let mut sorted = self.sorter.finish()?;
-        while let Some((key, value)) = sorted.next()? {
-            assembler.add(key, value)?;
+        while let Some(record) = sorted.next()? {
+            assembler.add(record)?;
         }
         drop(sorted);
         let (writer, totals, file_len) = assembler.finish()?;

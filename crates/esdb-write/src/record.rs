@@ -1,42 +1,32 @@
-//! Sort keys of the records the writer buffers, chosen so that bytewise order is the order the
-//! file needs.
+//! How the writer's records sort: each is a group and an order within it (see `sort.rs`),
+//! chosen so that the sorter's order is the order the file needs.
 //!
-//! - Event records sort by (space, grouping, timestamp, insertion sequence).
-//! - Posting records sort by (index name, index value, timestamp, insertion sequence); timeline
-//!   records by (timestamp, insertion sequence).
+//! - Event records: group (space, grouping), order (timestamp, insertion sequence).
+//! - Posting records: group (index name, index value), order as their event's; timeline records
+//!   have the empty group and their event's order.
 //!
 //! Space, grouping and index parts use the catalog's escaping (`esdb_format::v1::key`), so that
-//! variable-length parts compare like the raw bytes.
+//! the bytewise order of two concatenated parts is the order of the raw pairs.
 
 use esdb_format::cursor::Cursor;
 use esdb_format::v1::key::{escaped_part_len, push_escaped, read_escaped};
 use esdb_format::varint;
 
-/// Bytes of an order-preserving timestamp plus sequence number.
-pub(crate) const TS_SEQ_LEN: usize = 16;
-
-/// Appends `ts` and `seq` so that bytewise order is numeric order of (ts, seq).
-// Big-endian is what makes bytewise comparison numeric; these bytes live only in sort keys and
-// spill files, never in an ESDB file.
-#[allow(clippy::big_endian_bytes)]
-pub(crate) fn push_ts_seq(ts: i64, seq: u64, out: &mut Vec<u8>) {
-    out.extend_from_slice(&((ts as u64) ^ (1 << 63)).to_be_bytes());
-    out.extend_from_slice(&seq.to_be_bytes());
+/// The order of `(ts, seq)` as one number: timestamp (sign bit flipped) high, sequence low.
+pub(crate) fn order(ts: i64, seq: u64) -> u128 {
+    u128::from((ts as u64) ^ (1 << 63)) << 64 | u128::from(seq)
 }
 
-/// Inverse of [`push_ts_seq`] for the last [`TS_SEQ_LEN`] bytes of a key.
-#[allow(clippy::big_endian_bytes)]
-pub(crate) fn ts_of(key: &[u8]) -> i64 {
-    let at = key.len() - TS_SEQ_LEN;
-    (u64::from_be_bytes(key[at..at + 8].try_into().expect("8 bytes")) ^ (1 << 63)) as i64
+/// The timestamp of an [`order`].
+pub(crate) fn ts_of(order: u128) -> i64 {
+    ((order >> 64) as u64 ^ (1 << 63)) as i64
 }
 
-/// Key of an event record.
-pub(crate) fn event_key(space: &[u8], grouping: &[u8], ts: i64, seq: u64, out: &mut Vec<u8>) {
+/// Group of an event record.
+pub(crate) fn event_group(space: &[u8], grouping: &[u8], out: &mut Vec<u8>) {
     out.clear();
     push_escaped(space, out);
     push_escaped(grouping, out);
-    push_ts_seq(ts, seq, out);
 }
 
 /// Value of an event record: the sorted, deduplicated index entries, then the data.
@@ -58,21 +48,20 @@ pub(crate) struct EventRecord<'r> {
     pub(crate) space_escaped: &'r [u8],
     pub(crate) grouping_escaped: &'r [u8],
     pub(crate) ts: i64,
-    pub(crate) seq_key: &'r [u8],
+    pub(crate) order: u128,
     pub(crate) indexes: Vec<(&'r [u8], &'r [u8])>,
     pub(crate) data: &'r [u8],
 }
 
-/// Length of the escaped part at the start of `key`, terminator included.
-fn escaped_len(key: &[u8]) -> usize {
-    escaped_part_len(key).expect("sort keys are written by event_key")
+/// Length of the escaped part at the start of `group`, terminator included.
+fn escaped_len(group: &[u8]) -> usize {
+    escaped_part_len(group).expect("groups are written by event_group")
 }
 
 impl<'r> EventRecord<'r> {
-    /// Splits a record written by [`event_key`] and [`event_value`].
-    pub(crate) fn parse(key: &'r [u8], value: &'r [u8]) -> EventRecord<'r> {
-        let space_len = escaped_len(key);
-        let grouping_len = escaped_len(&key[space_len..]);
+    /// Splits a record written by [`event_group`], [`order`] and [`event_value`].
+    pub(crate) fn parse(group: &'r [u8], order: u128, value: &'r [u8]) -> EventRecord<'r> {
+        let space_len = escaped_len(group);
         let mut cur = Cursor::new(value, 0);
         // The writer produced these bytes itself a moment ago; a failure here is a bug.
         let n_indexes = cur.uvarint("indexes").expect("writer-encoded record");
@@ -84,10 +73,10 @@ impl<'r> EventRecord<'r> {
             })
             .collect();
         EventRecord {
-            space_escaped: &key[..space_len],
-            grouping_escaped: &key[space_len..space_len + grouping_len],
-            ts: ts_of(key),
-            seq_key: &key[key.len() - TS_SEQ_LEN..],
+            space_escaped: &group[..space_len],
+            grouping_escaped: &group[space_len..],
+            ts: ts_of(order),
+            order,
             indexes,
             data: &value[cur.pos()..],
         }
@@ -99,25 +88,18 @@ pub(crate) fn unescape(escaped: &[u8]) -> Vec<u8> {
     read_escaped(&mut Cursor::new(escaped, 0), "sort key").expect("sort keys are written by event_key")
 }
 
-/// Key of a posting record for index `(name, value)`; `ts_seq` comes from the event's key.
-pub(crate) fn posting_key(name: &[u8], value: &[u8], ts_seq: &[u8], out: &mut Vec<u8>) {
+/// Group of a posting record for index `(name, value)`.
+pub(crate) fn posting_group(name: &[u8], value: &[u8], out: &mut Vec<u8>) {
     out.clear();
     push_escaped(name, out);
     push_escaped(value, out);
-    out.extend_from_slice(ts_seq);
 }
 
-/// Length of the `(name, value)` prefix of a posting key.
-pub(crate) fn posting_prefix_len(key: &[u8]) -> usize {
-    key.len() - TS_SEQ_LEN
-}
-
-/// Splits the `(name, value)` prefix of a posting key (see [`posting_prefix_len`]) into the raw
-/// name and value.
-pub(crate) fn posting_name_value(prefix: &[u8]) -> (Vec<u8>, Vec<u8>) {
-    let mut cur = Cursor::new(prefix, 0);
-    let name = read_escaped(&mut cur, "posting key").expect("posting keys are written by posting_key");
-    let value = read_escaped(&mut cur, "posting key").expect("posting keys are written by posting_key");
+/// Splits the group of a posting record into the raw name and value.
+pub(crate) fn posting_name_value(group: &[u8]) -> (Vec<u8>, Vec<u8>) {
+    let mut cur = Cursor::new(group, 0);
+    let name = read_escaped(&mut cur, "posting group").expect("posting groups are written by posting_group");
+    let value = read_escaped(&mut cur, "posting group").expect("posting groups are written by posting_group");
     (name, value)
 }
 
@@ -126,31 +108,40 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ts_seq_order_is_numeric() {
+    fn order_is_numeric() {
         let pairs = [(i64::MIN, 5), (-1, 0), (-1, 1), (0, 0), (1, u64::MAX), (i64::MAX, 0)];
-        let keys: Vec<Vec<u8>> = pairs
-            .iter()
-            .map(|&(ts, seq)| {
-                let mut out = Vec::new();
-                push_ts_seq(ts, seq, &mut out);
-                out
-            })
-            .collect();
-        assert!(keys.windows(2).all(|w| w[0] < w[1]));
-        assert_eq!(ts_of(&keys[0]), i64::MIN);
-        assert_eq!(ts_of(&keys[1]), -1);
+        let orders: Vec<u128> = pairs.iter().map(|&(ts, seq)| order(ts, seq)).collect();
+        assert!(orders.windows(2).all(|w| w[0] < w[1]));
+        for (&(ts, _), &order) in pairs.iter().zip(&orders) {
+            assert_eq!(ts_of(order), ts);
+        }
     }
 
     #[test]
     fn event_record_roundtrip() {
-        let (mut key, mut value) = (Vec::new(), Vec::new());
-        event_key(b"s\0x", b"", -7, 3, &mut key);
+        let (mut group, mut value) = (Vec::new(), Vec::new());
+        event_group(b"s\0x", b"", &mut group);
         event_value(&[(b"type", b"buy")], b"payload", &mut value);
-        let record = EventRecord::parse(&key, &value);
+        let record = EventRecord::parse(&group, order(-7, 3), &value);
         assert_eq!(unescape(record.space_escaped), b"s\0x");
         assert_eq!(unescape(record.grouping_escaped), b"");
         assert_eq!(record.ts, -7);
+        assert_eq!(record.order, order(-7, 3));
         assert_eq!(record.indexes, vec![(&b"type"[..], &b"buy"[..])]);
         assert_eq!(record.data, b"payload");
+    }
+
+    #[test]
+    fn escaped_groups_order_like_raw_pairs() {
+        let pairs: [(&[u8], &[u8]); 5] = [(b"a", b""), (b"a", b"\0"), (b"a", b"b"), (b"a\0", b""), (b"ab", b"")];
+        let groups: Vec<Vec<u8>> = pairs
+            .iter()
+            .map(|(space, grouping)| {
+                let mut out = Vec::new();
+                event_group(space, grouping, &mut out);
+                out
+            })
+            .collect();
+        assert!(groups.windows(2).all(|w| w[0] < w[1]), "{groups:?}");
     }
 }

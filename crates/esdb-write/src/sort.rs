@@ -1,14 +1,21 @@
-//! External sort of `(key, value)` byte records by key, in bounded memory.
+//! External sort of `(group, order, value)` records, in bounded memory.
 //!
-//! Records are buffered in one arena; past the memory limit the buffer is sorted and spilled as a
-//! run to a temporary file, and [`Sorter::finish`] merges the runs. Keys are compared bytewise,
-//! so callers encode whatever order they need into the key (see `record.rs`). Keys must be unique,
-//! which makes the order, and so the output file, deterministic.
+//! Records sort by group (bytewise), then by a 128-bit order within the group. The writer's
+//! groups are an escaped space and grouping, or an index name and value, and the order is the
+//! timestamp and insertion sequence (see `record.rs`). Groups repeat across many records, so the
+//! buffer interns them: a buffered record is a fixed-width entry (group id, order, where its value
+//! lies), and sorting compares integers held in the entry instead of byte strings scattered over
+//! the arena.
+//!
+//! Past the memory limit the buffer is sorted and spilled as a run to a temporary file, and
+//! [`Sorter::finish`] merges the runs. `(group, order)` pairs must be unique, which makes the
+//! order, and so the output file, deterministic.
 
 use std::cmp::Ordering;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, HashMap};
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use tempfile::NamedTempFile;
 
@@ -17,25 +24,85 @@ use crate::WriteError;
 
 /// Bookkeeping bytes per buffered record, counted against the memory limit.
 const ENTRY_COST: usize = size_of::<Entry>();
+/// Bookkeeping bytes per distinct group beyond its own bytes (map slot, shared header, id
+/// table), counted against the memory limit.
+const GROUP_COST: usize = 64;
 /// Runs merged at once; more runs are first merged into larger runs.
 const MAX_FAN_IN: usize = 64;
 /// Read buffer of each run during a merge.
 const RUN_BUFFER_LEN: usize = 64 * 1024;
+/// Bytes before a run record's group and value: group length, value length, order.
+const RUN_HEADER_LEN: usize = 4 + 4 + 16;
 
 #[derive(Debug, Clone, Copy)]
 struct Entry {
-    start: usize,
-    key_len: u32,
+    order: u128,
+    value_start: usize,
     value_len: u32,
+    /// The group's id while buffering; its rank in group order once sorted.
+    group: u32,
 }
 
-/// Buffers records and hands them back sorted by key.
+/// The distinct groups of the buffered records.
+#[derive(Debug, Default)]
+struct Groups {
+    ids: HashMap<Arc<[u8]>, u32, foldhash::fast::RandomState>,
+    by_id: Vec<Arc<[u8]>>,
+    /// Bytes counted against the memory limit.
+    cost: usize,
+    /// The group most recently interned: records often arrive in runs of one group.
+    last: Option<u32>,
+}
+
+impl Groups {
+    fn intern(&mut self, group: &[u8]) -> u32 {
+        if let Some(last) = self.last.filter(|&last| *self.by_id[last as usize] == *group) {
+            return last;
+        }
+        let id = match self.ids.get(group) {
+            Some(&id) => id,
+            None => {
+                let id = u32::try_from(self.by_id.len()).expect("fewer groups than buffered records");
+                let shared: Arc<[u8]> = Arc::from(group);
+                self.ids.insert(shared.clone(), id);
+                self.by_id.push(shared);
+                self.cost += group.len() + GROUP_COST;
+                id
+            }
+        };
+        self.last = Some(id);
+        id
+    }
+
+    /// Group ids in bytewise order of their groups, and the rank of each id in that order.
+    fn ranks(&self) -> (Vec<u32>, Vec<u32>) {
+        let mut by_rank: Vec<u32> = (0..self.by_id.len() as u32).collect();
+        by_rank.sort_unstable_by(|&a, &b| self.by_id[a as usize].cmp(&self.by_id[b as usize]));
+        let mut rank_of = vec![0u32; by_rank.len()];
+        for (rank, &id) in by_rank.iter().enumerate() {
+            rank_of[id as usize] = rank as u32;
+        }
+        (by_rank, rank_of)
+    }
+
+    fn clear(&mut self) {
+        self.ids.clear();
+        self.by_id.clear();
+        self.cost = 0;
+        self.last = None;
+    }
+}
+
+/// Buffers records and hands them back sorted by `(group, order)`.
 #[derive(Debug)]
 pub(crate) struct Sorter {
     dir: PathBuf,
     hook: Hook,
     limit: usize,
-    arena: Vec<u8>,
+    groups: Groups,
+    /// Group ids by rank, once the buffer is sorted.
+    ranked_groups: Vec<u32>,
+    values: Vec<u8>,
     entries: Vec<Entry>,
     runs: Vec<NamedTempFile>,
 }
@@ -43,41 +110,60 @@ pub(crate) struct Sorter {
 impl Sorter {
     /// A sorter that keeps at most about `limit` bytes in memory and spills runs into `dir`.
     pub(crate) fn new(dir: &Path, limit: usize, hook: Hook) -> Self {
-        Sorter { dir: dir.to_path_buf(), hook, limit, arena: Vec::new(), entries: Vec::new(), runs: Vec::new() }
+        Sorter {
+            dir: dir.to_path_buf(),
+            hook,
+            limit,
+            groups: Groups::default(),
+            ranked_groups: Vec::new(),
+            values: Vec::new(),
+            entries: Vec::new(),
+            runs: Vec::new(),
+        }
     }
 
     /// Bytes of buffered records and bookkeeping.
     pub(crate) fn buffered_len(&self) -> usize {
-        self.arena.len() + self.entries.len() * ENTRY_COST
+        self.values.len() + self.entries.len() * ENTRY_COST + self.groups.cost
     }
 
     /// Adds a record, spilling the buffer first if the record would push it past the limit.
-    pub(crate) fn push(&mut self, key: &[u8], value: &[u8]) -> Result<(), WriteError> {
-        let cost = key.len() + value.len() + ENTRY_COST;
+    pub(crate) fn push(&mut self, group: &[u8], order: u128, value: &[u8]) -> Result<(), WriteError> {
+        // Counts the group as new: a spill a record early is harmless, one too late is not.
+        let cost = value.len() + ENTRY_COST + group.len() + GROUP_COST;
         if !self.entries.is_empty() && self.buffered_len() + cost > self.limit {
             self.spill()?;
         }
-        let start = self.arena.len();
-        let needed = start + key.len() + value.len();
-        if needed > self.arena.capacity() {
+        let value_start = self.values.len();
+        let needed = value_start + value.len();
+        if needed > self.values.capacity() {
             // Grow by doubling, but never past the limit, so that capacity tracks the budget.
-            let target = (self.arena.capacity() * 2).clamp(needed, needed.max(self.limit));
-            self.arena.reserve_exact(target - start);
+            let target = (self.values.capacity() * 2).clamp(needed, needed.max(self.limit));
+            self.values.reserve_exact(target - value_start);
         }
-        self.arena.extend_from_slice(key);
-        self.arena.extend_from_slice(value);
-        self.entries.push(Entry { start, key_len: key.len() as u32, value_len: value.len() as u32 });
+        self.values.extend_from_slice(value);
+        let group = self.groups.intern(group);
+        self.entries.push(Entry { order, value_start, value_len: value.len() as u32, group });
         Ok(())
     }
 
-    fn key(&self, entry: &Entry) -> &[u8] {
-        &self.arena[entry.start..entry.start + entry.key_len as usize]
+    fn sort_buffer(&mut self) {
+        let (by_rank, rank_of) = self.groups.ranks();
+        for entry in &mut self.entries {
+            entry.group = rank_of[entry.group as usize];
+        }
+        self.entries.sort_unstable_by_key(|entry| (entry.group, entry.order));
+        self.ranked_groups = by_rank;
     }
 
-    fn sort_buffer(&mut self) {
-        let mut entries = std::mem::take(&mut self.entries);
-        entries.sort_unstable_by(|a, b| self.key(a).cmp(self.key(b)));
-        self.entries = entries;
+    /// The record of a sorted entry.
+    fn record(&self, entry: &Entry) -> Record<'_> {
+        let value_end = entry.value_start + entry.value_len as usize;
+        Record {
+            group: &self.groups.by_id[self.ranked_groups[entry.group as usize] as usize],
+            order: entry.order,
+            value: &self.values[entry.value_start..value_end],
+        }
     }
 
     fn spill(&mut self) -> Result<(), WriteError> {
@@ -89,28 +175,30 @@ impl Sorter {
             HookedFile { file: run.as_file(), path: path.clone(), hook: self.hook.clone() },
         );
         for entry in &self.entries {
-            let key_end = entry.start + entry.key_len as usize;
-            let value = &self.arena[key_end..key_end + entry.value_len as usize];
-            write_record(&mut out, &self.arena[entry.start..key_end], value)
-                .map_err(WriteError::io("write spill file", &path))?;
+            write_record(&mut out, &self.record(entry)).map_err(WriteError::io("write spill file", &path))?;
         }
         out.flush().map_err(WriteError::io("write spill file", &path))?;
         drop(out);
         self.runs.push(run);
-        self.arena.clear();
-        self.entries.clear();
+        self.clear_buffer();
         Ok(())
+    }
+
+    fn clear_buffer(&mut self) {
+        self.values.clear();
+        self.entries.clear();
+        self.groups.clear();
+        self.ranked_groups.clear();
     }
 
     /// Drops every buffered record and spill file.
     pub(crate) fn clear(&mut self) {
-        self.arena.clear();
-        self.entries.clear();
+        self.clear_buffer();
         self.runs.clear();
     }
 
-    /// Sorts what is buffered and returns every record in key order. The sorter is empty
-    /// afterwards and can be reused.
+    /// Sorts what is buffered and returns every record in order. The sorter is empty afterwards
+    /// and can be reused.
     pub(crate) fn finish(&mut self) -> Result<Sorted<'_>, WriteError> {
         if self.runs.is_empty() {
             self.sort_buffer();
@@ -119,8 +207,10 @@ impl Sorter {
         if !self.entries.is_empty() {
             self.spill()?;
         }
-        self.arena = Vec::new();
+        self.values = Vec::new();
         self.entries = Vec::new();
+        self.groups = Groups::default();
+        self.ranked_groups = Vec::new();
         while self.runs.len() > MAX_FAN_IN {
             let group: Vec<NamedTempFile> = self.runs.drain(..MAX_FAN_IN).collect();
             let merged = new_run_file(&self.dir, &self.hook)?;
@@ -130,8 +220,8 @@ impl Sorter {
                 HookedFile { file: merged.as_file(), path: path.clone(), hook: self.hook.clone() },
             );
             let mut merge = Merge::new(group, &self.hook)?;
-            while let Some((key, value)) = merge.next()? {
-                write_record(&mut out, key, value).map_err(WriteError::io("write spill file", &path))?;
+            while let Some(record) = merge.next()? {
+                write_record(&mut out, &record).map_err(WriteError::io("write spill file", &path))?;
             }
             out.flush().map_err(WriteError::io("write spill file", &path))?;
             drop(out);
@@ -151,17 +241,25 @@ fn new_run_file(dir: &Path, hook: &Hook) -> Result<NamedTempFile, WriteError> {
         .map_err(WriteError::io("create spill file in", dir))
 }
 
-fn write_record(out: &mut impl Write, key: &[u8], value: &[u8]) -> io::Result<()> {
-    out.write_all(&(key.len() as u32).to_le_bytes())?;
-    out.write_all(&(value.len() as u32).to_le_bytes())?;
-    out.write_all(key)?;
-    out.write_all(value)
+fn write_record(out: &mut impl Write, record: &Record<'_>) -> io::Result<()> {
+    let mut header = [0u8; RUN_HEADER_LEN];
+    header[..4].copy_from_slice(&(record.group.len() as u32).to_le_bytes());
+    header[4..8].copy_from_slice(&(record.value.len() as u32).to_le_bytes());
+    header[8..].copy_from_slice(&record.order.to_le_bytes());
+    out.write_all(&header)?;
+    out.write_all(record.group)?;
+    out.write_all(record.value)
 }
 
-/// A `(key, value)` record borrowed from the sorter.
-pub(crate) type Record<'r> = (&'r [u8], &'r [u8]);
+/// A record borrowed from the sorter.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Record<'r> {
+    pub(crate) group: &'r [u8],
+    pub(crate) order: u128,
+    pub(crate) value: &'r [u8],
+}
 
-/// Records in key order, either from memory or merged from spilled runs.
+/// Records in order, either from memory or merged from spilled runs.
 pub(crate) enum Sorted<'s> {
     Memory { sorter: &'s mut Sorter, next_idx: usize },
     Merge(Merge),
@@ -173,16 +271,11 @@ impl Sorted<'_> {
         match self {
             Sorted::Memory { sorter, next_idx } => {
                 let Some(entry) = sorter.entries.get(*next_idx).copied() else {
-                    sorter.arena.clear();
-                    sorter.entries.clear();
+                    sorter.clear_buffer();
                     return Ok(None);
                 };
                 *next_idx += 1;
-                let key_end = entry.start + entry.key_len as usize;
-                Ok(Some((
-                    &sorter.arena[entry.start..key_end],
-                    &sorter.arena[key_end..key_end + entry.value_len as usize],
-                )))
+                Ok(Some(sorter.record(&entry)))
             }
             Sorted::Merge(merge) => merge.next(),
         }
@@ -192,8 +285,7 @@ impl Sorted<'_> {
 impl Drop for Sorted<'_> {
     fn drop(&mut self) {
         if let Sorted::Memory { sorter, .. } = self {
-            sorter.arena.clear();
-            sorter.entries.clear();
+            sorter.clear_buffer();
         }
     }
 }
@@ -206,7 +298,8 @@ struct RunReader {
 }
 
 struct Head {
-    key: Vec<u8>,
+    group: Vec<u8>,
+    order: u128,
     value: Vec<u8>,
     run_idx: usize,
 }
@@ -223,9 +316,9 @@ impl PartialOrd for Head {
     }
 }
 impl Ord for Head {
-    // Reversed, so that the max-heap yields the smallest key first.
+    // Reversed, so that the max-heap yields the smallest record first.
     fn cmp(&self, other: &Self) -> Ordering {
-        other.key.cmp(&self.key).then_with(|| other.run_idx.cmp(&self.run_idx))
+        (&other.group, other.order, other.run_idx).cmp(&(&self.group, self.order, self.run_idx))
     }
 }
 
@@ -244,7 +337,7 @@ impl Merge {
             let file = run.reopen().map_err(WriteError::io("reopen spill file", &path))?;
             let file = HookedRead { file, path: path.clone(), hook: hook.clone() };
             merge.runs.push(RunReader { reader: BufReader::with_capacity(RUN_BUFFER_LEN, file), path, _run: run });
-            let mut head = Head { key: Vec::new(), value: Vec::new(), run_idx };
+            let mut head = Head { group: Vec::new(), order: 0, value: Vec::new(), run_idx };
             if merge.read_into(&mut head)? {
                 merge.heap.push(head);
             }
@@ -254,17 +347,18 @@ impl Merge {
 
     fn read_into(&mut self, head: &mut Head) -> Result<bool, WriteError> {
         let run = &mut self.runs[head.run_idx];
-        let mut lens = [0u8; 8];
-        match run.reader.read_exact(&mut lens) {
+        let mut header = [0u8; RUN_HEADER_LEN];
+        match run.reader.read_exact(&mut header) {
             Ok(()) => {}
             Err(err) if err.kind() == io::ErrorKind::UnexpectedEof => return Ok(false),
             Err(err) => return Err(WriteError::io("read spill file", &run.path)(err)),
         }
-        let key_len = u32::from_le_bytes(lens[..4].try_into().expect("4 bytes")) as usize;
-        let value_len = u32::from_le_bytes(lens[4..].try_into().expect("4 bytes")) as usize;
-        head.key.resize(key_len, 0);
+        let group_len = u32::from_le_bytes(header[..4].try_into().expect("4 bytes")) as usize;
+        let value_len = u32::from_le_bytes(header[4..8].try_into().expect("4 bytes")) as usize;
+        head.order = u128::from_le_bytes(header[8..].try_into().expect("16 bytes"));
+        head.group.resize(group_len, 0);
         head.value.resize(value_len, 0);
-        run.reader.read_exact(&mut head.key).map_err(WriteError::io("read spill file", &run.path))?;
+        run.reader.read_exact(&mut head.group).map_err(WriteError::io("read spill file", &run.path))?;
         run.reader.read_exact(&mut head.value).map_err(WriteError::io("read spill file", &run.path))?;
         Ok(true)
     }
@@ -276,55 +370,104 @@ impl Merge {
             }
         }
         self.current = self.heap.pop();
-        Ok(self.current.as_ref().map(|head| (&head.key[..], &head.value[..])))
+        Ok(self.current.as_ref().map(|head| Record { group: &head.group, order: head.order, value: &head.value }))
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
+    use proptest::prelude::*;
+
     use super::*;
 
-    fn drain(sorted: &mut Sorted<'_>) -> Vec<(Vec<u8>, Vec<u8>)> {
+    type Model = BTreeMap<(Vec<u8>, u128), Vec<u8>>;
+    type Item = ((Vec<u8>, u128), Vec<u8>);
+
+    fn drain(sorted: &mut Sorted<'_>) -> Vec<Item> {
         let mut out = Vec::new();
-        while let Some((key, value)) = sorted.next().unwrap() {
-            out.push((key.to_vec(), value.to_vec()));
+        while let Some(record) = sorted.next().unwrap() {
+            out.push(((record.group.to_vec(), record.order), record.value.to_vec()));
         }
         out
     }
 
-    fn records(n: u32) -> Vec<(Vec<u8>, Vec<u8>)> {
-        // A fixed permutation of 0..n, so the input is far from sorted.
+    fn sorter(dir: &Path, limit: usize) -> Sorter {
+        Sorter::new(dir, limit, Arc::new(crate::io::NoHook))
+    }
+
+    /// A fixed permutation of 0..n over a few groups, so the input is far from sorted.
+    fn records(n: u32) -> Model {
         (0..n)
-            .map(|i| ((i * 7919 % n).to_le_bytes().iter().rev().copied().collect(), vec![i as u8; (i % 5) as usize]))
+            .map(|i| {
+                let group = format!("g{}", i % 7).into_bytes();
+                ((group, u128::from(i * 7919 % n) << 64 | u128::from(i)), vec![i as u8; (i % 5) as usize])
+            })
             .collect()
+    }
+
+    fn push_all(sorter: &mut Sorter, input: &[Item]) {
+        for ((group, order), value) in input {
+            sorter.push(group, *order, value).unwrap();
+        }
     }
 
     #[test]
     fn sorts_in_memory() {
         let dir = tempfile::tempdir().unwrap();
-        let mut sorter = Sorter::new(dir.path(), 1 << 20, std::sync::Arc::new(crate::io::NoHook));
-        let input = records(1000);
-        for (k, v) in &input {
-            sorter.push(k, v).unwrap();
-        }
+        let mut sorter = sorter(dir.path(), 1 << 20);
+        let expected: Vec<_> = records(1000).into_iter().collect();
+        let mut input = expected.clone();
+        input.sort_by_key(|((_, order), _)| (*order as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        push_all(&mut sorter, &input);
         assert!(sorter.runs.is_empty());
-        let mut expected = input.clone();
-        expected.sort();
         assert_eq!(drain(&mut sorter.finish().unwrap()), expected);
     }
 
     #[test]
     fn spills_and_merges_more_runs_than_the_fan_in() {
         let dir = tempfile::tempdir().unwrap();
-        let mut sorter = Sorter::new(dir.path(), 256, std::sync::Arc::new(crate::io::NoHook));
-        let input = records(3000);
-        for (k, v) in &input {
-            sorter.push(k, v).unwrap();
-        }
+        let mut sorter = sorter(dir.path(), 512);
+        let expected: Vec<_> = records(3000).into_iter().collect();
+        let mut input = expected.clone();
+        input.reverse();
+        push_all(&mut sorter, &input);
         assert!(sorter.runs.len() > MAX_FAN_IN, "only {} runs", sorter.runs.len());
-        let mut expected = input.clone();
-        expected.sort();
         assert_eq!(drain(&mut sorter.finish().unwrap()), expected);
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "spill files must be removed");
+    }
+
+    /// Groups that are prefixes of one another and orders that share high halves, so both
+    /// comparisons decide.
+    fn record() -> impl Strategy<Value = Item> {
+        let group = prop::sample::select(vec![&b""[..], b"a", b"a\0", b"ab", b"b", b"\xff"]).prop_map(<[u8]>::to_vec);
+        let order = (0u128..4, 0u128..1000).prop_map(|(high, low)| high << 64 | low);
+        ((group, order), prop::collection::vec(any::<u8>(), 0..12))
+    }
+
+    proptest! {
+        /// Whatever the memory limit (all in memory, a few runs, more runs than the fan-in),
+        /// a sorter hands back exactly the model's records in `(group, order)` order, also when
+        /// it is reused.
+        #[test]
+        fn sorts_like_a_btree_map(
+            rounds in prop::collection::vec(prop::collection::vec(record(), 0..300), 1..3),
+            limit in prop::sample::select(vec![64usize, 300, 2000, 1 << 20]),
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let mut sorter = sorter(dir.path(), limit);
+            for input in rounds {
+                // Keys must be unique: keep the first record of each key.
+                let mut seen = std::collections::BTreeSet::new();
+                let unique: Vec<Item> = input.into_iter().filter(|(key, _)| seen.insert(key.clone())).collect();
+                let model: Model = unique.iter().cloned().collect();
+                push_all(&mut sorter, &unique);
+                let expected: Vec<_> = model.into_iter().collect();
+                prop_assert_eq!(drain(&mut sorter.finish().unwrap()), expected);
+                prop_assert_eq!(sorter.buffered_len(), 0);
+            }
+            prop_assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "spill files must be removed");
+        }
     }
 }
