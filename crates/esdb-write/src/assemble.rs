@@ -56,6 +56,8 @@ pub(crate) struct Assembler<W: Write> {
     sinks: Sinks<W>,
     index_sorter: Sorter,
     timeline_sorter: Sorter,
+    /// Memory the two sorters share.
+    postings_budget: usize,
     space: Option<OpenSpace>,
     totals: Totals,
     key_buf: Vec<u8>,
@@ -68,6 +70,7 @@ impl<W: Write> Assembler<W> {
     pub(crate) fn new(
         inner: W,
         options: &WriterOptions,
+        postings_budget: usize,
         path: &std::path::Path,
         dir: &std::path::Path,
         hook: &crate::io::Hook,
@@ -88,8 +91,9 @@ impl<W: Write> Assembler<W> {
                 postings: PostingStream::new(options.postings_per_block, codec),
                 scratch: Vec::new(),
             },
-            index_sorter: Sorter::new(dir, options.memory_budget / 4, hook.clone()),
-            timeline_sorter: Sorter::new(dir, options.memory_budget / 8, hook.clone()),
+            index_sorter: Sorter::new(dir, postings_budget, hook.clone()),
+            timeline_sorter: Sorter::new(dir, postings_budget, hook.clone()),
+            postings_budget,
             space: None,
             totals: Totals::default(),
             key_buf: Vec::new(),
@@ -135,6 +139,15 @@ impl<W: Write> Assembler<W> {
         for (name, value) in &rec.indexes {
             record::posting_group(name, value, &mut self.key_buf);
             self.index_sorter.push(&self.key_buf, rec.order, &self.value_buf)?;
+        }
+        // Both sorters share the budget: past it, the larger one spills.
+        let (index_len, timeline_len) = (self.index_sorter.buffered_len(), self.timeline_sorter.buffered_len());
+        if index_len + timeline_len > self.postings_budget {
+            if index_len >= timeline_len {
+                self.index_sorter.spill()?;
+            } else {
+                self.timeline_sorter.spill()?;
+            }
         }
         Ok(())
     }

@@ -137,7 +137,8 @@ impl Writer {
                 source: std::io::Error::new(std::io::ErrorKind::NotADirectory, "not a directory"),
             });
         }
-        let sorter = Sorter::new(&dir, options.memory_budget / 2, hook.clone());
+        // Until `finish`, event records are all the writer buffers.
+        let sorter = Sorter::new(&dir, options.memory_budget, hook.clone());
         Ok(Writer { path, dir, options, hook, sorter, seq: 0, key_buf: Vec::new(), value_buf: Vec::new() })
     }
 
@@ -216,12 +217,21 @@ impl Writer {
             .tempfile_in(&self.dir)
             .map_err(WriteError::io("create temporary file in", &self.dir))?;
         let temp_path = temp.path().to_path_buf();
+        // Postings and timelines are buffered while the events are written out, in what the
+        // events leave of the budget. Events filling more than three quarters of it go to a run
+        // first, so that postings never get less than a quarter.
+        let budget = self.options.memory_budget;
+        if self.sorter.held_by_finish() > budget / 4 * 3 {
+            self.sorter.spill()?;
+        }
+        let postings_budget = budget - self.sorter.held_by_finish();
         let mut assembler = Assembler::new(
             BufWriter::with_capacity(
                 OUTPUT_BUFFER_LEN,
                 HookedFile { file: temp.as_file(), path: temp_path.clone(), hook: self.hook.clone() },
             ),
             &self.options,
+            postings_budget,
             &temp_path,
             &self.dir,
             &self.hook,

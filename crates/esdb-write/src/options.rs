@@ -30,9 +30,13 @@ pub struct WriterOptions {
     /// Past it, sorted runs are spilled to temporary files beside the output and merged by
     /// `finish`. Default: 256 MiB.
     ///
-    /// Half of it buffers events, a quarter postings and an eighth timelines. Outside the
-    /// budget, `finish` keeps 44 bytes per grouping of the space it is writing (its grouping
-    /// table) and one open block per stream and catalog level.
+    /// While events are added, all of it buffers events. In `finish`, postings and timelines
+    /// share what the events leave: events still in memory stay there while they are written
+    /// out, unless they hold more than three quarters of the budget, in which case they are
+    /// spilled first. Each buffer reserves address space for its whole share at once (resident
+    /// memory grows only as it fills). Outside the budget, `finish` keeps 44 bytes per grouping
+    /// of the space it is writing (its grouping table) and one open block per stream and catalog
+    /// level.
     pub memory_budget: usize,
     /// Largest event data accepted by `add`, in bytes. Default: 64 MiB; at most 1 GiB.
     pub max_data_len: usize,

@@ -17,6 +17,7 @@ use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use esdb_format::varint;
 use tempfile::NamedTempFile;
 
 use crate::io::{Hook, HookedFile, HookedRead, IoOp};
@@ -24,6 +25,7 @@ use crate::WriteError;
 
 /// Bookkeeping bytes per buffered record, counted against the memory limit.
 const ENTRY_COST: usize = size_of::<Entry>();
+const _: () = assert!(ENTRY_COST == 24);
 /// Bookkeeping bytes per distinct group beyond its own bytes (map slot, shared header, id
 /// table), counted against the memory limit.
 const GROUP_COST: usize = 64;
@@ -32,13 +34,16 @@ const MAX_FAN_IN: usize = 64;
 /// Read buffer of each run during a merge.
 const RUN_BUFFER_LEN: usize = 64 * 1024;
 /// Bytes before a run record's group and value: group length, value length, order.
-const RUN_HEADER_LEN: usize = 4 + 4 + 16;
+const RUN_HEADER_LEN: usize = 4 + 8 + 16;
 
+/// A buffered record: 24 bytes, so that small records (postings are a few bytes of value) cost
+/// little more than their order.
 #[derive(Debug, Clone, Copy)]
 struct Entry {
-    order: u128,
-    value_start: usize,
-    value_len: u32,
+    order_high: u64,
+    order_low: u64,
+    /// Where the value's length (a varint) and then its bytes lie in the arena.
+    value_at: u32,
     /// The group's id while buffering; its rank in group order once sorted.
     group: u32,
 }
@@ -127,24 +132,49 @@ impl Sorter {
         self.values.len() + self.entries.len() * ENTRY_COST + self.groups.cost
     }
 
+    /// Bytes [`finish`](Sorter::finish) keeps buffered while its records are read: all of them
+    /// when nothing was spilled, otherwise none (the rest is spilled and the runs are merged).
+    pub(crate) fn held_by_finish(&self) -> usize {
+        if self.runs.is_empty() {
+            self.buffered_len()
+        } else {
+            0
+        }
+    }
+
     /// Adds a record, spilling the buffer first if the record would push it past the limit.
     pub(crate) fn push(&mut self, group: &[u8], order: u128, value: &[u8]) -> Result<(), WriteError> {
         // Counts the group as new: a spill a record early is harmless, one too late is not.
-        let cost = value.len() + ENTRY_COST + group.len() + GROUP_COST;
-        if !self.entries.is_empty() && self.buffered_len() + cost > self.limit {
+        let cost = varint::MAX_LEN + value.len() + ENTRY_COST + group.len() + GROUP_COST;
+        let arena_full = u32::try_from(self.values.len()).is_err();
+        if !self.entries.is_empty() && (arena_full || self.buffered_len() + cost > self.limit) {
             self.spill()?;
         }
-        let value_start = self.values.len();
-        let needed = value_start + value.len();
+        if self.entries.capacity() == 0 {
+            self.reserve_full_buffer();
+        }
+        let value_at = u32::try_from(self.values.len()).expect("spilled above");
+        let needed = self.values.len() + varint::MAX_LEN + value.len();
         if needed > self.values.capacity() {
             // Grow by doubling, but never past the limit, so that capacity tracks the budget.
             let target = (self.values.capacity() * 2).clamp(needed, needed.max(self.limit));
-            self.values.reserve_exact(target - value_start);
+            self.values.reserve_exact(target - self.values.len());
         }
+        varint::encode(value.len() as u64, &mut self.values);
         self.values.extend_from_slice(value);
         let group = self.groups.intern(group);
-        self.entries.push(Entry { order, value_start, value_len: value.len() as u32, group });
+        self.entries.push(Entry { order_high: (order >> 64) as u64, order_low: order as u64, value_at, group });
         Ok(())
+    }
+
+    /// Reserves address space for a full buffer at once. Growing by doubling would copy the
+    /// buffers and leave the old copies in the allocator's free lists, where they still count as
+    /// resident memory; reserved pages count only once records are written to them. Where the
+    /// address space cannot be had, the buffers grow as they fill.
+    fn reserve_full_buffer(&mut self) {
+        let values = self.limit.min(u32::MAX as usize);
+        let _ = self.values.try_reserve_exact(values);
+        let _ = self.entries.try_reserve_exact(self.limit / (ENTRY_COST + 1));
     }
 
     fn sort_buffer(&mut self) {
@@ -152,21 +182,27 @@ impl Sorter {
         for entry in &mut self.entries {
             entry.group = rank_of[entry.group as usize];
         }
-        self.entries.sort_unstable_by_key(|entry| (entry.group, entry.order));
+        self.entries.sort_unstable_by_key(|entry| (entry.group, entry.order_high, entry.order_low));
         self.ranked_groups = by_rank;
     }
 
     /// The record of a sorted entry.
     fn record(&self, entry: &Entry) -> Record<'_> {
-        let value_end = entry.value_start + entry.value_len as usize;
+        let at = entry.value_at as usize;
+        let (len, len_len) = varint::decode(&self.values[at..]).expect("sorter-encoded length");
+        let start = at + len_len;
         Record {
             group: &self.groups.by_id[self.ranked_groups[entry.group as usize] as usize],
-            order: entry.order,
-            value: &self.values[entry.value_start..value_end],
+            order: u128::from(entry.order_high) << 64 | u128::from(entry.order_low),
+            value: &self.values[start..start + len as usize],
         }
     }
 
-    fn spill(&mut self) -> Result<(), WriteError> {
+    /// Spills the buffered records as a run, if there are any, freeing their memory.
+    pub(crate) fn spill(&mut self) -> Result<(), WriteError> {
+        if self.entries.is_empty() {
+            return Ok(());
+        }
         self.sort_buffer();
         let run = new_run_file(&self.dir, &self.hook)?;
         let path = run.path().to_path_buf();
@@ -180,7 +216,7 @@ impl Sorter {
         out.flush().map_err(WriteError::io("write spill file", &path))?;
         drop(out);
         self.runs.push(run);
-        self.clear_buffer();
+        self.release_buffer();
         Ok(())
     }
 
@@ -189,6 +225,15 @@ impl Sorter {
         self.entries.clear();
         self.groups.clear();
         self.ranked_groups.clear();
+    }
+
+    /// Empties the buffer and gives its memory back: another sorter sharing the budget may
+    /// need it before this one fills again.
+    fn release_buffer(&mut self) {
+        self.values = Vec::new();
+        self.entries = Vec::new();
+        self.groups = Groups::default();
+        self.ranked_groups = Vec::new();
     }
 
     /// Drops every buffered record and spill file.
@@ -204,13 +249,7 @@ impl Sorter {
             self.sort_buffer();
             return Ok(Sorted::Memory { sorter: self, next_idx: 0 });
         }
-        if !self.entries.is_empty() {
-            self.spill()?;
-        }
-        self.values = Vec::new();
-        self.entries = Vec::new();
-        self.groups = Groups::default();
-        self.ranked_groups = Vec::new();
+        self.spill()?;
         while self.runs.len() > MAX_FAN_IN {
             let group: Vec<NamedTempFile> = self.runs.drain(..MAX_FAN_IN).collect();
             let merged = new_run_file(&self.dir, &self.hook)?;
@@ -244,8 +283,8 @@ fn new_run_file(dir: &Path, hook: &Hook) -> Result<NamedTempFile, WriteError> {
 fn write_record(out: &mut impl Write, record: &Record<'_>) -> io::Result<()> {
     let mut header = [0u8; RUN_HEADER_LEN];
     header[..4].copy_from_slice(&(record.group.len() as u32).to_le_bytes());
-    header[4..8].copy_from_slice(&(record.value.len() as u32).to_le_bytes());
-    header[8..].copy_from_slice(&record.order.to_le_bytes());
+    header[4..12].copy_from_slice(&(record.value.len() as u64).to_le_bytes());
+    header[12..].copy_from_slice(&record.order.to_le_bytes());
     out.write_all(&header)?;
     out.write_all(record.group)?;
     out.write_all(record.value)
@@ -354,8 +393,8 @@ impl Merge {
             Err(err) => return Err(WriteError::io("read spill file", &run.path)(err)),
         }
         let group_len = u32::from_le_bytes(header[..4].try_into().expect("4 bytes")) as usize;
-        let value_len = u32::from_le_bytes(header[4..8].try_into().expect("4 bytes")) as usize;
-        head.order = u128::from_le_bytes(header[8..].try_into().expect("16 bytes"));
+        let value_len = u64::from_le_bytes(header[4..12].try_into().expect("8 bytes")) as usize;
+        head.order = u128::from_le_bytes(header[12..].try_into().expect("16 bytes"));
         head.group.resize(group_len, 0);
         head.value.resize(value_len, 0);
         run.reader.read_exact(&mut head.group).map_err(WriteError::io("read spill file", &run.path))?;
