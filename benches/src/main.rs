@@ -206,13 +206,16 @@ fn run_profile(what: &str, l1: &Path, l2: &Path) -> AnyResult<()> {
     let mut total = 0usize;
     match what {
         "scan" => {
+            let start = std::time::Instant::now();
             for _ in 0..10 {
                 for grouping in space.grouping_scans() {
                     total += grouping?.1.map(|e| e.map(|e| e.data().len())).sum::<esdb_read::Result<usize>>()?;
                 }
             }
+            println!("scan: {:.2} M events/s", 10.0 * space.len() as f64 / start.elapsed().as_secs_f64() / 1e6);
         }
         "scan-ref" => {
+            let start = std::time::Instant::now();
             for _ in 0..10 {
                 for grouping in space.grouping_scans() {
                     let mut scan = grouping?.1;
@@ -221,23 +224,28 @@ fn run_profile(what: &str, l1: &Path, l2: &Path) -> AnyResult<()> {
                     }
                 }
             }
+            println!("scan-ref: {:.2} M events/s", 10.0 * space.len() as f64 / start.elapsed().as_secs_f64() / 1e6);
         }
         "lookup" => {
             let db2 = Db::open(l2)?;
+            let ids: Vec<String> = (0..5000).map(|i| format!("visitor{i}")).collect();
+            let start = std::time::Instant::now();
             for i in 0..100_000 {
-                let id = format!("visitor{}", i % 5000);
-                if let Some(space) = db2.space(&id)? {
+                if let Some(space) = db2.space(&ids[i % ids.len()])? {
                     total += space.scan("")?.next().transpose()?.map_or(0, |e| e.data().len());
                 }
             }
+            println!("lookup + first event: {:.2} µs mean", start.elapsed().as_secs_f64() * 1e6 / 100_000.0);
         }
         "index" => {
+            let (start, mut n) = (std::time::Instant::now(), 0usize);
             for _ in 0..3 {
-                total += space
-                    .scan_index("city", "Paris")?
-                    .map(|e| e.map(|e| e.data().len()))
-                    .sum::<esdb_read::Result<usize>>()?;
+                for event in space.scan_index("city", "Paris")? {
+                    total += event?.data().len();
+                    n += 1;
+                }
             }
+            println!("index: {:.2} M events/s", n as f64 / start.elapsed().as_secs_f64() / 1e6);
         }
         other => return Err(format!("unknown profile {other:?}: scan, scan-ref, lookup, index or write[:MIB]").into()),
     }

@@ -17,16 +17,19 @@ pub struct Event {
 
 impl Event {
     /// The event's timestamp, in the unit its writer chose.
+    #[inline]
     pub fn timestamp(&self) -> i64 {
         self.ts
     }
 
     /// The event's data.
+    #[inline]
     pub fn data(&self) -> &[u8] {
         &self.data
     }
 
     /// The event's data as shared bytes, without copying.
+    #[inline]
     pub fn data_bytes(&self) -> &Bytes {
         &self.data
     }
@@ -34,11 +37,13 @@ impl Event {
     /// The event's position within its space in storage order: groupings by name, and within a
     /// grouping by (timestamp, insertion order). Unique within the space; see
     /// [`Space::records`](crate::Space::records) for what it is good for.
+    #[inline]
     pub fn ordinal(&self) -> u64 {
         self.ordinal
     }
 
     /// Consumes the event and returns its data.
+    #[inline]
     pub fn into_data(self) -> Bytes {
         self.data
     }
@@ -61,21 +66,25 @@ pub struct EventRef<'a> {
 
 impl<'a> EventRef<'a> {
     /// The event's timestamp, in the unit its writer chose.
+    #[inline]
     pub fn timestamp(&self) -> i64 {
         self.span.ts
     }
 
     /// The event's data.
+    #[inline]
     pub fn data(&self) -> &'a [u8] {
         &self.payload[self.span.start as usize..self.span.end as usize]
     }
 
     /// The event's position within its space in storage order; see [`Event::ordinal`].
+    #[inline]
     pub fn ordinal(&self) -> u64 {
         self.ordinal
     }
 
     /// The owned event, sharing the block's buffer as the `Iterator` methods of a scan do.
+    #[inline]
     pub fn to_event(&self) -> Event {
         Event {
             ts: self.span.ts,

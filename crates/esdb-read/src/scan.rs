@@ -779,11 +779,13 @@ impl Scan {
     /// assert_eq!(bytes, 10);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[inline]
     pub fn next_ref(&mut self) -> Option<Result<EventRef<'_>>> {
         self.advance(End::Front)
     }
 
     /// Like [`Scan::next_ref`], newest first: the borrowing counterpart of `next_back`.
+    #[inline]
     pub fn next_back_ref(&mut self) -> Option<Result<EventRef<'_>>> {
         self.advance(End::Back)
     }
@@ -842,6 +844,7 @@ impl Scan {
 impl Iterator for Scan {
     type Item = Result<Event>;
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         Some(self.advance(End::Front)?.map(|event| event.to_event()))
     }
@@ -857,6 +860,7 @@ impl Iterator for Scan {
 }
 
 impl DoubleEndedIterator for Scan {
+    #[inline]
     fn next_back(&mut self) -> Option<Self::Item> {
         Some(self.advance(End::Back)?.map(|event| event.to_event()))
     }
