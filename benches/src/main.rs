@@ -161,8 +161,9 @@ fn write(n: usize, memory_mib: usize) -> AnyResult<()> {
     Ok(())
 }
 
-/// Runs one operation many times, for `perf` or `valgrind --tool=callgrind`: `scan`, `scan-ref`,
-/// `lookup`, `index`, or `write` (1M L1 events; `write:MIB` sets the memory budget).
+/// Runs one operation many times, for `perf` or `valgrind --tool=callgrind`, and prints its rate:
+/// `scan`, `scan-ref`, `lookup`, `index`, `list` (making the grouping scans), `parallel`,
+/// `lz4-threads`, or `write` (1M L1 events; `write:MIB` sets the memory budget).
 ///
 /// With `--files DIR` the two files are kept in `DIR` and reused by later runs, so a profiler
 /// records only the operation.
@@ -226,6 +227,70 @@ fn run_profile(what: &str, l1: &Path, l2: &Path) -> AnyResult<()> {
             }
             println!("scan-ref: {:.2} M events/s", 10.0 * space.len() as f64 / start.elapsed().as_secs_f64() / 1e6);
         }
+        "parallel" => {
+            // The groupings dealt out to 1 and 2 threads, drained with borrowed events; scans are
+            // made before the clock starts. THREADS=n runs only n threads, 30 times, for perf.
+            let only: Option<usize> = std::env::var("THREADS").ok().map(|v| v.parse().unwrap());
+            for threads in [1usize, 2].into_iter().filter(|t| only.is_none_or(|o| o == *t)) {
+                let mut best = f64::MAX;
+                for _ in 0..if only.is_some() { 30 } else { 5 } {
+                    let mut shares: Vec<Vec<esdb_read::Scan>> = (0..threads).map(|_| Vec::new()).collect();
+                    for (idx, grouping) in space.grouping_scans().enumerate() {
+                        shares[idx % threads].push(grouping?.1);
+                    }
+                    let start = std::time::Instant::now();
+                    total += std::thread::scope(|scope| {
+                        let handles: Vec<_> = shares
+                            .into_iter()
+                            .map(|share| {
+                                scope.spawn(move || {
+                                    let mut total = 0usize;
+                                    for mut scan in share {
+                                        while let Some(event) = scan.next_ref() {
+                                            total += event.unwrap().data().len();
+                                        }
+                                    }
+                                    total
+                                })
+                            })
+                            .collect();
+                        handles.into_iter().map(|h| h.join().unwrap()).sum::<usize>()
+                    });
+                    best = best.min(start.elapsed().as_secs_f64());
+                }
+                println!("parallel: {threads} threads drain in {:.1} ms", best * 1e3);
+            }
+        }
+        "lz4-threads" => {
+            // What the machine gives two threads on the scan's main work: plain LZ4 decompression
+            // of the same JSON in 32 KiB blocks, each thread taking every other block, five times.
+            let json: Vec<u8> = esdb_bench::visits(1_000_000, 20_000, 1).iter().flat_map(|v| v.data.bytes()).collect();
+            let blocks: Vec<Vec<u8>> = json.chunks(32 * 1024).map(lz4_flex::block::compress).collect();
+            for threads in [1usize, 2] {
+                let start = std::time::Instant::now();
+                std::thread::scope(|scope| {
+                    for first in 0..threads {
+                        let blocks = &blocks;
+                        scope.spawn(move || {
+                            let mut out = vec![0u8; 32 * 1024];
+                            for _ in 0..5 {
+                                for block in blocks.iter().skip(first).step_by(threads) {
+                                    lz4_flex::block::decompress_into(block, &mut out).expect("compressed above");
+                                }
+                            }
+                        });
+                    }
+                });
+                println!("lz4-threads: {threads} threads in {:.1} ms", start.elapsed().as_secs_f64() * 1e3);
+            }
+        }
+        "list" => {
+            let start = std::time::Instant::now();
+            for _ in 0..10 {
+                total += space.grouping_scans().count();
+            }
+            println!("list: {:.2} ms per listing of {} groupings", start.elapsed().as_secs_f64() * 100.0, total / 10);
+        }
         "lookup" => {
             let db2 = Db::open(l2)?;
             let ids: Vec<String> = (0..5000).map(|i| format!("visitor{i}")).collect();
@@ -247,7 +312,12 @@ fn run_profile(what: &str, l1: &Path, l2: &Path) -> AnyResult<()> {
             }
             println!("index: {:.2} M events/s", n as f64 / start.elapsed().as_secs_f64() / 1e6);
         }
-        other => return Err(format!("unknown profile {other:?}: scan, scan-ref, lookup, index or write[:MIB]").into()),
+        other => {
+            return Err(format!(
+                "unknown profile {other:?}: scan, scan-ref, lookup, index, list, parallel, lz4-threads or write[:MIB]"
+            )
+            .into())
+        }
     }
     println!("{total}");
     Ok(())

@@ -19,6 +19,9 @@ use crate::space::Space;
 #[derive(Debug)]
 pub(crate) struct Inner {
     pub(crate) source: Arc<dyn Source>,
+    /// The whole file, when it is in memory (a map or a `Bytes`): blocks are then read as
+    /// borrowed slices, touching no reference count that every reading thread shares.
+    memory: Option<Bytes>,
     pub(crate) header: Header,
     pub(crate) footer: Footer,
     pub(crate) root: Bytes,
@@ -66,8 +69,32 @@ impl Inner {
     ) -> Result<Bytes> {
         match self.read_checked(handle, section, referenced_at)? {
             StoredBlock::Raw(payload) => Ok(payload),
-            StoredBlock::Lz4 { stored, raw_len } => decompress_reusing(&stored, raw_len, handle.offset, reuse),
+            StoredBlock::Lz4 { stored, raw_len } => decompress_reusing(stored.bytes(), raw_len, handle.offset, reuse),
         }
+    }
+
+    /// The stored payload of the block at `handle`, which lies within the file.
+    fn stored(&self, handle: Handle) -> Result<Stored<'_>> {
+        let framed_len = handle.framed_len();
+        if let Some(memory) = &self.memory {
+            let start = handle.offset as usize;
+            return match memory.get(start..start + framed_len as usize) {
+                Some(framed) => Ok(Stored::InMemory(framed)),
+                None => Err(Error::Read {
+                    offset: handle.offset,
+                    len: framed_len,
+                    source: std::io::Error::from(std::io::ErrorKind::UnexpectedEof),
+                }),
+            };
+        }
+        Ok(Stored::Read(self.read(handle.offset, framed_len)?))
+    }
+
+    /// The bytes of a block earlier read as [`Stored::InMemory`].
+    pub(crate) fn in_memory(&self, handle: Handle) -> &[u8] {
+        let memory = self.memory.as_deref().unwrap_or_default();
+        let start = (handle.offset as usize).min(memory.len());
+        &memory[start..(start + handle.len as usize).min(memory.len())]
     }
 
     /// Reads the block at `handle` and checks its frame, leaving a compressed payload as it is.
@@ -76,13 +103,22 @@ impl Inner {
         handle: Handle,
         section: &'static str,
         referenced_at: u64,
-    ) -> Result<StoredBlock> {
+    ) -> Result<StoredBlock<'_>> {
         handle.check_within(self.body_start(), self.body_end(), section, referenced_at)?;
-        let framed = self.read(handle.offset, handle.framed_len())?;
-        let trailer = frame::check(&framed, handle.offset, self.footer.max_block_len, section)?;
-        let stored = framed.slice(..handle.len as usize);
+        let framed = self.stored(handle)?;
+        let trailer = frame::check(framed.bytes(), handle.offset, self.footer.max_block_len, section)?;
+        let stored = match framed {
+            Stored::InMemory(framed) => Stored::InMemory(&framed[..handle.len as usize]),
+            Stored::Read(framed) => Stored::Read(framed.slice(..handle.len as usize)),
+        };
         Ok(match trailer.codec {
-            frame::Codec::Raw => StoredBlock::Raw(stored),
+            frame::Codec::Raw => StoredBlock::Raw(match stored {
+                // Events of a raw block share it, so it is taken as `Bytes`.
+                Stored::InMemory(stored) => {
+                    self.memory.as_ref().expect("in-memory blocks come from memory").slice_ref(stored)
+                }
+                Stored::Read(stored) => stored,
+            }),
             frame::Codec::Lz4 => StoredBlock::Lz4 { stored, raw_len: trailer.raw_len as usize },
         })
     }
@@ -102,11 +138,26 @@ impl Inner {
 }
 
 /// A block whose frame passed its checks, as stored.
-pub(crate) enum StoredBlock {
+pub(crate) enum StoredBlock<'a> {
     /// The payload itself.
     Raw(Bytes),
     /// An LZ4 payload of `raw_len` bytes once decompressed.
-    Lz4 { stored: Bytes, raw_len: usize },
+    Lz4 { stored: Stored<'a>, raw_len: usize },
+}
+
+/// Stored bytes of a block: borrowed from a file in memory, or read from the source.
+pub(crate) enum Stored<'a> {
+    InMemory(&'a [u8]),
+    Read(Bytes),
+}
+
+impl Stored<'_> {
+    pub(crate) fn bytes(&self) -> &[u8] {
+        match self {
+            Stored::InMemory(bytes) => bytes,
+            Stored::Read(bytes) => bytes,
+        }
+    }
 }
 
 /// Decompresses an LZ4 payload of `raw_len` bytes stored at `offset`, into `reuse` when it is a
@@ -153,18 +204,26 @@ impl Db {
 
     /// Opens a file held in memory.
     ///
+    /// Compressed blocks are decompressed straight from `bytes`; only blocks that events or
+    /// catalog entries share (stored uncompressed) take a reference to them. Threads scanning one
+    /// such `Db` so share no counter per block read.
+    ///
     /// # Errors
     /// [`Error::Decode`] if `bytes` are not an ESDB file of a supported version.
     pub fn from_bytes(bytes: Bytes) -> Result<Db> {
-        Db::from_source(Arc::new(bytes))
+        Db::from_parts(Arc::new(bytes.clone()), Some(bytes))
     }
 
-    /// Opens a file read through any [`Source`].
+    /// Opens a file read through any [`Source`]: every block is read with [`Source::read`].
     ///
     /// # Errors
     /// [`Error::Read`] if the source fails; [`Error::Decode`] if the file is not an ESDB file of a
     /// supported version.
     pub fn from_source(source: Arc<dyn Source>) -> Result<Db> {
+        Db::from_parts(source, None)
+    }
+
+    fn from_parts(source: Arc<dyn Source>, memory: Option<Bytes>) -> Result<Db> {
         let file_len = source.len();
         let min_len = (header::LEN + footer::LEN) as u64;
         if file_len < min_len {
@@ -193,7 +252,7 @@ impl Db {
         let footer_at = file_len - footer::LEN as u64;
         let footer = Footer::decode(&read(footer_at, footer::LEN)?, file_len)?;
         let mut inner =
-            Inner { source, header, footer, root: Bytes::new(), file_len, catalog_cache: Default::default() };
+            Inner { source, memory, header, footer, root: Bytes::new(), file_len, catalog_cache: Default::default() };
         inner.root = inner.read_block(footer.catalog_root, "catalog root block", footer_at)?;
         Ok(Db { inner: Arc::new(inner) })
     }

@@ -10,14 +10,15 @@ use std::ops::{Bound, RangeBounds};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use esdb_format::v1::block_index::BlockIndex;
+use esdb_format::v1::block_index::{BlockIndex, ENTRY_LEN};
 use esdb_format::v1::catalog::StreamRef;
 use esdb_format::v1::data_block::{self, EventSpan};
+use esdb_format::v1::frame::{self, Handle};
 use esdb_format::v1::grouping_table::GroupingTable;
-use esdb_format::v1::{frame, posting_block};
+use esdb_format::v1::posting_block;
 use esdb_format::DecodeError;
 
-use crate::db::{Inner, StoredBlock};
+use crate::db::{Inner, Stored, StoredBlock};
 use crate::error::{Error, Result};
 use crate::event::{Event, EventRef};
 
@@ -42,9 +43,27 @@ const MAX_BATCH_BYTES: usize = 100;
 /// A stream's block index, checked against the stream's item count.
 #[derive(Debug, Clone)]
 pub(crate) struct IndexView {
-    payload: Bytes,
+    payload: IndexPayload,
     at: u64,
     n_items: u64,
+}
+
+/// The bytes of a block index: its block, or for a one-block stream its one entry, held inline
+/// so that making a scan of a small grouping allocates nothing (scans are often made on one
+/// thread and dropped on another).
+#[derive(Debug, Clone)]
+enum IndexPayload {
+    Block(Bytes),
+    Single([u8; ENTRY_LEN]),
+}
+
+impl IndexPayload {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            IndexPayload::Block(bytes) => bytes,
+            IndexPayload::Single(entry) => entry,
+        }
+    }
 }
 
 impl IndexView {
@@ -58,14 +77,13 @@ impl IndexView {
         referenced_at: u64,
     ) -> Result<IndexView> {
         let (payload, at) = match stream.single_block_entry(min_ts) {
-            Some(entry) => {
-                let mut payload = Vec::with_capacity(esdb_format::v1::block_index::ENTRY_LEN);
-                entry.encode(&mut payload);
-                (Bytes::from(payload), referenced_at)
-            }
-            None => (inner.read_block(stream.handle, "block index", referenced_at)?, stream.handle.offset),
+            Some(entry) => (IndexPayload::Single(entry.to_bytes()), referenced_at),
+            None => (
+                IndexPayload::Block(inner.read_block(stream.handle, "block index", referenced_at)?),
+                stream.handle.offset,
+            ),
         };
-        let index = BlockIndex::decode(&payload, at, stream.n_blocks)?;
+        let index = BlockIndex::decode(payload.bytes(), at, stream.n_blocks)?;
         if index.entry(0).first_item != 0 || stream.n_blocks > n_items {
             return Err(DecodeError::invalid(
                 "block index",
@@ -82,12 +100,8 @@ impl IndexView {
     }
 
     pub(crate) fn index(&self) -> BlockIndex<'_> {
-        BlockIndex::decode(
-            &self.payload,
-            self.at,
-            (self.payload.len() / esdb_format::v1::block_index::ENTRY_LEN) as u64,
-        )
-        .expect("checked by IndexView::load")
+        BlockIndex::decode(self.payload.bytes(), self.at, (self.payload.bytes().len() / ENTRY_LEN) as u64)
+            .expect("checked by IndexView::load")
     }
 
     /// First item and item count of block `idx`.
@@ -131,9 +145,10 @@ struct DataBlock {
 /// What completes a block decompressed only in part: its stored payload, checksum already checked.
 #[derive(Debug)]
 struct Rest {
-    stored: Bytes,
+    /// The payload as read, or `None` when it lies in the file in memory at `handle`.
+    read: Option<Bytes>,
+    handle: Handle,
     raw_len: usize,
-    offset: u64,
 }
 
 impl DataBlock {
@@ -172,7 +187,7 @@ impl DataBlock {
         let mut want = FIRST_PREFIX;
         let prefix = loop {
             let mut prefix = vec![0u8; want];
-            frame::decompress_prefix(&stored, offset, &mut prefix)?;
+            frame::decompress_prefix(stored.bytes(), offset, &mut prefix)?;
             match data_block::decode_prefix(&prefix, raw_len as u64, offset, entry.first_ts, n_items, &mut spans) {
                 Ok(()) => break prefix,
                 Err(DecodeError::Truncated { .. }) if want < raw_len => want = (want * 4).min(raw_len),
@@ -182,7 +197,7 @@ impl DataBlock {
         let first_end = spans[0].end as usize;
         let prefix = if first_end > prefix.len() {
             let mut longer = vec![0u8; first_end];
-            frame::decompress_prefix(&stored, offset, &mut longer)?;
+            frame::decompress_prefix(stored.bytes(), offset, &mut longer)?;
             longer
         } else {
             prefix
@@ -195,14 +210,22 @@ impl DataBlock {
             payload: Bytes::from(prefix),
             spans,
             n_ready,
-            rest: Some(Rest { stored, raw_len, offset }),
+            rest: Some(Rest {
+                read: match stored {
+                    Stored::InMemory(_) => None,
+                    Stored::Read(bytes) => Some(bytes),
+                },
+                handle: entry.block,
+                raw_len,
+            }),
         })
     }
 
     /// Decompresses the rest of a block loaded by [`DataBlock::load_first`].
-    fn complete(&mut self) -> Result<()> {
+    fn complete(&mut self, inner: &Inner) -> Result<()> {
         if let Some(rest) = &self.rest {
-            self.payload = crate::db::decompress_reusing(&rest.stored, rest.raw_len, rest.offset, None)?;
+            let stored = rest.read.as_deref().unwrap_or_else(|| inner.in_memory(rest.handle));
+            self.payload = crate::db::decompress_reusing(stored, rest.raw_len, rest.handle.offset, None)?;
             self.n_ready = self.spans.len() as u64;
             self.rest = None;
         }
@@ -387,7 +410,13 @@ impl GroupingStream {
     fn block_for(&mut self, item: u64, end: End) -> Result<&DataBlock> {
         match self.cached(end) {
             Some(block) if block.covers(item) => {}
-            Some(block) if block.holds(item) => block.complete()?,
+            Some(block) if block.holds(item) => {
+                let cached = match end {
+                    End::Front => &mut self.front,
+                    End::Back => &mut self.back,
+                };
+                cached.as_mut().expect("matched above").complete(&self.inner)?;
+            }
             cached => {
                 let previous = cached.take();
                 let block_idx = self.index.index().block_of_item(item);
@@ -890,7 +919,14 @@ mod tests {
             writer.add("s", *ts, "g", [("k", "v")], data).unwrap();
         }
         writer.finish().unwrap();
-        let db = Db::open(&path).unwrap();
+        // The map borrows blocks from memory; a plain source hands out each block as read.
+        let bytes = bytes::Bytes::from(std::fs::read(&path).unwrap());
+        for db in [Db::open(&path).unwrap(), Db::from_source(std::sync::Arc::new(bytes)).unwrap()] {
+            check_prefix_completion(&db, &model);
+        }
+    }
+
+    fn check_prefix_completion(db: &Db, model: &[(i64, Vec<u8>)]) {
         let space = db.space("s").unwrap().unwrap();
         let owned = |scan: super::Scan| {
             scan.map(|e| e.map(|e| (e.timestamp(), e.data().to_vec()))).collect::<crate::Result<Vec<_>>>().unwrap()

@@ -33,10 +33,17 @@ pub struct BlockIndexEntry {
 impl BlockIndexEntry {
     /// Appends the encoded entry.
     pub fn encode(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.first_ts.to_le_bytes());
-        out.extend_from_slice(&self.first_item.to_le_bytes());
-        out.extend_from_slice(&self.block.offset.to_le_bytes());
-        out.extend_from_slice(&self.block.len.to_le_bytes());
+        out.extend_from_slice(&self.to_bytes());
+    }
+
+    /// The encoded entry, as [`encode`](Self::encode) appends it.
+    pub fn to_bytes(&self) -> [u8; ENTRY_LEN] {
+        let mut bytes = [0u8; ENTRY_LEN];
+        bytes[FIRST_TS_OFFSET..FIRST_ITEM_OFFSET].copy_from_slice(&self.first_ts.to_le_bytes());
+        bytes[FIRST_ITEM_OFFSET..BLOCK_OFFSET_OFFSET].copy_from_slice(&self.first_item.to_le_bytes());
+        bytes[BLOCK_OFFSET_OFFSET..BLOCK_LEN_OFFSET].copy_from_slice(&self.block.offset.to_le_bytes());
+        bytes[BLOCK_LEN_OFFSET..].copy_from_slice(&self.block.len.to_le_bytes());
+        bytes
     }
 }
 

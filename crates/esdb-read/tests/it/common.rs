@@ -31,6 +31,18 @@ pub fn open_bytes(bytes: Vec<u8>) -> Db {
     Db::from_bytes(bytes.into()).unwrap()
 }
 
+/// Opens `bytes` as a file in memory (`Db::from_bytes`: blocks are borrowed from it) or, with
+/// `through_source`, as a `Source` the reader knows nothing about (every block is read as
+/// `Bytes`, as from a remote store).
+pub fn open_via(bytes: &[u8], through_source: bool) -> esdb_read::Result<Db> {
+    let bytes = bytes::Bytes::copy_from_slice(bytes);
+    if through_source {
+        Db::from_source(std::sync::Arc::new(bytes))
+    } else {
+        Db::from_bytes(bytes)
+    }
+}
+
 /// `(timestamp, data)` of every event of a scan, failing on error.
 pub fn collect(scan: impl Iterator<Item = esdb_read::Result<esdb_read::Event>>) -> Vec<(i64, Vec<u8>)> {
     scan.map(|event| event.map(|e| (e.timestamp(), e.data().to_vec()))).collect::<Result<_, _>>().unwrap()

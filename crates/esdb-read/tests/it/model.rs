@@ -7,7 +7,7 @@ use std::ops::Bound;
 use esdb_write::WriterOptions;
 use proptest::prelude::*;
 
-use crate::common::{collect, collect_mixed, collect_ref, model_query, open_bytes, write_file, TestEvent};
+use crate::common::{collect, collect_mixed, collect_ref, model_query, open_via, write_file, TestEvent};
 
 fn bytes_from(choices: &'static [&'static [u8]]) -> impl Strategy<Value = Vec<u8>> {
     proptest::sample::select(choices).prop_map(|b| b.to_vec())
@@ -93,9 +93,10 @@ proptest! {
         options in options(),
         ranges in proptest::collection::vec((bound(), bound()), 3),
         mixes in proptest::collection::vec(proptest::collection::vec(any::<bool>(), 0..40), 3),
+        through_source in any::<bool>(),
     ) {
         let dir = tempfile::tempdir().unwrap();
-        let db = open_bytes(write_file(dir.path(), "model.esdb", &events, options));
+        let db = open_via(&write_file(dir.path(), "model.esdb", &events, options), through_source).unwrap();
 
         let spaces: BTreeSet<Vec<u8>> = events.iter().map(|e| e.space.clone()).collect();
         let listed: Vec<Vec<u8>> = db.spaces().map(|s| s.map(|s| s.id().to_vec())).collect::<Result<_, _>>().unwrap();
