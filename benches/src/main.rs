@@ -301,6 +301,20 @@ fn run_profile(what: &str, l1: &Path, l2: &Path) -> AnyResult<()> {
                 }
             }
             println!("lookup + first event: {:.2} µs mean", start.elapsed().as_secs_f64() * 1e6 / 100_000.0);
+            // The same lookups stopped after each phase.
+            let phase = |name: &str, f: &dyn Fn(&str) -> esdb_read::Result<usize>| -> AnyResult<usize> {
+                let start = std::time::Instant::now();
+                let mut total = 0;
+                for i in 0..100_000 {
+                    total += f(&ids[i % ids.len()])?;
+                }
+                println!("  {name}: {:.2} µs mean", start.elapsed().as_secs_f64() * 1e6 / 100_000.0);
+                Ok(total)
+            };
+            total += phase("space", &|id| Ok(db2.space(id)?.map_or(0, |s| s.len() as usize)))?;
+            total += phase("space + scan", &|id| {
+                Ok(db2.space(id)?.map(|s| s.scan("")).transpose()?.map_or(0, |s| s.size_hint().0))
+            })?;
         }
         "index" => {
             let (start, mut n) = (std::time::Instant::now(), 0usize);
