@@ -293,9 +293,55 @@ impl Space {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn grouping_scans(&self) -> GroupingScans {
+        self.grouping_scans_part(0, 1)
+    }
+
+    /// The share `part` of [`grouping_scans`](Space::grouping_scans) when the groupings are dealt
+    /// out to `parts` readers in name order: the groupings at positions `part`, `part + parts`,
+    /// `part + 2 * parts`, … . Each thread of a parallel read takes its own part, so that listing
+    /// the groupings is shared out too; the other groupings are stepped over without being
+    /// decoded.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("f.esdb");
+    /// # let mut w = esdb_write::Writer::create(&path)?;
+    /// # for ts in 0..100 { w.add("s", ts, format!("g{}", ts % 7), [("n", "v")], ts.to_string())?; }
+    /// # w.finish()?;
+    /// let db = esdb_read::Db::open(&path)?;
+    /// let space = db.space("s")?.expect("space exists");
+    /// let events: usize = std::thread::scope(|scope| {
+    ///     let readers: Vec<_> = (0..2)
+    ///         .map(|part| {
+    ///             let space = &space;
+    ///             scope.spawn(move || {
+    ///                 let mut n = 0;
+    ///                 for grouping in space.grouping_scans_part(part, 2) {
+    ///                     let mut scan = grouping.expect("readable").1;
+    ///                     while let Some(event) = scan.next_ref() {
+    ///                         event.expect("readable");
+    ///                         n += 1;
+    ///                     }
+    ///                 }
+    ///                 n
+    ///             })
+    ///         })
+    ///         .collect();
+    ///     readers.into_iter().map(|reader| reader.join().unwrap()).sum()
+    /// });
+    /// assert_eq!(events, 100);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Panics
+    /// If `part >= parts`.
+    pub fn grouping_scans_part(&self, part: usize, parts: usize) -> GroupingScans {
+        assert!(part < parts, "part {part} of {parts} parts does not exist");
         GroupingScans {
             iter: PrefixIter::new(self.inner.clone(), key::grouping_prefix(&self.id)),
             space: self.summary.stats,
+            to_skip: part,
+            stride: parts,
         }
     }
 
@@ -368,10 +414,20 @@ impl Iterator for Groupings {
 pub struct GroupingScans {
     iter: PrefixIter,
     space: Stats,
+    /// Groupings to step over before the next one yielded.
+    to_skip: usize,
+    /// One grouping is yielded out of every `stride`.
+    stride: usize,
 }
 
 impl GroupingScans {
     fn advance(&mut self) -> Result<Option<(GroupingInfo, Scan)>> {
+        for _ in 0..self.to_skip {
+            if self.iter.next_entry()?.is_none() {
+                return Ok(None);
+            }
+        }
+        self.to_skip = self.stride - 1;
         let Some(entry) = self.iter.next_entry()? else { return Ok(None) };
         let decoded = GroupingEntry::decode(&entry.value, entry.at)?;
         check_stats(&decoded.stats, &self.space, entry.at)?;

@@ -150,6 +150,24 @@ proptest! {
             let want_storage: Vec<(i64, Vec<u8>)> = groupings.iter().flat_map(|g| model_query(&events, space_id, |e| &e.grouping == g)).collect();
             prop_assert_eq!(storage, want_storage);
 
+            // grouping_scans_part(): the parts deal out the groupings round-robin in name order.
+            for parts in 1..=3 {
+                for part in 0..parts {
+                    let names: Vec<Vec<u8>> = space
+                        .grouping_scans_part(part, parts)
+                        .map(|g| g.unwrap())
+                        .map(|(info, scan)| {
+                            let got = collect(scan);
+                            let want = model_query(&events, space_id, |e| e.grouping[..] == info.name[..]);
+                            assert_eq!(got, want, "grouping {:?}", info.name);
+                            info.name.to_vec()
+                        })
+                        .collect();
+                    let want: Vec<Vec<u8>> = groupings.iter().skip(part).step_by(parts).cloned().collect();
+                    prop_assert_eq!(names, want, "part {} of {}", part, parts);
+                }
+            }
+
             let mut pairs: BTreeMap<Vec<u8>, BTreeSet<Vec<u8>>> = BTreeMap::new();
             for e in events.iter().filter(|e| &e.space == space_id) {
                 for (name, value) in &e.indexes {
