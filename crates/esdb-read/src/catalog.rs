@@ -1,5 +1,6 @@
 //! Walking the catalog tree: seeks by key and in-order iteration.
 
+use std::ops::Range;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -9,15 +10,65 @@ use esdb_format::DecodeError;
 use crate::db::Inner;
 use crate::error::Result;
 
-/// One catalog entry, sharing the block it was read from.
+/// One catalog entry, sharing the leaf block it was read from. It holds the block once and
+/// the places of key and value in it: every `Bytes` made or dropped is an atomic operation on a
+/// count that all threads reading the file share.
 #[derive(Debug, Clone)]
 pub(crate) struct Entry {
-    pub(crate) key: Bytes,
-    pub(crate) value: Bytes,
+    leaf: Bytes,
+    leaf_at: u64,
+    key: Range<usize>,
+    value: Range<usize>,
     /// Absolute offset of the entry, for error messages.
     pub(crate) at: u64,
+}
+
+impl Entry {
+    /// The entry whose `key` and `value` are slices of `leaf`, the block at `leaf_at`.
+    pub(crate) fn new(leaf: Bytes, leaf_at: u64, key: &[u8], value: &[u8], at: u64) -> Entry {
+        let (key, value) = (range_in(&leaf, key), range_in(&leaf, value));
+        Entry { leaf, leaf_at, key, value, at }
+    }
+
+    pub(crate) fn key(&self) -> &[u8] {
+        &self.leaf[self.key.clone()]
+    }
+
+    pub(crate) fn value(&self) -> &[u8] {
+        &self.leaf[self.value.clone()]
+    }
+
+    /// The key without its first `skip` bytes, sharing the leaf.
+    pub(crate) fn key_suffix(&self, skip: usize) -> Bytes {
+        self.leaf.slice(self.key.start + skip..self.key.end)
+    }
+
     /// The leaf block holding the entry, and its offset.
-    pub(crate) leaf: (Bytes, u64),
+    pub(crate) fn leaf(&self) -> (Bytes, u64) {
+        (self.leaf.clone(), self.leaf_at)
+    }
+}
+
+/// Where an entry's key and value lie in its leaf block, and the entry's absolute offset.
+struct Place {
+    key: Range<usize>,
+    value: Range<usize>,
+    at: u64,
+}
+
+/// A catalog entry borrowed from its leaf block.
+pub(crate) struct EntryRef<'a> {
+    pub(crate) key: &'a [u8],
+    pub(crate) value: &'a [u8],
+    /// Absolute offset of the entry, for error messages.
+    pub(crate) at: u64,
+}
+
+/// Where `part`, a slice of `whole`, lies in it.
+fn range_in(whole: &[u8], part: &[u8]) -> Range<usize> {
+    let start = part.as_ptr() as usize - whole.as_ptr() as usize;
+    debug_assert!(start + part.len() <= whole.len(), "not a slice of the block");
+    start..start + part.len()
 }
 
 #[derive(Debug)]
@@ -43,7 +94,7 @@ impl Frame {
 pub(crate) struct CatalogCursor {
     inner: Arc<Inner>,
     path: Vec<Frame>,
-    last_key: Option<Bytes>,
+    last_key: Option<Vec<u8>>,
     floor: Vec<u8>,
 }
 
@@ -96,23 +147,35 @@ impl CatalogCursor {
 
     /// The entry under the cursor, or `None` at the end.
     pub(crate) fn current(&mut self) -> Result<Option<Entry>> {
+        let Some(Place { key, value, at }) = self.current_place()? else { return Ok(None) };
+        let leaf = self.path.last().expect("current_place found a leaf");
+        Ok(Some(Entry { leaf: leaf.payload.clone(), leaf_at: leaf.at, key, value, at }))
+    }
+
+    /// The key of the entry under the cursor, or `None` at the end.
+    pub(crate) fn current_key(&mut self) -> Result<Option<&[u8]>> {
+        let Some(place) = self.current_place()? else { return Ok(None) };
+        Ok(Some(&self.path.last().expect("current_place found a leaf").payload[place.key]))
+    }
+
+    /// Where the key and value of the entry under the cursor lie in its leaf, and the entry's
+    /// offset; `None` at the end.
+    fn current_place(&mut self) -> Result<Option<Place>> {
         loop {
             let Some(leaf) = self.path.last() else { return Ok(None) };
             let block = leaf.block()?;
             if leaf.idx < block.len() {
                 let (key, value, at) = block.entry(leaf.idx)?;
-                let key = leaf.payload.slice_ref(key);
-                let behind_last = self.last_key.as_ref().is_some_and(|last| key <= *last);
-                if behind_last || key[..] < self.floor[..] {
+                let behind_last = self.last_key.as_deref().is_some_and(|last| key <= last);
+                if behind_last || key < &self.floor[..] {
                     return Err(
                         DecodeError::invalid("catalog key", at, "keys do not increase along the catalog").into()
                     );
                 }
-                return Ok(Some(Entry {
-                    key,
-                    value: leaf.payload.slice_ref(value),
+                return Ok(Some(Place {
+                    key: range_in(&leaf.payload, key),
+                    value: range_in(&leaf.payload, value),
                     at,
-                    leaf: (leaf.payload.clone(), leaf.at),
                 }));
             }
             self.next_leaf()?;
@@ -125,7 +188,9 @@ impl CatalogCursor {
             let block = CatalogBlock::decode(&leaf.payload, leaf.at)?;
             if leaf.idx < block.len() {
                 let (key, _, _) = block.entry(leaf.idx)?;
-                self.last_key = Some(leaf.payload.slice_ref(key));
+                let last = self.last_key.get_or_insert_with(Vec::new);
+                last.clear();
+                last.extend_from_slice(key);
             }
             leaf.idx += 1;
         }
@@ -224,7 +289,7 @@ impl PrefixIter {
             None => self.cursor.insert(CatalogCursor::seek(&self.inner, &self.prefix)?),
         };
         match cursor.current()? {
-            Some(entry) if entry.key.starts_with(&self.prefix) => {
+            Some(entry) if entry.key().starts_with(&self.prefix) => {
                 cursor.advance()?;
                 Ok(Some(entry))
             }
@@ -232,6 +297,50 @@ impl PrefixIter {
                 self.done = true;
                 Ok(None)
             }
+        }
+    }
+
+    /// The next entry under the prefix as key, value and offset, borrowed from its leaf: no
+    /// reference count is touched.
+    pub(crate) fn next_ref(&mut self) -> Result<Option<EntryRef<'_>>> {
+        let PrefixIter { cursor, inner, prefix, done } = self;
+        if *done {
+            return Ok(None);
+        }
+        let cursor = match cursor {
+            Some(cursor) => cursor,
+            None => cursor.insert(CatalogCursor::seek(inner, prefix)?),
+        };
+        let Some(Place { key, value, at }) = cursor.current_place()? else {
+            *done = true;
+            return Ok(None);
+        };
+        let under_prefix = cursor.path.last().is_some_and(|leaf| leaf.payload[key.clone()].starts_with(prefix));
+        if !under_prefix {
+            *done = true;
+            return Ok(None);
+        }
+        cursor.advance()?;
+        // `advance` moves within the leaf, which stays the last frame of the path.
+        let leaf = &cursor.path.last().expect("current_place found a leaf").payload;
+        Ok(Some(EntryRef { key: &leaf[key], value: &leaf[value], at }))
+    }
+
+    /// Steps over the next entry under the prefix without taking it; `false` at the end.
+    pub(crate) fn skip_entry(&mut self) -> Result<bool> {
+        if self.done {
+            return Ok(false);
+        }
+        let cursor = match &mut self.cursor {
+            Some(cursor) => cursor,
+            None => self.cursor.insert(CatalogCursor::seek(&self.inner, &self.prefix)?),
+        };
+        if cursor.current_key()?.is_some_and(|key| key.starts_with(&self.prefix)) {
+            cursor.advance()?;
+            Ok(true)
+        } else {
+            self.done = true;
+            Ok(false)
         }
     }
 

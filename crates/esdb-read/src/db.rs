@@ -26,10 +26,25 @@ pub(crate) struct Inner {
     pub(crate) footer: Footer,
     pub(crate) root: Bytes,
     pub(crate) file_len: u64,
-    pub(crate) catalog_cache: crate::cache::BlockCache,
+    pub(crate) catalog_cache: Arc<crate::cache::BlockCache>,
 }
 
 impl Inner {
+    /// A copy of this handle for one reader: the same file, footer, root and catalog cache, under
+    /// a reference count of its own, so that the scans one thread makes and drops do not contend
+    /// with another thread's on one counter.
+    pub(crate) fn fork(&self) -> Arc<Inner> {
+        Arc::new(Inner {
+            source: self.source.clone(),
+            memory: self.memory.clone(),
+            header: self.header,
+            footer: self.footer,
+            root: self.root.clone(),
+            file_len: self.file_len,
+            catalog_cache: self.catalog_cache.clone(),
+        })
+    }
+
     /// First byte after the header: where blocks may start.
     pub(crate) fn body_start(&self) -> u64 {
         header::LEN as u64
@@ -268,7 +283,7 @@ impl Db {
         let target = key::space_key(id);
         let mut cursor = CatalogCursor::seek(&self.inner, &target)?;
         match cursor.current()? {
-            Some(entry) if entry.key[..] == target[..] => {
+            Some(entry) if entry.key()[..] == target[..] => {
                 Ok(Some(Space::new(self.inner.clone(), Bytes::copy_from_slice(id), &entry)?))
             }
             _ => Ok(None),
@@ -357,7 +372,7 @@ impl Spaces {
         };
         loop {
             let Some(entry) = cursor.current()? else { return Ok(None) };
-            let parsed = key::CatalogKey::decode(&entry.key, entry.at)?;
+            let parsed = key::CatalogKey::decode(entry.key(), entry.at)?;
             match parsed {
                 key::CatalogKey::Space { space } => {
                     let space = Space::new(self.inner.clone(), Bytes::from(space), &entry)?;

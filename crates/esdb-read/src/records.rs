@@ -43,18 +43,18 @@ impl Records {
         let mut groupings = Vec::new();
         let mut iter = PrefixIter::new(inner.clone(), key::grouping_prefix(space.id()));
         while let Some(entry) = iter.next_entry()? {
-            let decoded = GroupingEntry::decode(&entry.value, entry.at)?;
-            groupings.push((decoded.first_event, entry.key.slice(iter.prefix().len()..)));
+            let decoded = GroupingEntry::decode(entry.value(), entry.at)?;
+            groupings.push((decoded.first_event, entry.key_suffix(iter.prefix().len())));
         }
 
         let mut values = Vec::new();
         let mut pairs: Vec<(u64, u32)> = Vec::new();
         let mut iter = PrefixIter::new(inner.clone(), key::index_prefix(space.id()));
         while let Some(entry) = iter.next_entry()? {
-            let CatalogKey::IndexValue { name, value, .. } = CatalogKey::decode(&entry.key, entry.at)? else {
+            let CatalogKey::IndexValue { name, value, .. } = CatalogKey::decode(entry.key(), entry.at)? else {
                 return Err(DecodeError::invalid("catalog key", entry.at, "expected an index value key").into());
             };
-            let decoded = IndexValueEntry::decode(&entry.value, entry.at)?;
+            let decoded = IndexValueEntry::decode(entry.value(), entry.at)?;
             let value_id = u32::try_from(values.len()).map_err(|_| {
                 DecodeError::invalid("space index value count", entry.at, "more than 2^32 index values")
             })?;

@@ -8,7 +8,7 @@ use esdb_format::v1::grouping_table::GroupingTable;
 use esdb_format::v1::key::{self, CatalogKey};
 use esdb_format::DecodeError;
 
-use crate::catalog::{CatalogCursor, Entry, PrefixIter};
+use crate::catalog::{CatalogCursor, Entry, EntryRef, PrefixIter};
 use crate::db::Inner;
 use crate::error::Result;
 use crate::scan::{Resolver, Scan};
@@ -65,7 +65,7 @@ pub struct IndexValueInfo {
 
 impl Space {
     pub(crate) fn new(inner: Arc<Inner>, id: Bytes, entry: &Entry) -> Result<Space> {
-        let summary = SpaceSummary::decode(&entry.value, entry.at)?;
+        let summary = SpaceSummary::decode(entry.value(), entry.at)?;
         if summary.stats.n_events > inner.footer.n_events {
             return Err(DecodeError::invalid(
                 "space event count",
@@ -74,7 +74,7 @@ impl Space {
             )
             .into());
         }
-        Ok(Space { inner, id, summary, summary_at: entry.at, leaf: entry.leaf.clone() })
+        Ok(Space { inner, id, summary, summary_at: entry.at, leaf: entry.leaf() })
     }
 
     /// The space's id.
@@ -115,17 +115,11 @@ impl Space {
         if idx < block.len() {
             let (key, value, at) = block.entry(idx)?;
             if key == target {
-                let leaf = &self.leaf.0;
-                return Ok(Some(Entry {
-                    key: leaf.slice_ref(key),
-                    value: leaf.slice_ref(value),
-                    at,
-                    leaf: self.leaf.clone(),
-                }));
+                return Ok(Some(Entry::new(self.leaf.0.clone(), self.leaf.1, key, value, at)));
             }
         }
         let mut cursor = CatalogCursor::seek(&self.inner, target)?;
-        Ok(cursor.current()?.filter(|entry| entry.key[..] == target[..]))
+        Ok(cursor.current()?.filter(|entry| entry.key()[..] == target[..]))
     }
 
     pub(crate) fn resolver(&self) -> Result<Resolver> {
@@ -151,7 +145,7 @@ impl Space {
         match self.lookup(&key::grouping_key(&self.id, grouping.as_ref()))? {
             None => Ok(Scan::empty()),
             Some(entry) => {
-                let grouping = GroupingEntry::decode(&entry.value, entry.at)?;
+                let grouping = GroupingEntry::decode(entry.value(), entry.at)?;
                 check_stats(&grouping.stats, &self.summary.stats, entry.at)?;
                 Scan::grouping(
                     self.inner.clone(),
@@ -180,7 +174,7 @@ impl Space {
         match self.lookup(&key::index_value_key(&self.id, name.as_ref(), value.as_ref()))? {
             None => Ok(Scan::empty()),
             Some(entry) => {
-                let index_value = IndexValueEntry::decode(&entry.value, entry.at)?;
+                let index_value = IndexValueEntry::decode(entry.value(), entry.at)?;
                 check_stats(&index_value.stats, &self.summary.stats, entry.at)?;
                 Scan::postings(
                     self.resolver()?,
@@ -249,7 +243,7 @@ impl Space {
     pub fn grouping(&self, grouping: impl AsRef<[u8]>) -> Result<Option<GroupingInfo>> {
         let grouping = grouping.as_ref();
         let Some(entry) = self.lookup(&key::grouping_key(&self.id, grouping))? else { return Ok(None) };
-        let decoded = GroupingEntry::decode(&entry.value, entry.at)?;
+        let decoded = GroupingEntry::decode(entry.value(), entry.at)?;
         Ok(Some(GroupingInfo { name: Bytes::copy_from_slice(grouping), counts: decoded.stats.into() }))
     }
 
@@ -260,7 +254,7 @@ impl Space {
     pub fn index_value(&self, name: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<Option<IndexValueInfo>> {
         let (name, value) = (name.as_ref(), value.as_ref());
         let Some(entry) = self.lookup(&key::index_value_key(&self.id, name, value))? else { return Ok(None) };
-        let decoded = IndexValueEntry::decode(&entry.value, entry.at)?;
+        let decoded = IndexValueEntry::decode(entry.value(), entry.at)?;
         Ok(Some(IndexValueInfo {
             name: Bytes::copy_from_slice(name),
             value: Bytes::copy_from_slice(value),
@@ -338,7 +332,8 @@ impl Space {
     pub fn grouping_scans_part(&self, part: usize, parts: usize) -> GroupingScans {
         assert!(part < parts, "part {part} of {parts} parts does not exist");
         GroupingScans {
-            iter: PrefixIter::new(self.inner.clone(), key::grouping_prefix(&self.id)),
+            // The scans of one part count their references to the file apart from other parts'.
+            iter: PrefixIter::new(self.inner.fork(), key::grouping_prefix(&self.id)),
             space: self.summary.stats,
             to_skip: part,
             stride: parts,
@@ -394,8 +389,8 @@ pub struct Groupings {
 impl Groupings {
     fn advance(&mut self) -> Result<Option<GroupingInfo>> {
         let Some(entry) = self.iter.next_entry()? else { return Ok(None) };
-        let decoded = GroupingEntry::decode(&entry.value, entry.at)?;
-        let name = entry.key.slice(self.iter.prefix().len()..);
+        let decoded = GroupingEntry::decode(entry.value(), entry.at)?;
+        let name = entry.key_suffix(self.iter.prefix().len());
         Ok(Some(GroupingInfo { name, counts: decoded.stats.into() }))
     }
 }
@@ -423,22 +418,25 @@ pub struct GroupingScans {
 impl GroupingScans {
     fn advance(&mut self) -> Result<Option<(GroupingInfo, Scan)>> {
         for _ in 0..self.to_skip {
-            if self.iter.next_entry()?.is_none() {
+            if !self.iter.skip_entry()? {
                 return Ok(None);
             }
         }
         self.to_skip = self.stride - 1;
-        let Some(entry) = self.iter.next_entry()? else { return Ok(None) };
-        let decoded = GroupingEntry::decode(&entry.value, entry.at)?;
-        check_stats(&decoded.stats, &self.space, entry.at)?;
-        let name = entry.key.slice(self.iter.prefix().len()..);
+        let prefix_len = self.iter.prefix().len();
+        // The entry is borrowed and the name copied: sharing the leaf would count references on
+        // the file's bytes, which every thread listing groupings shares.
+        let Some(EntryRef { key, value, at }) = self.iter.next_ref()? else { return Ok(None) };
+        let decoded = GroupingEntry::decode(value, at)?;
+        let name = Bytes::copy_from_slice(&key[prefix_len..]);
+        check_stats(&decoded.stats, &self.space, at)?;
         let scan = Scan::grouping(
             self.iter.inner().clone(),
             decoded.stream,
             decoded.stats.n_events,
             decoded.stats.min_ts,
             decoded.first_event,
-            entry.at,
+            at,
         )?;
         Ok(Some((GroupingInfo { name, counts: decoded.stats.into() }, scan)))
     }
@@ -462,7 +460,7 @@ pub struct IndexNames {
 impl IndexNames {
     fn advance(&mut self) -> Result<Option<Bytes>> {
         let Some(entry) = self.iter.next_entry()? else { return Ok(None) };
-        let CatalogKey::IndexValue { name, .. } = CatalogKey::decode(&entry.key, entry.at)? else {
+        let CatalogKey::IndexValue { name, .. } = CatalogKey::decode(entry.key(), entry.at)? else {
             return Err(DecodeError::invalid("catalog key", entry.at, "expected an index value key").into());
         };
         // Skip the remaining values of this name in one descent: the escaped name ends in
@@ -493,10 +491,10 @@ pub struct IndexValues {
 impl IndexValues {
     fn advance(&mut self) -> Result<Option<IndexValueInfo>> {
         let Some(entry) = self.iter.next_entry()? else { return Ok(None) };
-        let CatalogKey::IndexValue { name, value, .. } = CatalogKey::decode(&entry.key, entry.at)? else {
+        let CatalogKey::IndexValue { name, value, .. } = CatalogKey::decode(entry.key(), entry.at)? else {
             return Err(DecodeError::invalid("catalog key", entry.at, "expected an index value key").into());
         };
-        let decoded = IndexValueEntry::decode(&entry.value, entry.at)?;
+        let decoded = IndexValueEntry::decode(entry.value(), entry.at)?;
         Ok(Some(IndexValueInfo { name: Bytes::from(name), value: Bytes::from(value), counts: decoded.stats.into() }))
     }
 }

@@ -5,7 +5,7 @@
 
 use esdb_read::{Db, DecodeError, Error};
 
-use crate::common::{all_queries, open_via, run_query, TestEvent};
+use crate::common::{all_queries, model_query, open_via, run_query, TestEvent};
 use crate::golden::goldens;
 
 fn open(bytes: &[u8]) -> Result<Db, Error> {
@@ -90,6 +90,35 @@ fn queries_are_errors_or_correct(db: &Db, events: &[TestEvent], context: &str) -
                     assert_eq!(got, want, "{context}: {label} (reverse: {reverse}) returned wrong data");
                 }
                 Err(_) => any_error = true,
+            }
+        }
+    }
+    any_error | grouping_scans_are_errors_or_correct(db, events, context)
+}
+
+/// Lists the groupings of every space in two parts, as parallel readers do: every grouping
+/// listed must be a real one and read exactly the model's events, or fail. Returns whether
+/// anything failed.
+fn grouping_scans_are_errors_or_correct(db: &Db, events: &[TestEvent], context: &str) -> bool {
+    let mut any_error = false;
+    let spaces: std::collections::BTreeSet<&Vec<u8>> = events.iter().map(|e| &e.space).collect();
+    for space_id in spaces {
+        let Ok(Some(space)) = db.space(space_id) else {
+            any_error = true;
+            continue;
+        };
+        for part in 0..2 {
+            for grouping in space.grouping_scans_part(part, 2) {
+                let Ok((info, scan)) = grouping else {
+                    any_error = true;
+                    break;
+                };
+                let want = model_query(events, space_id, |e| e.grouping[..] == info.name[..]);
+                assert!(!want.is_empty(), "{context}: listed a grouping {:?} that does not exist", info.name);
+                match scan.map(|e| e.map(|e| (e.timestamp(), e.data().to_vec()))).collect::<Result<Vec<_>, _>>() {
+                    Ok(got) => assert_eq!(got, want, "{context}: grouping {:?} returned wrong data", info.name),
+                    Err(_) => any_error = true,
+                }
             }
         }
     }
