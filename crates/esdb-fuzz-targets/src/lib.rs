@@ -57,10 +57,13 @@ fn bounds(seed: u64) -> (Bound<i64>, Bound<i64>) {
 }
 
 /// Arbitrary bytes as a whole file: open, enumerate, run every query both ways with ranges, and
-/// verify.
+/// verify. The file is opened in memory or, for half of the inputs, through a plain `Source`
+/// (the reader's two ways of getting at blocks).
 pub fn read_any(data: &[u8]) {
-    let Ok(db) = Db::from_bytes(data.to_vec().into()) else { return };
     let seed = data.iter().fold(0u64, |acc, b| acc.wrapping_mul(31).wrapping_add(u64::from(*b)));
+    let bytes = esdb_read::Bytes::copy_from_slice(data);
+    let opened = if seed & 1 == 0 { Db::from_bytes(bytes) } else { Db::from_source(std::sync::Arc::new(bytes)) };
+    let Ok(db) = opened else { return };
     let _ = db.verify();
     for space in db.spaces().take(64) {
         let Ok(space) = space else { break };
@@ -81,6 +84,11 @@ pub fn read_any(data: &[u8]) {
                     }
                 }
             }
+        }
+        // Grouping scans as one of two parallel readers lists them.
+        for grouping in space.grouping_scans_part((seed >> 1 & 1) as usize, 2).take(16) {
+            let Ok((_, scan)) = grouping else { break };
+            drain(scan, false, 1000);
         }
         // Mixed ends on one iterator.
         if let Ok(mut scan) = space.events() {
