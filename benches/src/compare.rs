@@ -160,26 +160,7 @@ fn esdb(visits: &[Visit], dir: &Path, probe: &Probe) -> AnyResult<(Figures, f64,
     // Parallel: each of two threads lists and drains its part of the groupings
     // (`Space::grouping_scans_part`) with borrowed events; compared with the one-thread
     // borrowed full scan, which lists and drains them all.
-    let parallel_secs = median(5, || {
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..2)
-                .map(|part| {
-                    let space = &space;
-                    scope.spawn(move || {
-                        let mut total = 0usize;
-                        for grouping in space.grouping_scans_part(part, 2) {
-                            let mut scan = grouping.unwrap().1;
-                            while let Some(event) = scan.next_ref() {
-                                total += event.unwrap().data().len();
-                            }
-                        }
-                        total
-                    })
-                })
-                .collect();
-            handles.into_iter().map(|h| h.join().unwrap()).sum()
-        })
-    });
+    let parallel_secs = median(5, || esdb_bench::read_in_parts(&space, 2));
     let figures = Figures {
         write_eps: n / write_secs,
         file_bytes: db.file_len(),

@@ -237,3 +237,26 @@ impl Iterator for Activities {
         Some(Activity { customer, kind, ts, data })
     }
 }
+
+/// Reads every event of `space` with `parts` threads, each listing and draining its own part of
+/// the groupings (`Space::grouping_scans_part`) with borrowed events; returns the data bytes
+/// read. Panics on a read error: the benchmark files are written by the harness itself.
+pub fn read_in_parts(space: &esdb_read::Space, parts: usize) -> usize {
+    std::thread::scope(|scope| {
+        let readers: Vec<_> = (0..parts)
+            .map(|part| {
+                scope.spawn(move || {
+                    let mut total = 0usize;
+                    for grouping in space.grouping_scans_part(part, parts) {
+                        let mut scan = grouping.expect("readable grouping").1;
+                        while let Some(event) = scan.next_ref() {
+                            total += event.expect("readable event").data().len();
+                        }
+                    }
+                    total
+                })
+            })
+            .collect();
+        readers.into_iter().map(|reader| reader.join().expect("reader thread")).sum()
+    })
+}

@@ -236,24 +236,7 @@ fn run_profile(what: &str, l1: &Path, l2: &Path) -> AnyResult<()> {
                 let mut best = f64::MAX;
                 for _ in 0..if only.is_some() { 30 } else { 5 } {
                     let start = std::time::Instant::now();
-                    total += std::thread::scope(|scope| {
-                        let handles: Vec<_> = (0..threads)
-                            .map(|part| {
-                                let space = &space;
-                                scope.spawn(move || {
-                                    let mut total = 0usize;
-                                    for grouping in space.grouping_scans_part(part, threads) {
-                                        let mut scan = grouping.unwrap().1;
-                                        while let Some(event) = scan.next_ref() {
-                                            total += event.unwrap().data().len();
-                                        }
-                                    }
-                                    total
-                                })
-                            })
-                            .collect();
-                        handles.into_iter().map(|h| h.join().unwrap()).sum::<usize>()
-                    });
+                    total += esdb_bench::read_in_parts(&space, threads);
                     best = best.min(start.elapsed().as_secs_f64());
                 }
                 println!("parallel: {threads} threads read the groupings in {:.1} ms", best * 1e3);

@@ -86,18 +86,14 @@ pub enum Selection<'a> {
 impl ScanFlags {
     /// The selection and the time range.
     pub fn parse(&self) -> Result<(Selection<'_>, TimeRange)> {
-        let from = self
-            .from
-            .as_deref()
-            .map(|t| timestamp::parse_text(t, self.time_unit))
-            .transpose()
-            .map_err(|err| anyhow!("--from: {err:#}"))?;
-        let until = self
-            .until
-            .as_deref()
-            .map(|t| timestamp::parse_text(t, self.time_unit))
-            .transpose()
-            .map_err(|err| anyhow!("--until: {err:#}"))?;
+        let parse = |flag: &str, text: &Option<String>| {
+            text.as_deref()
+                .map(|t| timestamp::parse_text(t, self.time_unit))
+                .transpose()
+                .map_err(|err| anyhow!("{flag}: {err:#}"))
+        };
+        let from = parse("--from", &self.from)?;
+        let until = parse("--until", &self.until)?;
         let selection = match (&self.grouping, &self.index) {
             (Some(grouping), _) => Selection::Grouping(grouping),
             (None, Some(spec)) => {
