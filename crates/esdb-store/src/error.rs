@@ -100,6 +100,38 @@ pub enum Error {
         /// The lock file.
         path: PathBuf,
     },
+    /// A file in the store directory belongs to another store (its header or its recorded
+    /// length and checksum say so).
+    #[error("{} does not belong to this store: {reason}", .path.display())]
+    ForeignFile {
+        /// The file.
+        path: PathBuf,
+        /// What was found.
+        reason: String,
+    },
+    /// The MANIFEST is older than the files beside it (restored from a backup, or copied from
+    /// another time): writing would lose or overwrite what the newer files hold.
+    #[error("the MANIFEST of {} is older than its files: {reason}; run `esdb store repair`", .dir.display())]
+    StaleManifest {
+        /// The store directory.
+        dir: PathBuf,
+        /// What was found.
+        reason: String,
+    },
+    /// A counter of the manifest would wrap.
+    #[error("the store has used up its {what}")]
+    Exhausted {
+        /// Which counter.
+        what: &'static str,
+    },
+    /// A new MANIFEST was renamed into place but the step after it failed, so whether the change
+    /// survives a crash is unknown. Nothing was deleted; the store accepts no more changes until
+    /// it is reopened, which settles it from what is on disk.
+    #[error("the store changed but the change is not known durable ({reason}); reopen the store")]
+    Unsettled {
+        /// The failure after the rename.
+        reason: String,
+    },
     /// The store was opened with [`Store::open_read_only`](crate::Store::open_read_only).
     #[error("the store is open read-only; {operation} needs Store::open")]
     ReadOnly {

@@ -44,22 +44,31 @@
 
 mod error;
 mod event;
+pub mod io;
 mod log;
 mod maintenance;
 mod manifest;
+mod open;
 mod options;
+mod partition;
 mod query;
 pub mod record;
+mod repair;
 mod replay;
 mod segment;
 mod store;
 mod tail;
+mod transition;
+mod verify;
+mod watermark;
 
 pub use error::{Error, Result};
 pub use event::{Event, LogEvent, NewEvent};
-pub use maintenance::{CompactReport, RetainReport, SealReport, StoreInfo, VerifyReport};
+pub use maintenance::{CompactReport, RetainReport, SealReport, StoreInfo};
 pub use manifest::{Manifest, PartitionMeta, SegmentMeta};
 pub use options::{Durability, LogRetention, PartitionRetention, Retention, StoreOptions};
 pub use query::{Scan, Space};
+pub use repair::{repair, RepairReport};
 pub use replay::LogReader;
 pub use store::{Recovery, Store};
+pub use verify::{verify, VerifyReport};

@@ -3,14 +3,14 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::fs::{File, OpenOptions};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bytes::Bytes;
 
 use crate::error::{Error, Result};
-use crate::record::{self, SEGMENT_HEADER_LEN};
+use crate::io::Fs;
+use crate::record;
 
 /// Bytes buffered before the appender writes them to the segment itself.
 pub const WRITE_BUFFER_LEN: usize = 256 << 10;
@@ -36,6 +36,8 @@ pub struct LogWriter {
     pub dedupe: Dedupe,
     /// Set by the first failed write or fsync; the log then refuses appends.
     pub poisoned: Option<String>,
+    /// The file operations, behind the store's hook.
+    pub fs: Fs,
 }
 
 impl LogWriter {
@@ -45,9 +47,9 @@ impl LogWriter {
         if self.buf.is_empty() {
             return Ok(());
         }
-        if let Err(err) = (&*self.file).write_all(&self.buf) {
-            self.poisoned = Some(format!("write {}: {err}", self.path.display()));
-            return Err(Error::Io { action: "write segment", path: self.path.clone(), source: err });
+        if let Err(err) = self.fs.write_all(&self.file, &self.path, &self.buf) {
+            self.poisoned = Some(err.to_string());
+            return Err(err);
         }
         self.buf.clear();
         Ok(())
@@ -56,9 +58,9 @@ impl LogWriter {
     /// Writes the buffer and fsyncs the segment.
     pub fn flush_and_sync(&mut self) -> Result<()> {
         self.flush()?;
-        if let Err(err) = self.file.sync_data() {
-            self.poisoned = Some(format!("fsync {}: {err}", self.path.display()));
-            return Err(Error::Io { action: "fsync segment", path: self.path.clone(), source: err });
+        if let Err(err) = self.fs.sync_data(&self.file, &self.path) {
+            self.poisoned = Some(err.to_string());
+            return Err(err);
         }
         Ok(())
     }
@@ -72,29 +74,27 @@ impl LogWriter {
     }
 }
 
-/// Creates a segment file starting at `base` with its header, fsynced.
-pub fn create_segment(path: &Path, base: u64) -> Result<File> {
-    let mut file = OpenOptions::new()
-        .read(true)
-        .append(true)
-        .create_new(true)
-        .open(path)
-        .map_err(Error::io("create segment", path))?;
-    file.write_all(&record::segment_header(base)).map_err(Error::io("write segment header of", path))?;
-    file.sync_all().map_err(Error::io("fsync segment", path))?;
+/// Creates a segment file of store `store_id` starting at `base` with its header, fsynced.
+pub fn create_segment(fs: &Fs, path: &Path, base: u64, store_id: [u8; 16]) -> Result<File> {
+    let file = fs.create_new(path)?;
+    let written =
+        fs.write_all(&file, path, &record::segment_header(base, store_id)).and_then(|()| fs.sync_all(&file, path));
+    if let Err(err) = written {
+        let _ = fs.remove(path);
+        return Err(err);
+    }
     Ok(file)
 }
 
 /// Opens an existing segment for appending after its first `valid_len` bytes, cutting off a torn
-/// end beyond them.
-pub fn reopen_segment(path: &Path, valid_len: u64) -> Result<File> {
-    debug_assert!(valid_len >= SEGMENT_HEADER_LEN as u64);
+/// end beyond them, and fsyncs it: what recovery keeps is durable before anyone reads it.
+pub fn reopen_segment(fs: &Fs, path: &Path, valid_len: u64) -> Result<File> {
     let file = OpenOptions::new().read(true).append(true).open(path).map_err(Error::io("open segment", path))?;
     let len = file.metadata().map_err(Error::io("stat segment", path))?.len();
     if len != valid_len {
-        file.set_len(valid_len).map_err(Error::io("cut the torn end of segment", path))?;
-        file.sync_all().map_err(Error::io("fsync segment", path))?;
+        fs.set_len(&file, path, valid_len)?;
     }
+    fs.sync_all(&file, path)?;
     Ok(file)
 }
 

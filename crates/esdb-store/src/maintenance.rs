@@ -1,10 +1,11 @@
 //! Turning the log into history and keeping it tidy: [`Store::seal`], [`Store::compact`],
-//! [`Store::retain`], plus [`Store::info`] and [`Store::verify`].
+//! [`Store::retain`], plus [`Store::info`].
 //!
-//! Each step writes new files first, then switches the manifest, then deletes what the manifest
-//! no longer references. A crash before the switch leaves orphans that the next open removes
-//! (the step is rolled back); a crash after it leaves old files that the next open removes (the
-//! step is finished).
+//! Each step writes new files first, then installs a new manifest through
+//! [`Shared::install`](crate::transition), then deletes what the manifest lists as obsolete once
+//! no reader uses it. A crash before the install leaves files no manifest names, which the next
+//! open moves into `quarantine/`; a crash after it leaves obsolete files, which the next open
+//! deletes.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -16,8 +17,9 @@ use esdb_write::{Writer, WriterOptions};
 use crate::error::{Error, Result};
 use crate::event::LogEvent;
 use crate::manifest::{self, Manifest, PartitionMeta, PARTITION_DIR};
-use crate::segment;
-use crate::store::{lock, now_ms, open_partition, Partition, Shared, Store};
+use crate::partition::{self, Handle, Partition};
+use crate::store::{lock, now_ms, Shared, Store};
+use crate::transition::Obsolete;
 
 /// What [`Store::seal`] did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -75,29 +77,6 @@ pub struct StoreInfo {
     pub partition_bytes: u64,
 }
 
-/// What [`Store::verify`] checked and found.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct VerifyReport {
-    /// Segments read.
-    pub segments: u64,
-    /// Records read, every checksum checked.
-    pub records: u64,
-    /// Partitions verified.
-    pub partitions: u64,
-    /// Events in them.
-    pub partition_events: u64,
-    /// Everything wrong, each naming the file.
-    pub problems: Vec<String>,
-}
-
-impl VerifyReport {
-    /// True when nothing is wrong.
-    pub fn is_ok(&self) -> bool {
-        self.problems.is_empty()
-    }
-}
-
 impl Store {
     /// Seals the whole unsealed log: closes the active segment, writes the events into one new
     /// ESDB partition per time window (an additional partition when the window was sealed
@@ -146,9 +125,14 @@ impl Store {
             let view = self.shared.read_view();
             (view.tail.len(), view.tail.bytes())
         };
+        // A missing file counts as empty here; `verify` reports it.
         let size = |relative: &str| -> Result<u64> {
             let path = self.shared.dir.join(relative);
-            Ok(std::fs::metadata(&path).map_err(Error::io("stat", &path))?.len())
+            match std::fs::metadata(&path) {
+                Ok(meta) => Ok(meta.len()),
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(0),
+                Err(err) => Err(Error::io("stat", &path)(err)),
+            }
         };
         let mut log_bytes = 0;
         for segment in &manifest.segments {
@@ -168,60 +152,10 @@ impl Store {
             partition_bytes,
         })
     }
-
-    /// Reads every segment record and every partition byte, checking checksums, offsets and
-    /// counts against the manifest.
-    pub fn verify(&self) -> VerifyReport {
-        let _maintenance = lock(&self.shared.maintenance);
-        let manifest = lock(&self.shared.manifest).clone();
-        let next_offset = self.next_offset();
-        let mut report = VerifyReport::default();
-        for meta in &manifest.segments {
-            let path = self.shared.dir.join(meta.file());
-            report.segments += 1;
-            let mut records = 0u64;
-            // The active segment may grow while it is read; reading a prefix is fine.
-            let active = meta.end.is_none();
-            match segment::scan(&path, meta.base, active, |_, _| records += 1) {
-                Ok(scanned) => {
-                    report.records += records;
-                    if let Some(end) = meta.end {
-                        if scanned.end_offset != end {
-                            report.problems.push(format!(
-                                "{}: ends at offset {}, the manifest says {end}",
-                                meta.file(),
-                                scanned.end_offset
-                            ));
-                        }
-                    } else if scanned.end_offset > next_offset {
-                        report.problems.push(format!("{}: holds offsets past the end of the log", meta.file()));
-                    }
-                }
-                Err(err) => report.problems.push(err.to_string()),
-            }
-        }
-        let partitions = self.shared.read_view().partitions.clone();
-        for partition in partitions.iter() {
-            report.partitions += 1;
-            report.partition_events += partition.db.len();
-            let verified = partition.db.verify();
-            if !verified.is_ok() {
-                report.problems.push(format!("{}: {verified:?}", partition.meta.file));
-            }
-            let window = manifest.partition_window;
-            let (lo, hi) = window_bounds(partition.meta.window, window);
-            if let Some((min, max)) = partition.db.time_range() {
-                if i128::from(min) < lo || i128::from(max) >= hi {
-                    report.problems.push(format!("{}: timestamps {min}..={max} leave its window", partition.meta.file));
-                }
-            }
-        }
-        report
-    }
 }
 
 /// Timestamps `lo..hi` of `window`.
-fn window_bounds(window: i64, width: i64) -> (i128, i128) {
+pub(crate) fn window_bounds(window: i64, width: i64) -> (i128, i128) {
     let lo = i128::from(window) * i128::from(width);
     (lo, lo + i128::from(width))
 }
@@ -229,6 +163,7 @@ fn window_bounds(window: i64, width: i64) -> (i128, i128) {
 impl Shared {
     pub(crate) fn seal(&self) -> Result<SealReport> {
         self.writable("seal")?;
+        self.check_settled()?;
         let _maintenance = lock(&self.maintenance);
         let through = {
             let mut log = lock(&self.log);
@@ -236,9 +171,9 @@ impl Shared {
             self.roll(&mut log)?;
             log.next_offset
         };
-        let (sealed_from, width) = {
+        let (sealed_from, width, first_seq) = {
             let manifest = lock(&self.manifest);
-            (manifest.sealed_through, manifest.partition_window)
+            (manifest.sealed_through, manifest.partition_window, manifest.next_partition_seq)
         };
         if through == sealed_from {
             return Ok(SealReport::default());
@@ -250,12 +185,14 @@ impl Shared {
         for event in events {
             by_window.entry(event.timestamp.div_euclid(width)).or_default().push(event);
         }
+        let next_seq = first_seq
+            .checked_add(by_window.len() as u64)
+            .ok_or(Error::Exhausted { what: "partition sequence numbers" })?;
         let mut written: Vec<PathBuf> = Vec::new();
-        let result = self.write_windows(by_window, &mut written);
-        let (metas, partitions) = match result {
-            Ok(done) => done,
+        let metas = match self.write_windows(first_seq, through, by_window, &mut written) {
+            Ok(metas) => metas,
             Err(err) => {
-                remove_files(&written);
+                self.remove_new(&written);
                 return Err(err);
             }
         };
@@ -263,17 +200,12 @@ impl Shared {
         let mut manifest = lock(&self.manifest);
         let mut next = manifest.clone();
         next.partitions.extend(metas.iter().cloned());
-        next.next_partition_seq = metas.last().map_or(next.next_partition_seq, |meta| meta.seq + 1);
+        next.next_partition_seq = next_seq;
         next.sealed_through = through;
-        if let Err(err) = next.store(&self.dir) {
-            drop(manifest);
-            remove_files(&written);
-            return Err(err);
-        }
-        *manifest = next;
+        self.install(&mut manifest, next, &written, Vec::new())?;
         let mut view = self.write_view();
-        let mut all: Vec<Arc<Partition>> = view.partitions.iter().cloned().collect();
-        all.extend(partitions);
+        let mut all: Vec<Handle> = view.partitions.iter().cloned().collect();
+        all.extend(metas.iter().map(|meta| Arc::new(Partition::new(&self.dir, meta.clone()))));
         view.partitions = Arc::new(all);
         view.tail.trim(through);
         drop(view);
@@ -281,17 +213,25 @@ impl Shared {
         Ok(SealReport { events: through - sealed_from, partitions: metas })
     }
 
-    /// Writes one partition per window; `written` collects the files, for cleanup on error.
+    /// Deletes files a failed step wrote before any manifest named them.
+    fn remove_new(&self, written: &[PathBuf]) {
+        for path in written {
+            let _ = self.fs.remove(path);
+        }
+    }
+
+    /// Writes one partition per window, sequence numbers from `first_seq`; `written` collects the
+    /// files, for cleanup on error.
     fn write_windows(
         &self,
+        first_seq: u64,
+        sealed: u64,
         by_window: BTreeMap<i64, Vec<Arc<LogEvent>>>,
         written: &mut Vec<PathBuf>,
-    ) -> Result<(Vec<PartitionMeta>, Vec<Arc<Partition>>)> {
-        let first_seq = lock(&self.manifest).next_partition_seq;
+    ) -> Result<Vec<PartitionMeta>> {
         let mut metas = Vec::new();
-        let mut partitions = Vec::new();
         for (seq, (window, events)) in (first_seq..).zip(by_window) {
-            let file = manifest::partition_file(seq, window);
+            let file = manifest::partition_file(seq, window, sealed);
             let path = self.dir.join(&file);
             let mut writer = self.partition_writer(&path)?;
             written.push(path.clone());
@@ -305,21 +245,35 @@ impl Shared {
                 last_offset = last_offset.max(event.offset);
             }
             let summary = writer.finish().map_err(seal_error)?;
-            let meta = PartitionMeta {
-                seq,
-                window,
-                file,
-                events: summary.n_events,
-                min_ts: summary.min_ts,
-                max_ts: summary.max_ts,
-                first_offset,
-                last_offset,
-            };
-            partitions.push(Arc::new(open_partition(&self.dir, meta.clone())?));
-            metas.push(meta);
+            metas.push(self.partition_meta(seq, window, file, &summary, first_offset, last_offset)?);
         }
-        manifest::sync_dir(&self.dir.join(PARTITION_DIR))?;
-        Ok((metas, partitions))
+        self.fs.sync_dir(&self.dir.join(PARTITION_DIR))?;
+        Ok(metas)
+    }
+
+    /// The manifest entry of a partition just written, with the identity of its file.
+    fn partition_meta(
+        &self,
+        seq: u64,
+        window: i64,
+        file: String,
+        summary: &esdb_write::Summary,
+        first_offset: u64,
+        last_offset: u64,
+    ) -> Result<PartitionMeta> {
+        let (file_len, end_checksum) = partition::identity(&self.dir.join(&file))?;
+        Ok(PartitionMeta {
+            seq,
+            window,
+            file,
+            events: summary.n_events,
+            min_ts: summary.min_ts,
+            max_ts: summary.max_ts,
+            first_offset,
+            last_offset,
+            file_len: Some(file_len),
+            end_checksum: Some(end_checksum),
+        })
     }
 
     fn partition_writer(&self, path: &Path) -> Result<Writer> {
@@ -328,17 +282,20 @@ impl Shared {
             max_data_len: self.options.max_data_len,
             ..WriterOptions::default()
         };
-        Writer::create_with(path, options).map_err(|source| Error::Seal { path: path.to_path_buf(), source })
+        Writer::create_with_hook(path, options, self.fs.writer_hook())
+            .map_err(|source| Error::Seal { path: path.to_path_buf(), source })
     }
 
     pub(crate) fn compact(&self) -> Result<CompactReport> {
         self.writable("compact")?;
+        self.check_settled()?;
         let _maintenance = lock(&self.maintenance);
         let partitions = self.read_view().partitions.clone();
-        let mut by_window: BTreeMap<i64, Vec<Arc<Partition>>> = BTreeMap::new();
+        let mut by_window: BTreeMap<i64, Vec<Handle>> = BTreeMap::new();
         for partition in partitions.iter() {
             by_window.entry(partition.meta.window).or_default().push(partition.clone());
         }
+        drop(partitions);
         by_window.retain(|_, group| group.len() > 1);
         let mut report = CompactReport::default();
         for (window, mut group) in by_window {
@@ -348,22 +305,30 @@ impl Shared {
             report.merged += group.len() as u64;
             report.partitions.push(merged);
         }
+        self.delete_obsolete();
         Ok(report)
     }
 
     /// Writes the events of `group` (one window, ascending sequence numbers) into one partition
     /// and switches the manifest to it.
-    fn merge_window(&self, window: i64, group: &[Arc<Partition>]) -> Result<PartitionMeta> {
-        let seq = lock(&self.manifest).next_partition_seq;
-        let file = manifest::partition_file(seq, window);
+    fn merge_window(&self, window: i64, group: &[Handle]) -> Result<PartitionMeta> {
+        let (seq, sealed) = {
+            let manifest = lock(&self.manifest);
+            (manifest.next_partition_seq, manifest.sealed_through)
+        };
+        let next_seq = Manifest::seq_after(seq)?;
+        let file = manifest::partition_file(seq, window, sealed);
         let path = self.dir.join(&file);
+        let mut written = Vec::new();
         let merged = (|| {
             let mut writer = self.partition_writer(&path)?;
+            written.push(path.clone());
             // Partition by partition in sequence order, each space in (timestamp, offset) order:
             // the writer keeps ties in insertion order, so ties stay in offset order.
             for partition in group {
                 let read_error = |source| Error::Partition { path: partition.path.clone(), source };
-                for space in partition.db.spaces() {
+                let db = self.cache.get(&self.dir, partition)?;
+                for space in db.spaces() {
                     let space = space.map_err(read_error)?;
                     for record in space.records().map_err(read_error)? {
                         let record = record.map_err(read_error)?;
@@ -380,23 +345,16 @@ impl Shared {
                 }
             }
             let summary = writer.finish().map_err(|source| Error::Seal { path: path.clone(), source })?;
-            let meta = PartitionMeta {
-                seq,
-                window,
-                file: file.clone(),
-                events: summary.n_events,
-                min_ts: summary.min_ts,
-                max_ts: summary.max_ts,
-                first_offset: group.iter().map(|p| p.meta.first_offset).min().unwrap_or(0),
-                last_offset: group.iter().map(|p| p.meta.last_offset).max().unwrap_or(0),
-            };
-            manifest::sync_dir(&self.dir.join(PARTITION_DIR))?;
-            open_partition(&self.dir, meta)
+            let first_offset = group.iter().map(|p| p.meta.first_offset).min().unwrap_or(0);
+            let last_offset = group.iter().map(|p| p.meta.last_offset).max().unwrap_or(0);
+            let meta = self.partition_meta(seq, window, file.clone(), &summary, first_offset, last_offset)?;
+            self.fs.sync_dir(&self.dir.join(PARTITION_DIR))?;
+            Ok(meta)
         })();
         let merged = match merged {
-            Ok(merged) => Arc::new(merged),
+            Ok(merged) => merged,
             Err(err) => {
-                remove_files(&[path]);
+                self.remove_new(&written);
                 return Err(err);
             }
         };
@@ -404,35 +362,30 @@ impl Shared {
         let mut manifest = lock(&self.manifest);
         let mut next = manifest.clone();
         next.partitions.retain(|p| !old.contains(&p.seq));
-        next.partitions.push(merged.meta.clone());
-        next.next_partition_seq = seq + 1;
-        if let Err(err) = next.store(&self.dir) {
-            drop(manifest);
-            remove_files(&[path]);
-            return Err(err);
-        }
-        *manifest = next;
+        next.partitions.push(merged.clone());
+        next.next_partition_seq = next_seq;
+        let dropped = group.iter().map(Obsolete::partition).collect();
+        self.install(&mut manifest, next, &written, dropped)?;
         {
             let mut view = self.write_view();
-            let mut all: Vec<Arc<Partition>> =
-                view.partitions.iter().filter(|p| !old.contains(&p.meta.seq)).cloned().collect();
-            all.push(merged.clone());
+            let mut all: Vec<Handle> = view.partitions.iter().filter(|p| !old.contains(&p.meta.seq)).cloned().collect();
+            all.push(Arc::new(Partition::new(&self.dir, merged.clone())));
             view.partitions = Arc::new(all);
         }
         drop(manifest);
-        remove_files(&group.iter().map(|p| p.path.clone()).collect::<Vec<_>>());
-        Ok(merged.meta.clone())
+        Ok(merged)
     }
 
     pub(crate) fn retain(&self, retention: &crate::Retention) -> Result<RetainReport> {
         self.writable("retain")?;
+        self.check_settled()?;
         let _maintenance = lock(&self.maintenance);
         // Sizes are read from the files: buffered records count too.
         lock(&self.log).flush()?;
         let mut manifest = lock(&self.manifest);
         let mut next = manifest.clone();
         let mut report = RetainReport::default();
-        let mut doomed: Vec<PathBuf> = Vec::new();
+        let mut dropped_seqs: Vec<u64> = Vec::new();
 
         if let Some(max_age) = retention.partitions.max_age {
             let newest = next.partitions.iter().map(|p| p.max_ts).max();
@@ -444,7 +397,7 @@ impl Shared {
                     if !keep {
                         report.partitions += 1;
                         report.partition_events += p.events;
-                        doomed.push(self.dir.join(&p.file));
+                        dropped_seqs.push(p.seq);
                     }
                     keep
                 });
@@ -460,7 +413,7 @@ impl Shared {
             log_bytes += size;
             sizes.push(size);
         }
-        let mut drop_segments = 0;
+        let mut dropped_segments = Vec::new();
         for (segment, size) in next.segments.iter().zip(&sizes) {
             let Some(end) = segment.end else { break };
             if end > next.sealed_through {
@@ -475,34 +428,28 @@ impl Shared {
                 break;
             }
             log_bytes -= size;
-            drop_segments += 1;
-            doomed.push(self.dir.join(segment.file()));
+            dropped_segments.push(segment.file());
         }
-        next.segments.drain(..drop_segments);
+        next.segments.drain(..dropped_segments.len());
         next.log_start = next.segments[0].base;
-        report.segments = drop_segments as u64;
+        report.segments = dropped_segments.len() as u64;
         report.log_start = next.log_start;
 
-        if doomed.is_empty() {
+        if dropped_segments.is_empty() && dropped_seqs.is_empty() {
             return Ok(report);
         }
-        next.store(&self.dir)?;
-        *manifest = next;
+        let view_partitions = self.read_view().partitions.clone();
+        let mut dropped: Vec<Obsolete> = dropped_segments.into_iter().map(Obsolete::segment).collect();
+        dropped.extend(view_partitions.iter().filter(|p| dropped_seqs.contains(&p.meta.seq)).map(Obsolete::partition));
+        drop(view_partitions);
+        self.install(&mut manifest, next, &[], dropped)?;
         {
-            let kept: Vec<u64> = manifest.partitions.iter().map(|p| p.seq).collect();
             let mut view = self.write_view();
-            let all = view.partitions.iter().filter(|p| kept.contains(&p.meta.seq)).cloned().collect();
+            let all = view.partitions.iter().filter(|p| !dropped_seqs.contains(&p.meta.seq)).cloned().collect();
             view.partitions = Arc::new(all);
         }
         drop(manifest);
-        remove_files(&doomed);
+        self.delete_obsolete();
         Ok(report)
-    }
-}
-
-/// Removes files the manifest does not reference (any left over are removed on the next open).
-fn remove_files(paths: &[PathBuf]) {
-    for path in paths {
-        let _ = std::fs::remove_file(path);
     }
 }

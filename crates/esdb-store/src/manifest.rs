@@ -1,9 +1,9 @@
-//! The manifest: the one file that says which segments and partitions make up the store.
-//! It is replaced atomically (write `MANIFEST.tmp`, fsync, rename, fsync the directory), so
-//! after a crash it is either the old or the new one. Layout in `docs/STORE.md`.
+//! The manifest: the one file that says which segments and partitions make up the store, which
+//! store it is (`store_id`) and how many times it has changed (`generation`). It is only replaced
+//! by [`crate::transition`]; its layout and invariants are in `docs/STORE.md`.
 
-use std::fs::{self, File};
-use std::io::Write;
+use std::collections::HashSet;
+use std::fs;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -12,21 +12,33 @@ use crate::error::{Error, Result};
 
 /// Name of the manifest in the store directory.
 pub const MANIFEST: &str = "MANIFEST";
-const MANIFEST_TMP: &str = "MANIFEST.tmp";
+/// The manifest being written; never read.
+pub const MANIFEST_TMP: &str = "MANIFEST.tmp";
 const FORMAT: &str = "esdb-store";
-const VERSION: u32 = 1;
+/// Layout version written: 2 adds `store_id`, `generation`, `obsolete` and the partitions'
+/// `file_len` / `end_checksum`.
+pub const VERSION: u32 = 2;
 /// Directory of the log segments.
 pub const LOG_DIR: &str = "log";
 /// Directory of the sealed partitions.
 pub const PARTITION_DIR: &str = "partitions";
+/// Directory where files the store cannot use are moved instead of being deleted.
+pub const QUARANTINE_DIR: &str = "quarantine";
 
 /// The store's state as the manifest records it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Manifest {
     /// Always `esdb-store`.
     pub format: String,
-    /// Layout version of the store directory.
+    /// Layout version of the store directory (1 or 2).
     pub version: u32,
+    /// The store's identity: 32 hex digits, also in the header of every version-2 segment.
+    /// Empty in a version-1 manifest until a writer first opens it.
+    #[serde(default)]
+    pub store_id: String,
+    /// Incremented by every installed change; a reader that sees it change reloads.
+    #[serde(default)]
+    pub generation: u64,
     /// Width of a partition window, in timestamp units.
     pub partition_window: i64,
     /// Events below this offset are in partitions (or were retained away); the rest is the tail.
@@ -39,6 +51,10 @@ pub struct Manifest {
     pub segments: Vec<SegmentMeta>,
     /// Sealed partitions, by sequence number.
     pub partitions: Vec<PartitionMeta>,
+    /// Files an installed change stopped naming, to be deleted once no reader uses them. Only
+    /// files listed here are ever deleted by the store.
+    #[serde(default)]
+    pub obsolete: Vec<String>,
 }
 
 /// One log segment.
@@ -71,7 +87,17 @@ pub struct PartitionMeta {
     pub first_offset: u64,
     /// Largest offset of an event in it.
     pub last_offset: u64,
+    /// Length of the file in bytes (version 2).
+    #[serde(default)]
+    pub file_len: Option<u64>,
+    /// XXH3-64 of the file's last `min(file_len, 256)` bytes, its footer and trailer (version 2):
+    /// tells this partition from another file of the same name and length.
+    #[serde(default)]
+    pub end_checksum: Option<u64>,
 }
+
+/// Bytes at the end of a partition covered by [`PartitionMeta::end_checksum`].
+pub const END_CHECKSUM_LEN: u64 = 256;
 
 impl SegmentMeta {
     /// The segment's file, relative to the store directory.
@@ -85,23 +111,48 @@ pub fn segment_file(base: u64) -> String {
     format!("{LOG_DIR}/{base:020}.log")
 }
 
-/// The file of partition `seq` of `window`.
-pub fn partition_file(seq: u64, window: i64) -> String {
-    format!("{PARTITION_DIR}/{seq:010}-w{window}.esdb")
+/// The base offset of a segment file name (`{base:020}.log`), if it is one.
+pub fn parse_segment_name(name: &str) -> Option<u64> {
+    let digits = name.strip_suffix(".log")?;
+    (digits.len() == 20 && digits.bytes().all(|b| b.is_ascii_digit())).then(|| digits.parse().ok())?
+}
+
+/// The file of partition `seq` of `window`, written by a seal or compaction that leaves
+/// `sealed_through` at `sealed`: the bound lets `repair` rebuild `sealed_through` from the files.
+pub fn partition_file(seq: u64, window: i64, sealed: u64) -> String {
+    format!("{PARTITION_DIR}/{seq:010}-w{window}-s{sealed}.esdb")
+}
+
+/// `(seq, window, sealed)` of a partition file name: `{seq:010}-w{window}-s{sealed}.esdb`, or the
+/// version-1 `{seq:010}-w{window}.esdb` (no bound).
+pub fn parse_partition_name(name: &str) -> Option<(u64, i64, Option<u64>)> {
+    let stem = name.strip_suffix(".esdb")?;
+    let (seq, rest) = stem.split_once("-w")?;
+    if seq.len() != 10 || !seq.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let (window, sealed) = match rest.split_once("-s") {
+        Some((window, sealed)) => (window, Some(sealed.parse().ok()?)),
+        None => (rest, None),
+    };
+    Some((seq.parse().ok()?, window.parse().ok()?, sealed))
 }
 
 impl Manifest {
     /// The manifest of a new, empty store.
-    pub fn new(partition_window: i64) -> Manifest {
+    pub fn new(store_id: String, partition_window: i64) -> Manifest {
         Manifest {
             format: FORMAT.into(),
             version: VERSION,
+            store_id,
+            generation: 0,
             partition_window,
             sealed_through: 0,
             log_start: 0,
             next_partition_seq: 0,
             segments: vec![SegmentMeta { base: 0, end: None, last_append_ms: None }],
             partitions: Vec::new(),
+            obsolete: Vec::new(),
         }
     }
 
@@ -113,18 +164,32 @@ impl Manifest {
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(err) => return Err(Error::Io { action: "read", path, source: err }),
         };
-        let bad = |reason: String| Error::Manifest { path: path.clone(), reason };
-        let manifest: Manifest = serde_json::from_slice(&text).map_err(|err| bad(err.to_string()))?;
-        manifest.check().map_err(bad)?;
-        Ok(Some(manifest))
+        Manifest::parse(&text).map(Some).map_err(|reason| Error::Manifest { path, reason })
+    }
+
+    /// Parses and checks a manifest's bytes.
+    pub fn parse(text: &[u8]) -> std::result::Result<Manifest, String> {
+        let manifest: Manifest = serde_json::from_slice(text).map_err(|err| err.to_string())?;
+        manifest.check()?;
+        Ok(manifest)
+    }
+
+    /// The manifest as it is stored.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut text = serde_json::to_vec_pretty(self).expect("manifests serialize");
+        text.push(b'\n');
+        text
     }
 
     fn check(&self) -> std::result::Result<(), String> {
         if self.format != FORMAT {
             return Err(format!("format is {:?}, expected {FORMAT:?}", self.format));
         }
-        if self.version != VERSION {
-            return Err(format!("version {} is not supported (supported: {VERSION})", self.version));
+        if !(1..=VERSION).contains(&self.version) {
+            return Err(format!("version {} is not supported (supported: 1..={VERSION})", self.version));
+        }
+        if self.version >= 2 && !is_store_id(&self.store_id) {
+            return Err(format!("store_id {:?} is not 32 hex digits", self.store_id));
         }
         if self.partition_window < 1 {
             return Err("partition_window must be at least 1".into());
@@ -134,7 +199,7 @@ impl Manifest {
             return Err("the last segment must be the active one (no end)".into());
         }
         for (idx, pair) in self.segments.windows(2).enumerate() {
-            if pair[0].end != Some(pair[1].base) {
+            if pair[0].end != Some(pair[1].base) || pair[1].base < pair[0].base {
                 return Err(format!("segment {idx} ends at {:?}, the next starts at {}", pair[0].end, pair[1].base));
             }
         }
@@ -147,47 +212,104 @@ impl Manifest {
         if self.log_start > self.sealed_through {
             return Err(format!("log_start {} is past sealed_through {}", self.log_start, self.sealed_through));
         }
-        let mut files = std::collections::HashSet::new();
+        let mut files = HashSet::new();
         for partition in &self.partitions {
             if partition.seq >= self.next_partition_seq {
                 return Err(format!("partition {} is not below next_partition_seq", partition.seq));
             }
-            if partition.file != partition_file(partition.seq, partition.window) || !files.insert(&partition.file) {
+            let named = parse_partition_name(partition.file.strip_prefix("partitions/").unwrap_or(""));
+            if !named.is_some_and(|(seq, window, _)| seq == partition.seq && window == partition.window)
+                || !files.insert(&partition.file)
+            {
                 return Err(format!(
                     "partition {} has an unexpected or repeated file {:?}",
                     partition.seq, partition.file
                 ));
             }
-            if partition.last_offset >= self.sealed_through {
-                return Err(format!("partition {} holds offsets past sealed_through", partition.seq));
+            if partition.last_offset >= self.sealed_through || partition.first_offset > partition.last_offset {
+                return Err(format!(
+                    "partition {} holds offsets {}..={} outside the sealed log (sealed_through {})",
+                    partition.seq, partition.first_offset, partition.last_offset, self.sealed_through
+                ));
+            }
+        }
+        for file in &self.obsolete {
+            if self.referenced().contains(Path::new(file)) || !is_data_file_name(file) {
+                return Err(format!("obsolete file {file:?} is still named by the manifest or is not a store file"));
             }
         }
         Ok(())
     }
 
-    /// Replaces the manifest in `dir` atomically.
-    pub fn store(&self, dir: &Path) -> Result<()> {
-        let tmp = dir.join(MANIFEST_TMP);
-        let mut text = serde_json::to_vec_pretty(self).expect("manifests serialize");
-        text.push(b'\n');
-        let mut file = File::create(&tmp).map_err(Error::io("create", &tmp))?;
-        file.write_all(&text).map_err(Error::io("write", &tmp))?;
-        file.sync_all().map_err(Error::io("fsync", &tmp))?;
-        drop(file);
-        let path = dir.join(MANIFEST);
-        fs::rename(&tmp, &path).map_err(Error::io("rename manifest to", &path))?;
-        sync_dir(dir)
-    }
-
-    /// Every file the manifest references, relative to the store directory.
-    pub fn referenced(&self) -> std::collections::HashSet<PathBuf> {
+    /// Every live file the manifest names, relative to the store directory.
+    pub fn referenced(&self) -> HashSet<PathBuf> {
         let segments = self.segments.iter().map(|s| PathBuf::from(s.file()));
         let partitions = self.partitions.iter().map(|p| PathBuf::from(&p.file));
         segments.chain(partitions).collect()
     }
+
+    /// The sequence number after `seq`, refusing to wrap.
+    pub fn seq_after(seq: u64) -> Result<u64> {
+        seq.checked_add(1).ok_or(Error::Exhausted { what: "partition sequence numbers" })
+    }
 }
 
-/// fsyncs a directory, so that renames and new files in it survive a crash.
-pub fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir).and_then(|d| d.sync_all()).map_err(Error::io("fsync directory", dir))
+/// True for a 32-hex-digit store id.
+pub fn is_store_id(id: &str) -> bool {
+    id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// The 16 bytes of a store id (zeros for none).
+pub fn store_id_bytes(id: &str) -> [u8; 16] {
+    u128::from_str_radix(id, 16).unwrap_or(0).to_be_bytes()
+}
+
+/// A new store id: a hash of the time, the process and the directory, unique in practice.
+pub fn new_store_id(dir: &Path) -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    let mut seed = Vec::new();
+    seed.extend_from_slice(&nanos.to_le_bytes());
+    seed.extend_from_slice(&std::process::id().to_le_bytes());
+    seed.extend_from_slice(dir.as_os_str().as_encoded_bytes());
+    let id = xxhash_rust::xxh3::xxh3_128(&seed);
+    format!("{:032x}", if id == 0 { 1 } else { id })
+}
+
+/// True for a name the store gives its data files: `log/…​.log` or `partitions/…​.esdb`.
+pub fn is_data_file_name(file: &str) -> bool {
+    match file.split_once('/') {
+        Some((LOG_DIR, name)) => parse_segment_name(name).is_some(),
+        Some((PARTITION_DIR, name)) => parse_partition_name(name).is_some(),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_round_trip() {
+        assert_eq!(parse_segment_name("00000000000000000042.log"), Some(42));
+        assert_eq!(parse_segment_name("42.log"), None);
+        let file = partition_file(7, -3, 99);
+        assert_eq!(parse_partition_name(file.strip_prefix("partitions/").unwrap()), Some((7, -3, Some(99))));
+        assert_eq!(parse_partition_name("0000000007-w12.esdb"), Some((7, 12, None)));
+        assert_eq!(parse_partition_name(".tmp-0000000007-w12.esdb"), None);
+        assert!(is_data_file_name("log/00000000000000000000.log"));
+        assert!(!is_data_file_name("MANIFEST"));
+    }
+
+    #[test]
+    fn a_manifest_round_trips_and_its_claims_are_checked() {
+        let manifest = Manifest::new(new_store_id(Path::new("/x")), 10);
+        assert_eq!(Manifest::parse(&manifest.to_bytes()).unwrap(), manifest);
+        let mut bad = manifest.clone();
+        bad.store_id = "nope".into();
+        assert!(Manifest::parse(&bad.to_bytes()).unwrap_err().contains("store_id"));
+        let mut bad = manifest.clone();
+        bad.obsolete.push("log/00000000000000000000.log".into());
+        assert!(Manifest::parse(&bad.to_bytes()).unwrap_err().contains("obsolete"));
+        assert!(matches!(Manifest::seq_after(u64::MAX), Err(Error::Exhausted { .. })));
+    }
 }

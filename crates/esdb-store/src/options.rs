@@ -85,6 +85,9 @@ pub struct StoreOptions {
     pub retention: Retention,
     /// Largest event data accepted, in bytes. Default: 64 MiB.
     pub max_data_len: usize,
+    /// Partitions kept open (memory-mapped) between queries; others are opened when a query
+    /// needs them. Default: 256. A query holds open the partitions that contain its space.
+    pub max_open_partitions: usize,
 }
 
 impl Default for StoreOptions {
@@ -99,6 +102,7 @@ impl Default for StoreOptions {
             seal_memory_budget: 64 << 20,
             retention: Retention::default(),
             max_data_len: 64 << 20,
+            max_open_partitions: 256,
         }
     }
 }

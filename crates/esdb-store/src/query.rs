@@ -9,15 +9,17 @@ use bytes::Bytes;
 
 use crate::error::{Error, Result};
 use crate::event::{Event, LogEvent};
-use crate::store::{Partition, Store};
+use crate::partition::{Handle, Partition};
+use crate::store::Store;
 
 /// One space across the store: a snapshot of its partitions and its unsealed events taken when
 /// [`Store::space`] was called. Same operations and order as [`esdb_read::Space`].
 #[derive(Debug, Clone)]
 pub struct Space {
     id: Bytes,
-    /// `(partition, its view of the space)`, oldest sequence number first.
-    parts: Vec<(Arc<Partition>, esdb_read::Space)>,
+    /// `(partition, its view of the space)`, oldest sequence number first. Holding the handle
+    /// keeps the store from deleting the file while the snapshot lives.
+    parts: Vec<(Handle, esdb_read::Space)>,
     /// Unsealed events of the space, by (timestamp, offset).
     tail: Arc<[Arc<LogEvent>]>,
 }
@@ -30,6 +32,23 @@ impl Store {
     /// [`Error::Partition`] if a partition's catalog is corrupt.
     pub fn space(&self, id: impl AsRef<[u8]>) -> Result<Option<Space>> {
         let id = id.as_ref();
+        let mut attempts = 0;
+        loop {
+            match self.space_once(id) {
+                // A writer in another process deleted a partition after this reader loaded the
+                // manifest that names it: load the new one.
+                Err(
+                    Error::Partition { source: esdb_read::Error::Open { source, .. }, .. } | Error::Io { source, .. },
+                ) if self.shared.read_only && source.kind() == std::io::ErrorKind::NotFound && attempts < 20 => {
+                    attempts += 1;
+                    self.shared.reload()?;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn space_once(&self, id: &[u8]) -> Result<Option<Space>> {
         let shared = &self.shared;
         let visible = shared.visible.load(Ordering::Acquire);
         let (partitions, mut tail) = {
@@ -39,7 +58,8 @@ impl Store {
         tail.sort_by_key(|event| (event.timestamp, event.offset));
         let mut parts = Vec::new();
         for partition in partitions.iter() {
-            if let Some(space) = partition.db.space(id).map_err(|source| partition_error(partition, source))? {
+            let db = shared.cache.get(&shared.dir, partition)?;
+            if let Some(space) = db.space(id).map_err(|source| partition_error(partition, source))? {
                 parts.push((partition.clone(), space));
             }
         }

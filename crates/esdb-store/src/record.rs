@@ -11,10 +11,13 @@ use crate::event::{LogEvent, NewEvent};
 
 /// First bytes of every segment file.
 pub const SEGMENT_MAGIC: [u8; 8] = *b"\x89ESDBLOG";
-/// Version of the segment layout.
-pub const SEGMENT_VERSION: u32 = 1;
-/// Length of the segment header: magic, version, reserved, base offset, checksum.
-pub const SEGMENT_HEADER_LEN: usize = 32;
+/// Version of the segment layout written: 2 adds the store id to the header.
+pub const SEGMENT_VERSION: u32 = 2;
+/// Length of a version-1 segment header: magic, version, reserved, base offset, checksum.
+pub const SEGMENT_HEADER_V1_LEN: usize = 32;
+/// Length of a version-2 segment header: magic, version, reserved, base offset, store id,
+/// checksum.
+pub const SEGMENT_HEADER_LEN: usize = 48;
 /// Bytes of a record around its payload: the length before it, the checksum after it.
 pub const RECORD_OVERHEAD: usize = 4 + 8;
 /// Largest payload a record may declare: the largest data plus generous room for the keys.
@@ -22,38 +25,53 @@ pub const MAX_PAYLOAD_LEN: u32 = (1 << 30) + (1 << 24);
 
 const FLAG_HAS_ID: u8 = 1;
 
-/// The segment header for a segment whose first record has offset `base`.
-pub fn segment_header(base: u64) -> [u8; SEGMENT_HEADER_LEN] {
+/// A decoded segment header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SegmentHeader {
+    /// Offset of the segment's first record.
+    pub base: u64,
+    /// The store it belongs to; `None` in a version-1 segment, which does not record it.
+    pub store_id: Option<[u8; 16]>,
+    /// Length of the header: where the first record starts.
+    pub len: usize,
+}
+
+/// The version-2 header of a segment of store `store_id` whose first record has offset `base`.
+pub fn segment_header(base: u64, store_id: [u8; 16]) -> [u8; SEGMENT_HEADER_LEN] {
     let mut header = [0u8; SEGMENT_HEADER_LEN];
     header[..8].copy_from_slice(&SEGMENT_MAGIC);
     header[8..12].copy_from_slice(&SEGMENT_VERSION.to_le_bytes());
     header[16..24].copy_from_slice(&base.to_le_bytes());
-    let checksum = xxh3(&header[..24]);
-    header[24..].copy_from_slice(&checksum.to_le_bytes());
+    header[24..40].copy_from_slice(&store_id);
+    let checksum = xxh3(&header[..40]);
+    header[40..].copy_from_slice(&checksum.to_le_bytes());
     header
 }
 
-/// Checks a segment header and returns its base offset.
-pub fn decode_segment_header(bytes: &[u8]) -> Result<u64, DecodeError> {
+/// Checks a segment header (version 1 or 2) at the start of `bytes`, which must hold at least
+/// [`SEGMENT_HEADER_LEN`] bytes or the whole file.
+pub fn decode_segment_header(bytes: &[u8]) -> Result<SegmentHeader, DecodeError> {
     let mut cursor = Cursor::new(bytes, 0);
     let magic = cursor.array::<8>("segment magic")?;
     if magic != SEGMENT_MAGIC {
         return Err(DecodeError::invalid("segment magic", 0, "not an esdb log segment"));
     }
     let version = cursor.u32("segment version")?;
-    if version != SEGMENT_VERSION {
-        return Err(DecodeError::invalid("segment version", 8, format!("version {version}, supported is 1")));
+    if version != 1 && version != 2 {
+        return Err(DecodeError::invalid("segment version", 8, format!("version {version}, supported are 1 and 2")));
     }
     let reserved = cursor.u32("segment reserved")?;
     if reserved != 0 {
         return Err(DecodeError::invalid("segment reserved", 12, "must be zero"));
     }
     let base = cursor.u64("segment base offset")?;
+    let store_id = if version == 2 { Some(cursor.array::<16>("segment store id")?) } else { None };
+    let len = cursor.pos();
     let stored = cursor.u64("segment header checksum")?;
-    if !esdb_format::checksum::accepts(stored, xxh3(&bytes[..24])) {
-        return Err(DecodeError::invalid("segment header checksum", 24, "does not match the header"));
+    if !esdb_format::checksum::accepts(stored, xxh3(&bytes[..len])) {
+        return Err(DecodeError::invalid("segment header checksum", len as u64, "does not match the header"));
     }
-    Ok(base)
+    Ok(SegmentHeader { base, store_id, len: len + 8 })
 }
 
 /// Checks the lengths of an event's fields, as the ESDB writer would.
@@ -220,10 +238,22 @@ mod tests {
 
     #[test]
     fn segment_headers_are_checked() {
-        let header = segment_header(42);
-        assert_eq!(decode_segment_header(&header).unwrap(), 42);
-        let mut bad = header;
-        bad[17] ^= 1;
-        assert!(decode_segment_header(&bad).is_err());
+        let header = segment_header(42, [7; 16]);
+        let decoded = decode_segment_header(&header).unwrap();
+        assert_eq!(decoded, SegmentHeader { base: 42, store_id: Some([7; 16]), len: SEGMENT_HEADER_LEN });
+        for at in 0..SEGMENT_HEADER_LEN {
+            let mut bad = header;
+            bad[at] ^= 1;
+            assert!(decode_segment_header(&bad).is_err(), "flip at {at}");
+        }
+        // A version-1 header, as earlier stores wrote it.
+        let mut v1 = [0u8; SEGMENT_HEADER_V1_LEN];
+        v1[..8].copy_from_slice(&SEGMENT_MAGIC);
+        v1[8..12].copy_from_slice(&1u32.to_le_bytes());
+        v1[16..24].copy_from_slice(&9u64.to_le_bytes());
+        let checksum = xxh3(&v1[..24]);
+        v1[24..].copy_from_slice(&checksum.to_le_bytes());
+        let decoded = decode_segment_header(&v1).unwrap();
+        assert_eq!(decoded, SegmentHeader { base: 9, store_id: None, len: SEGMENT_HEADER_V1_LEN });
     }
 }

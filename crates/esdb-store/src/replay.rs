@@ -11,6 +11,7 @@ use crate::manifest::{Manifest, SegmentMeta};
 
 /// How often a follower in another process than the writer looks for new records.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(10);
+use crate::open::own_watermark;
 use crate::segment;
 use crate::store::{lock, Shared, Store};
 
@@ -154,6 +155,13 @@ impl LogReader {
         loop {
             let manifest =
                 Manifest::load(&self.shared.dir)?.ok_or_else(|| Error::NotAStore { path: self.shared.dir.clone() })?;
+            // Only what the writer made durable: in Sync mode no one sees an event before its
+            // producer is told it is durable.
+            if let Some(mark) = own_watermark(&self.shared.dir, &manifest)? {
+                if self.next >= mark.offset {
+                    return Ok(None);
+                }
+            }
             if self.cursor.is_none() {
                 let Some(segment) = manifest.segments.iter().rev().find(|s| s.base <= self.next) else {
                     return Err(Error::OffsetOutOfRange {
@@ -196,11 +204,14 @@ impl LogReader {
         }
         loop {
             if self.cursor.is_none() {
-                let (log_start, next, segment) = {
+                // Lock order: never `log` under `manifest` (a roll holds `log` and takes
+                // `manifest`); the visible end stands in for the next offset.
+                let next = self.shared.visible.load(Ordering::Acquire);
+                let (log_start, segment) = {
                     let manifest = lock(&self.shared.manifest);
                     let segment: Option<SegmentMeta> =
                         manifest.segments.iter().rev().find(|segment| segment.base <= self.next).cloned();
-                    (manifest.log_start, lock(&self.shared.log).next_offset, segment)
+                    (manifest.log_start, segment)
                 };
                 let Some(segment) = segment.filter(|_| self.next >= log_start) else {
                     return Err(Error::OffsetOutOfRange { offset: self.next, log_start, next });

@@ -22,70 +22,125 @@ pub struct Scanned {
     pub torn_bytes: u64,
     /// Append time of the last valid record.
     pub last_append_ms: Option<u64>,
+    /// Damage that ended the scan before the end of the file and that no crash can explain:
+    /// the records from `valid_len` on are unreadable. The records before it were delivered.
+    pub damage: Option<Error>,
 }
 
-/// Reads the segment at `path`, which must start at offset `base`, and calls `on_event` for every
-/// record. In the `active` segment, an invalid record after which no valid record follows is a
-/// write cut short by a crash: it and everything after it are reported as torn (the caller
-/// truncates). Anywhere else, an invalid record is [`Error::CorruptSegment`].
-pub fn scan(path: &Path, base: u64, active: bool, mut on_event: impl FnMut(LogEvent, u32)) -> Result<Scanned> {
+/// Where a segment scan may find a torn end.
+#[derive(Debug, Clone, Copy)]
+pub struct Expect {
+    /// The segment's first offset, from the manifest.
+    pub base: u64,
+    /// The store's id: a version-2 header naming another store is damage.
+    pub store_id: [u8; 16],
+    /// True for the active segment: only its end can be torn.
+    pub active: bool,
+    /// Bytes of the segment known durable (the recovery point): a bad record before this is
+    /// damage, never a torn write.
+    pub durable_len: u64,
+}
+
+/// Reads the segment at `path` and calls `on_event` for every valid record in order.
+///
+/// In the active segment, an invalid record past the recovery point after which no valid record
+/// follows is a write cut short by a crash: it and everything after it are reported as torn
+/// (the caller truncates). Any other invalid record ends the scan with [`Scanned::damage`]. An
+/// unreadable header is an error: nothing in the file can be trusted.
+pub fn scan(path: &Path, expect: Expect, mut on_event: impl FnMut(LogEvent, u32)) -> Result<Scanned> {
     let bytes = Bytes::from(std::fs::read(path).map_err(Error::io("read segment", path))?);
     let corrupt = |position: u64, reason: String| Error::CorruptSegment { path: path.to_path_buf(), position, reason };
-    if bytes.len() < SEGMENT_HEADER_LEN {
-        return Err(corrupt(0, format!("{} bytes is shorter than a segment header", bytes.len())));
-    }
-    let header_base =
-        record::decode_segment_header(&bytes[..SEGMENT_HEADER_LEN]).map_err(|err| corrupt(0, err.to_string()))?;
-    if header_base != base {
-        return Err(corrupt(16, format!("segment header says base offset {header_base}, the manifest {base}")));
-    }
-    let mut pos = SEGMENT_HEADER_LEN;
-    let mut offset = base;
+    let header = check_header(&bytes, path, expect)?;
+    let mut pos = header.len;
+    let mut offset = expect.base;
     let mut last_append_ms = None;
+    let scanned = |pos: usize, offset: u64, last_append_ms, torn_bytes: u64, damage| Scanned {
+        end_offset: offset,
+        valid_len: pos as u64,
+        torn_bytes,
+        last_append_ms,
+        damage,
+    };
     while pos < bytes.len() {
         let reason = match record::frame(&bytes[pos..]) {
             Framed::Record { payload, len } => {
                 let payload = bytes.slice(pos + payload.start..pos + payload.end);
-                let event = record::decode_payload(payload, pos as u64 + 4)
-                    .map_err(|err| corrupt(pos as u64, err.to_string()))?;
-                if event.offset != offset {
-                    return Err(corrupt(pos as u64, format!("record has offset {}, expected {offset}", event.offset)));
+                match record::decode_payload(payload, pos as u64 + 4) {
+                    Ok(event) if event.offset == offset => {
+                        last_append_ms = Some(event.append_time_ms);
+                        on_event(event, len as u32);
+                        pos += len;
+                        offset += 1;
+                        continue;
+                    }
+                    Ok(event) => format!("record has offset {}, expected {offset}", event.offset),
+                    Err(err) => err.to_string(),
                 }
-                last_append_ms = Some(event.append_time_ms);
-                on_event(event, len as u32);
-                pos += len;
-                offset += 1;
-                continue;
             }
             Framed::Truncated => "the record runs past the end of the file".to_owned(),
             Framed::Bad(reason) => reason,
         };
-        if active && !valid_record_after(&bytes, pos, offset) {
-            return Ok(Scanned {
-                end_offset: offset,
-                valid_len: pos as u64,
-                torn_bytes: (bytes.len() - pos) as u64,
-                last_append_ms,
-            });
+        let torn = expect.active && pos as u64 >= expect.durable_len && !valid_record_after(&bytes, pos, offset);
+        if torn {
+            return Ok(scanned(pos, offset, last_append_ms, (bytes.len() - pos) as u64, None));
         }
-        return Err(corrupt(pos as u64, reason));
+        return Ok(scanned(pos, offset, last_append_ms, 0, Some(corrupt(pos as u64, reason))));
     }
-    Ok(Scanned { end_offset: offset, valid_len: pos as u64, torn_bytes: 0, last_append_ms })
+    Ok(scanned(pos, offset, last_append_ms, 0, None))
+}
+
+/// Checks the header at the start of a segment's `bytes` against what the manifest expects.
+pub fn check_header(bytes: &[u8], path: &Path, expect: Expect) -> Result<record::SegmentHeader> {
+    let corrupt = |position: u64, reason: String| Error::CorruptSegment { path: path.to_path_buf(), position, reason };
+    let header = record::decode_segment_header(bytes).map_err(|err| corrupt(0, err.to_string()))?;
+    if header.base != expect.base {
+        return Err(corrupt(
+            16,
+            format!("segment header says base offset {}, the manifest {}", header.base, expect.base),
+        ));
+    }
+    if let Some(id) = header.store_id.filter(|id| *id != expect.store_id && expect.store_id != [0; 16]) {
+        return Err(Error::ForeignFile {
+            path: path.to_path_buf(),
+            reason: format!(
+                "segment header names store {:032x}, this store is {:032x}",
+                u128::from_be_bytes(id),
+                u128::from_be_bytes(expect.store_id)
+            ),
+        });
+    }
+    Ok(header)
 }
 
 /// True when a valid record with an offset at or past `offset` starts anywhere after `pos`: then
 /// the bad record at `pos` is damage in the middle of the log, not the torn end of a write.
+///
+/// Linear in the bytes after `pos`: a candidate is checksummed only when its offset field is
+/// plausible, and once the candidates checksummed add up to more than [`RESYNC_BUDGET`] times
+/// those bytes the answer is "yes" (damage): never cutting is the safe side.
 fn valid_record_after(bytes: &[u8], pos: usize, offset: u64) -> bool {
-    let max_records = (bytes.len() - pos) as u64 / RECORD_OVERHEAD as u64 + 1;
+    let remaining = (bytes.len() - pos) as u64;
+    let max_records = remaining / RECORD_OVERHEAD as u64 + 1;
+    let mut budget = RESYNC_BUDGET * remaining + (1 << 16);
     (pos + 1..bytes.len().saturating_sub(RECORD_OVERHEAD)).any(|at| {
         // Cheap filter first: the offset field must be plausible before a checksum is computed.
         let Some(field) = bytes.get(at + 4..at + 12) else { return false };
         let candidate = u64::from_le_bytes(field.try_into().expect("8 bytes"));
-        candidate >= offset
-            && candidate - offset < max_records
-            && matches!(record::frame(&bytes[at..]), Framed::Record { .. })
+        if candidate < offset || candidate - offset >= max_records {
+            return false;
+        }
+        let len_field = u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes"));
+        let cost = u64::from(len_field).min((bytes.len() - at) as u64);
+        if cost > budget {
+            return true;
+        }
+        budget -= cost;
+        matches!(record::frame(&bytes[at..]), Framed::Record { .. })
     })
 }
+
+/// How many times the bytes after a bad record a resynchronisation may checksum.
+const RESYNC_BUDGET: u64 = 4;
 
 /// Reads the records of one segment in order, for replay.
 #[derive(Debug)]
@@ -115,19 +170,18 @@ impl Cursor {
         let file = File::open(path).map_err(Error::io("open segment", path))?;
         let mut reader = BufReader::with_capacity(1 << 16, file);
         let mut header = [0u8; SEGMENT_HEADER_LEN];
-        reader.read_exact(&mut header).map_err(Error::io("read segment header of", path))?;
-        let corrupt = |reason: String| Error::CorruptSegment { path: path.to_path_buf(), position: 0, reason };
-        let header_base = record::decode_segment_header(&header).map_err(|err| corrupt(err.to_string()))?;
-        if header_base != base {
-            return Err(corrupt(format!("segment header says base offset {header_base}, expected {base}")));
+        let mut got = 0;
+        while got < header.len() {
+            match reader.read(&mut header[got..]).map_err(Error::io("read segment header of", path))? {
+                0 => break,
+                n => got += n,
+            }
         }
-        Ok(Cursor {
-            reader,
-            tolerant,
-            path: path.to_path_buf(),
-            position: SEGMENT_HEADER_LEN as u64,
-            next_offset: base,
-        })
+        // Any store id: the segment was named by this store's manifest, and opening checked it.
+        let expect = Expect { base, store_id: [0; 16], active: false, durable_len: 0 };
+        let header = check_header(&header[..got], path, expect)?;
+        reader.seek(SeekFrom::Start(header.len as u64)).map_err(Error::io("seek segment", path))?;
+        Ok(Cursor { reader, tolerant, path: path.to_path_buf(), position: header.len as u64, next_offset: base })
     }
 
     /// The segment file.

@@ -8,29 +8,23 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use esdb_read::Db;
-
 use crate::error::{Error, Result};
 use crate::event::NewEvent;
-use crate::log::{self, Dedupe, LogWriter, WRITE_BUFFER_LEN};
-use crate::manifest::{self, Manifest, PartitionMeta, LOG_DIR, MANIFEST, PARTITION_DIR};
+use crate::io::{Fs, IoHook, NoHook};
+use crate::log::{self, LogWriter, WRITE_BUFFER_LEN};
+use crate::manifest::{self, store_id_bytes, Manifest, LOG_DIR};
+use crate::open;
 use crate::options::{Durability, StoreOptions};
+use crate::partition::{Cache, Handle, Partition};
 use crate::record;
-use crate::segment;
 use crate::tail::Tail;
-
-/// A sealed partition, open.
-#[derive(Debug)]
-pub(crate) struct Partition {
-    pub meta: PartitionMeta,
-    pub path: PathBuf,
-    pub db: Db,
-}
+use crate::transition::{write_manifest, Obsolete, WriteFailure};
+use crate::watermark::{Publisher, Watermark};
 
 /// What queries see: the partitions and the tail, swapped together by a seal.
 #[derive(Debug)]
 pub(crate) struct View {
-    pub partitions: Arc<Vec<Arc<Partition>>>,
+    pub partitions: Arc<Vec<Handle>>,
     pub tail: Tail,
 }
 
@@ -45,10 +39,16 @@ pub(crate) struct CommitState {
 }
 
 /// Everything the store's threads share.
+///
+/// Lock order (docs/STORE.md, "Locking"): a thread holding one of these locks takes only locks
+/// further down the list: `maintenance` → `log` → `manifest` → `view` → `commit` → `obsolete` →
+/// `watermark`; `cache`, `arrivals`, `wake`, `unsettled` and `background_error` are leaves,
+/// held for a few statements with no other lock taken under them.
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub dir: PathBuf,
     pub options: StoreOptions,
+    pub fs: Fs,
     pub log: Mutex<LogWriter>,
     pub commit: Mutex<CommitState>,
     pub committed: Condvar,
@@ -66,6 +66,14 @@ pub(crate) struct Shared {
     pub wake: Mutex<bool>,
     pub woken: Condvar,
     pub background_error: Mutex<Option<String>>,
+    /// Open partitions, at most `max_open_partitions`.
+    pub cache: Cache,
+    /// Files installed changes stopped naming, not yet deleted.
+    pub obsolete: Mutex<Vec<Obsolete>>,
+    /// Set when an install failed after its rename: the store refuses changes until reopened.
+    pub unsettled: Mutex<Option<String>>,
+    /// The durable watermark, published after every fsync (writable stores only).
+    pub watermark: Mutex<Option<Publisher>>,
     /// Opened by [`Store::open_read_only`]: no appends, no maintenance, replay from the files.
     pub read_only: bool,
     /// Held for the store's lifetime by a writable store: one writer process per directory.
@@ -89,16 +97,21 @@ pub(crate) fn now_ms() -> u64 {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Recovery {
-    /// True when the directory held no store and one was created.
+    /// True when the directory held no store (or an unfinished creation) and one was created.
     pub created: bool,
     /// Bytes cut from the end of the active segment: a write a crash interrupted, never
     /// acknowledged as durable.
     pub torn_bytes: u64,
-    /// Files no manifest referenced (an interrupted seal, compaction, retention or segment
-    /// roll; temporary files), removed.
+    /// Temporary files and files the manifest listed as obsolete, deleted.
     pub removed_orphans: Vec<PathBuf>,
+    /// Files the manifest does not name (an interrupted seal, compaction or roll; a file put
+    /// there by hand), moved into `quarantine/`, relative to the store directory.
+    pub quarantined: Vec<PathBuf>,
     /// Unsealed events loaded into memory.
     pub tail_events: u64,
+    /// Damage that opening stepped over: a read-only open of a damaged log, a sealed segment
+    /// whose event ids could not be loaded.
+    pub problems: Vec<String>,
 }
 
 /// A live event store in one directory. See the [crate documentation](crate).
@@ -114,157 +127,91 @@ pub struct Store {
 
 impl Store {
     /// Opens the store in `dir`, creating it (and `dir`) if there is none, recovering it if there
-    /// is: cutting a torn end off the active segment, removing files no manifest references and
-    /// loading the unsealed tail into memory.
+    /// is: checking the manifest against the files, cutting a torn end off the active segment,
+    /// deleting obsolete and temporary files, moving files the manifest does not name into
+    /// `quarantine/`, and loading the unsealed tail into memory.
     ///
     /// # Errors
-    /// [`Error::NotAStore`] if `dir` holds other files but no manifest;
-    /// [`Error::CorruptSegment`] / [`Error::Manifest`] / [`Error::Partition`] for damage a crash
-    /// cannot explain; [`Error::Io`].
+    /// [`Error::NotAStore`] if `dir` holds other files but no manifest; [`Error::Locked`] if
+    /// another process writes it; [`Error::StaleManifest`] / [`Error::ForeignFile`] /
+    /// [`Error::CorruptSegment`] / [`Error::Manifest`] for what only `esdb store repair` should
+    /// resolve (nothing was changed); [`Error::Io`].
     pub fn open(dir: impl AsRef<Path>, options: StoreOptions) -> Result<Store> {
-        Store::open_mode(dir.as_ref(), options, false)
+        Store::open_with_io(dir, options, Arc::new(NoHook))
     }
 
-    /// Opens the store in `dir` for reading while another process may append to it: no lock,
-    /// no repairs, no appends or maintenance. Queries see the store as it was when opened;
-    /// [`follow`](Store::follow) reads new records from the segment files as the writer adds
-    /// them, checking for more every 10 ms when it has caught up. A reader in another process
-    /// sees records once they are written, which in `Buffered` mode is before they are durable.
+    /// [`open`](Store::open) with every file operation of the store passing through `hook`
+    /// first, so that tests can fail any of them (see [`crate::io`]).
     ///
     /// # Errors
-    /// [`Error::NotAStore`] if `dir` has no manifest; else as [`open`](Store::open).
-    pub fn open_read_only(dir: impl AsRef<Path>) -> Result<Store> {
-        Store::open_mode(
-            dir.as_ref(),
-            StoreOptions { seal_after_bytes: None, seal_after_age: None, ..StoreOptions::default() },
-            true,
-        )
-    }
-
-    fn open_mode(dir: &Path, options: StoreOptions, read_only: bool) -> Result<Store> {
+    /// As [`open`](Store::open).
+    pub fn open_with_io(dir: impl AsRef<Path>, options: StoreOptions, hook: Arc<dyn IoHook>) -> Result<Store> {
         options.validate()?;
-        let dir = dir.to_path_buf();
+        let dir = dir.as_ref().to_path_buf();
+        let fs = Fs::new(hook);
         let mut recovery = Recovery::default();
-        let lock_file = if read_only {
-            None
-        } else {
-            fs::create_dir_all(&dir).map_err(Error::io("create store directory", &dir))?;
-            Some(take_lock(&dir)?)
-        };
-        let manifest = match Manifest::load(&dir)? {
+        fs.create_dir_all(&dir)?;
+        let lock_file = take_lock(&fs, &dir)?;
+        let mut manifest = match Manifest::load(&dir)? {
             Some(manifest) => manifest,
-            None if read_only => return Err(Error::NotAStore { path: dir }),
             None => {
-                create(&dir, options.partition_window)?;
                 recovery.created = true;
-                Manifest::load(&dir)?.expect("just created")
+                open::create(&fs, &dir, options.partition_window)?
             }
         };
-        if !read_only {
-            recovery.removed_orphans = remove_orphans(&dir, &manifest)?;
-        }
-
-        // The unsealed tail, from every segment that holds offsets at or past `sealed_through`.
-        let mut tail = Tail::new(manifest.sealed_through);
-        let mut tail_ids = Vec::new();
-        let active_idx = manifest.segments.len() - 1;
-        let mut next_offset = manifest.log_start;
-        let mut active_scan = None;
-        for (idx, meta) in manifest.segments.iter().enumerate() {
-            let active = idx == active_idx;
-            if !active && meta.end.is_some_and(|end| end <= manifest.sealed_through) {
-                next_offset = meta.end.expect("closed");
-                continue;
+        // Nothing is changed until every claim of the manifest checked out.
+        open::check_files(&dir, &manifest)?;
+        let mark = open::own_watermark(&dir, &manifest)?;
+        let mut loaded = open::load_log(&dir, &manifest, mark, None, true)?;
+        let settled = open::settle(&fs, &dir, &manifest)?;
+        recovery.removed_orphans = settled.removed;
+        recovery.quarantined = settled.quarantined;
+        let active = manifest.segments.last().expect("an active segment").clone();
+        let active_path = dir.join(active.file());
+        let file = log::reopen_segment(&fs, &active_path, loaded.active_len)?;
+        recovery.torn_bytes = loaded.torn_bytes;
+        if manifest.store_id.is_empty() || manifest.version < manifest::VERSION {
+            // A store written by an earlier version: give it an id and record the new fields.
+            let mut next = manifest.clone();
+            next.version = manifest::VERSION;
+            if next.store_id.is_empty() {
+                next.store_id = manifest::new_store_id(&dir);
             }
-            let path = dir.join(meta.file());
-            let scanned = segment::scan(&path, meta.base, active, |event, len| {
-                if event.offset >= manifest.sealed_through {
-                    if let Some(id) = &event.id {
-                        tail_ids.push((event.offset, id.clone()));
-                    }
-                    tail.push(Arc::new(event), len);
-                }
+            next.generation = manifest.generation + 1;
+            write_manifest(&fs, &dir, &next).map_err(|failure| match failure {
+                WriteFailure::BeforeRename(err) | WriteFailure::AfterRename(err) => err,
             })?;
-            if let Some(end) = meta.end {
-                if scanned.end_offset != end {
-                    return Err(Error::CorruptSegment {
-                        path,
-                        position: scanned.valid_len,
-                        reason: format!("the segment ends at offset {}, the manifest says {end}", scanned.end_offset),
-                    });
-                }
-            }
-            next_offset = scanned.end_offset;
-            if active {
-                recovery.torn_bytes = scanned.torn_bytes;
-                active_scan = Some((path, scanned));
-            }
+            manifest = next;
         }
-        if next_offset < manifest.sealed_through {
-            return Err(Error::Manifest {
-                path: dir.join(MANIFEST),
-                reason: format!(
-                    "the log ends at offset {next_offset}, before sealed_through {}",
-                    manifest.sealed_through
-                ),
-            });
-        }
-        recovery.tail_events = tail.len();
-        let (active_path, scanned) = active_scan.expect("the manifest has an active segment");
-        let file = if read_only {
-            fs::File::open(&active_path).map_err(Error::io("open segment", &active_path))?
-        } else {
-            log::reopen_segment(&active_path, scanned.valid_len)?
-        };
-        let mut dedupe = Dedupe::new(options.dedupe_window);
-        let window_start = next_offset.saturating_sub(options.dedupe_window);
-        if options.dedupe_window > 0 {
-            load_sealed_ids(&dir, &manifest, window_start, &mut dedupe)?;
-        }
-        for (offset, id) in tail_ids.into_iter().filter(|(offset, _)| *offset >= window_start) {
-            dedupe.insert(&id, offset);
-        }
-        dedupe.expire(next_offset);
-
-        let mut partitions = Vec::with_capacity(manifest.partitions.len());
-        for meta in &manifest.partitions {
-            partitions.push(Arc::new(open_partition(&dir, meta.clone())?));
-        }
-
+        let dedupe = open::dedupe_window(&dir, &manifest, options.dedupe_window, &mut loaded);
+        recovery.tail_events = loaded.tail.len();
+        recovery.problems = std::mem::take(&mut loaded.problems);
+        let store_id = store_id_bytes(&manifest.store_id);
+        let publisher = Publisher::open(
+            &fs,
+            &dir,
+            Watermark {
+                store_id,
+                offset: loaded.next_offset,
+                segment_base: active.base,
+                segment_len: loaded.active_len,
+            },
+        )?;
         let writer = LogWriter {
             file: Arc::new(file),
             path: active_path,
-            base: manifest.segments[active_idx].base,
-            len: scanned.valid_len,
+            base: active.base,
+            len: loaded.active_len,
             buf: Vec::with_capacity(WRITE_BUFFER_LEN * 2),
-            next_offset,
-            last_append_ms: scanned.last_append_ms,
+            next_offset: loaded.next_offset,
+            last_append_ms: loaded.last_append_ms,
             dedupe,
             poisoned: None,
+            fs: fs.clone(),
         };
-        let shared = Arc::new(Shared {
-            dir,
-            options,
-            log: Mutex::new(writer),
-            commit: Mutex::new(CommitState { durable: next_offset, syncing: false, failed: None }),
-            committed: Condvar::new(),
-            view: RwLock::new(View { partitions: Arc::new(partitions), tail }),
-            visible: AtomicU64::new(next_offset),
-            arrivals: Mutex::new(()),
-            waiting: AtomicUsize::new(0),
-            closing: AtomicBool::new(false),
-            arrived: Condvar::new(),
-            manifest: Mutex::new(manifest),
-            maintenance: Mutex::new(()),
-            wake: Mutex::new(false),
-            woken: Condvar::new(),
-            background_error: Mutex::new(None),
-            read_only,
-            _lock: lock_file,
-        });
-        if read_only {
-            return Ok(Store { shared, background: None, recovery });
-        }
+        let shared = Shared::new(dir, options, fs, writer, manifest, loaded, false, Some(lock_file));
+        *lock(&shared.watermark) = Some(publisher);
+        shared.delete_obsolete();
         let background = {
             let for_thread = shared.clone();
             std::thread::Builder::new()
@@ -273,6 +220,49 @@ impl Store {
                 .map_err(Error::io("start the background thread of", &shared.dir))?
         };
         Ok(Store { shared, background: Some(background), recovery })
+    }
+
+    /// Opens the store in `dir` for reading, while another process may write it or none does.
+    /// Takes no lock, writes nothing (it works on read-only media and without write
+    /// permission), never blocks a writer and changes nothing it finds, damage included:
+    /// damage in the log makes the events from there on unavailable, reported in
+    /// [`Recovery::problems`].
+    ///
+    /// Queries see the store as it was when opened, and reload transparently when a writer in
+    /// another process deleted a partition meanwhile (after a compaction or retention).
+    /// [`follow`](Store::follow) reads new records from the segment files as the writer makes
+    /// them durable, checking every 10 ms when it has caught up.
+    ///
+    /// # Errors
+    /// [`Error::NotAStore`] if `dir` has no manifest; [`Error::Manifest`] if it is unreadable;
+    /// [`Error::Io`].
+    pub fn open_read_only(dir: impl AsRef<Path>) -> Result<Store> {
+        let dir = dir.as_ref().to_path_buf();
+        let options = StoreOptions { seal_after_bytes: None, seal_after_age: None, ..StoreOptions::default() };
+        let (manifest, mut loaded) = load_read_only(&dir)?;
+        let active = manifest.segments.last().expect("an active segment").clone();
+        let active_path = dir.join(active.file());
+        let file = fs::File::open(&active_path).map_err(Error::io("open segment", &active_path))?;
+        let recovery = Recovery {
+            tail_events: loaded.tail.len(),
+            problems: std::mem::take(&mut loaded.problems),
+            ..Recovery::default()
+        };
+        let fs = Fs::default();
+        let writer = LogWriter {
+            file: Arc::new(file),
+            path: active_path,
+            base: active.base,
+            len: loaded.active_len,
+            buf: Vec::new(),
+            next_offset: loaded.next_offset,
+            last_append_ms: loaded.last_append_ms,
+            dedupe: log::Dedupe::new(0),
+            poisoned: None,
+            fs: fs.clone(),
+        };
+        let shared = Shared::new(dir, options, fs, writer, manifest, loaded, true, None);
+        Ok(Store { shared, background: None, recovery })
     }
 
     /// What opening found and repaired.
@@ -285,12 +275,18 @@ impl Store {
         &self.shared.dir
     }
 
+    /// True for a store opened with [`open_read_only`](Store::open_read_only).
+    pub fn is_read_only(&self) -> bool {
+        self.shared.read_only
+    }
+
     /// Appends one event and returns its offset (or, for an id accepted within the dedupe
     /// window, the offset it got then). With [`Durability::Sync`] it returns once the event is
     /// fsynced.
     ///
     /// # Errors
-    /// [`Error::FieldLength`] (nothing appended), [`Error::Io`] / [`Error::Poisoned`].
+    /// [`Error::FieldLength`] (nothing appended), [`Error::Io`] / [`Error::Poisoned`] /
+    /// [`Error::Unsettled`].
     pub fn append(&self, event: NewEvent) -> Result<u64> {
         Ok(self.append_batch(std::slice::from_ref(&event))?[0])
     }
@@ -341,7 +337,9 @@ impl Store {
     /// [`Error::Io`] / [`Error::Poisoned`].
     pub fn close(mut self) -> Result<()> {
         self.stop_background();
-        self.sync().map(|_| ())
+        self.sync()?;
+        self.shared.delete_obsolete();
+        Ok(())
     }
 
     fn stop_background(&mut self) {
@@ -365,15 +363,38 @@ impl Drop for Store {
     }
 }
 
+/// The manifest and the log of a store as a read-only reader sees them: up to the durable
+/// watermark, damage stepped over. A manifest naming a segment that a writer deleted
+/// meanwhile (retention) is loaded again.
+pub(crate) fn load_read_only(dir: &Path) -> Result<(Manifest, open::Loaded)> {
+    let mut attempts = 0;
+    loop {
+        let manifest = Manifest::load(dir)?.ok_or_else(|| Error::NotAStore { path: dir.to_path_buf() })?;
+        let mark = open::own_watermark(dir, &manifest)?;
+        let limit = mark.map(|mark| mark.offset);
+        match open::load_log(dir, &manifest, mark, limit, false) {
+            Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound && attempts < 20 => {
+                attempts += 1;
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(err) => return Err(err),
+            Ok(loaded) => return Ok((manifest, loaded)),
+        }
+    }
+}
+
 /// Takes the store's lock file, so that no second process opens it for writing.
-fn take_lock(dir: &Path) -> Result<fs::File> {
+pub(crate) fn take_lock(fs: &Fs, dir: &Path) -> Result<fs::File> {
     let path = dir.join(LOCK);
-    let file = fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(Error::io("create", &path))?;
+    let file = match fs::OpenOptions::new().write(true).open(&path) {
+        Ok(file) => file,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            let file = fs.create(&path)?;
+            fs.sync_dir(dir)?;
+            file
+        }
+        Err(err) => return Err(Error::io("open", &path)(err)),
+    };
     match file.try_lock() {
         Ok(()) => Ok(file),
         Err(fs::TryLockError::WouldBlock) => Err(Error::Locked { path }),
@@ -381,106 +402,82 @@ fn take_lock(dir: &Path) -> Result<fs::File> {
     }
 }
 
-/// Creates an empty store in `dir`, refusing a directory that holds anything else.
-fn create(dir: &Path, partition_window: i64) -> Result<()> {
-    let entries = fs::read_dir(dir).map_err(Error::io("list", dir))?;
-    for entry in entries {
-        let entry = entry.map_err(Error::io("list", dir))?;
-        let name = entry.file_name();
-        if name == LOCK {
-            continue;
-        }
-        let known_empty_dir = (name == LOG_DIR || name == PARTITION_DIR)
-            && fs::read_dir(entry.path()).map(|mut d| d.next().is_none()).unwrap_or(false);
-        if !known_empty_dir {
-            return Err(Error::NotAStore { path: dir.to_path_buf() });
-        }
-    }
-    for sub in [LOG_DIR, PARTITION_DIR] {
-        let path = dir.join(sub);
-        fs::create_dir_all(&path).map_err(Error::io("create", &path))?;
-    }
-    let manifest = Manifest::new(partition_window);
-    let segment = dir.join(manifest.segments[0].file());
-    log::create_segment(&segment, 0)?;
-    manifest::sync_dir(&dir.join(LOG_DIR))?;
-    manifest.store(dir)
-}
-
-/// Removes every file in the store directory that the manifest does not reference.
-fn remove_orphans(dir: &Path, manifest: &Manifest) -> Result<Vec<PathBuf>> {
-    let referenced = manifest.referenced();
-    let mut removed = Vec::new();
-    let tmp = dir.join("MANIFEST.tmp");
-    if tmp.exists() {
-        fs::remove_file(&tmp).map_err(Error::io("remove", &tmp))?;
-        removed.push(PathBuf::from("MANIFEST.tmp"));
-    }
-    for sub in [LOG_DIR, PARTITION_DIR] {
-        let sub_dir = dir.join(sub);
-        fs::create_dir_all(&sub_dir).map_err(Error::io("create", &sub_dir))?;
-        let mut removed_here = false;
-        for entry in fs::read_dir(&sub_dir).map_err(Error::io("list", &sub_dir))? {
-            let entry = entry.map_err(Error::io("list", &sub_dir))?;
-            let relative = Path::new(sub).join(entry.file_name());
-            if referenced.contains(&relative) || !entry.file_type().map(|t| t.is_file()).unwrap_or(false) {
-                continue;
-            }
-            fs::remove_file(entry.path()).map_err(Error::io("remove orphan", entry.path()))?;
-            removed.push(relative);
-            removed_here = true;
-        }
-        if removed_here {
-            manifest::sync_dir(&sub_dir)?;
-        }
-    }
-    for meta in &manifest.segments {
-        let path = dir.join(meta.file());
-        if !path.is_file() {
-            return Err(Error::Manifest {
-                path: dir.join(MANIFEST),
-                reason: format!("segment {} is missing", meta.file()),
-            });
-        }
-    }
-    Ok(removed)
-}
-
-/// Loads the ids of sealed events at or past `window_start` that the log still holds.
-fn load_sealed_ids(dir: &Path, manifest: &Manifest, window_start: u64, dedupe: &mut Dedupe) -> Result<()> {
-    for meta in &manifest.segments {
-        let end = meta.end.unwrap_or(u64::MAX);
-        if end <= window_start || meta.base >= manifest.sealed_through {
-            continue;
-        }
-        let mut cursor = segment::Cursor::open(&dir.join(meta.file()), meta.base)?;
-        while let Some(event) = cursor.next_event()? {
-            if event.offset >= manifest.sealed_through {
-                break;
-            }
-            if let (true, Some(id)) = (event.offset >= window_start, &event.id) {
-                dedupe.insert(id, event.offset);
-            }
-        }
-    }
-    Ok(())
-}
-
-pub(crate) fn open_partition(dir: &Path, meta: PartitionMeta) -> Result<Partition> {
-    let path = dir.join(&meta.file);
-    let db = Db::open(&path).map_err(|source| Error::Partition { path: path.clone(), source })?;
-    if db.len() != meta.events {
-        return Err(Error::Manifest {
-            path: dir.join(MANIFEST),
-            reason: format!("partition {} holds {} events, the manifest says {}", meta.file, db.len(), meta.events),
-        });
-    }
-    Ok(Partition { meta, path, db })
-}
-
 impl Shared {
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        dir: PathBuf,
+        options: StoreOptions,
+        fs: Fs,
+        writer: LogWriter,
+        manifest: Manifest,
+        loaded: open::Loaded,
+        read_only: bool,
+        lock_file: Option<fs::File>,
+    ) -> Arc<Shared> {
+        let next_offset = writer.next_offset;
+        let partitions = manifest.partitions.iter().map(|meta| Arc::new(Partition::new(&dir, meta.clone()))).collect();
+        let obsolete = manifest.obsolete.iter().map(|file| Obsolete::segment(file.clone())).collect();
+        Arc::new(Shared {
+            cache: Cache::new(options.max_open_partitions),
+            dir,
+            options,
+            fs,
+            log: Mutex::new(writer),
+            commit: Mutex::new(CommitState { durable: next_offset, syncing: false, failed: None }),
+            committed: Condvar::new(),
+            view: RwLock::new(View { partitions: Arc::new(partitions), tail: loaded.tail }),
+            visible: AtomicU64::new(next_offset),
+            arrivals: Mutex::new(()),
+            waiting: AtomicUsize::new(0),
+            closing: AtomicBool::new(false),
+            arrived: Condvar::new(),
+            manifest: Mutex::new(manifest),
+            maintenance: Mutex::new(()),
+            wake: Mutex::new(false),
+            woken: Condvar::new(),
+            background_error: Mutex::new(None),
+            obsolete: Mutex::new(obsolete),
+            unsettled: Mutex::new(None),
+            watermark: Mutex::new(None),
+            read_only,
+            _lock: lock_file,
+        })
+    }
+
+    /// Reloads a read-only store's manifest and tail (a writer in another process deleted a
+    /// file the loaded manifest names).
+    pub(crate) fn reload(&self) -> Result<()> {
+        debug_assert!(self.read_only);
+        let (manifest, loaded) = load_read_only(&self.dir)?;
+        let partitions: Vec<Handle> =
+            manifest.partitions.iter().map(|meta| Arc::new(Partition::new(&self.dir, meta.clone()))).collect();
+        let mut log = lock(&self.log);
+        let mut current = lock(&self.manifest);
+        let mut view = self.write_view();
+        log.next_offset = loaded.next_offset;
+        *current = manifest;
+        *view = View { partitions: Arc::new(partitions), tail: loaded.tail };
+        self.visible.store(loaded.next_offset, Ordering::Release);
+        lock(&self.commit).durable = loaded.next_offset;
+        Ok(())
+    }
+
+    /// Publishes that offsets below `offset` are durable, the segment at `segment_base` being
+    /// durable for its first `segment_len` bytes. A failure to write the watermark costs only
+    /// other processes' view of the log, so it is noted, not fatal.
+    fn publish_durable(&self, offset: u64, segment_base: u64, segment_len: u64) {
+        let mut watermark = lock(&self.watermark);
+        let Some(publisher) = watermark.as_mut() else { return };
+        let mark = Watermark { store_id: publisher.last().store_id, offset, segment_base, segment_len };
+        if let Err(err) = publisher.publish(&self.fs, mark) {
+            drop(watermark);
+            self.note_background_error(format!("publish the durable watermark: {err}"));
+        }
+    }
+
     pub(crate) fn append_batch(&self, events: &[NewEvent]) -> Result<Vec<u64>> {
         self.writable("append")?;
+        self.check_settled()?;
         for (position, event) in events.iter().enumerate() {
             record::check_event(event, position, self.options.max_data_len)?;
         }
@@ -587,16 +584,17 @@ impl Shared {
 
     /// Writes the buffer and fsyncs the active segment; returns one past the offset now durable.
     fn sync_now(&self) -> Result<u64> {
-        let (file, path, end) = {
+        let (file, path, end, base, len) = {
             let mut log = lock(&self.log);
             log.flush()?;
-            (log.file.clone(), log.path.clone(), log.next_offset)
+            (log.file.clone(), log.path.clone(), log.next_offset, log.base, log.len)
         };
         // Outside the lock: appenders go on filling the buffer while the disk works.
-        if let Err(err) = file.sync_data() {
-            lock(&self.log).poisoned = Some(format!("fsync {}: {err}", path.display()));
-            return Err(Error::Io { action: "fsync segment", path, source: err });
+        if let Err(err) = self.fs.sync_data(&file, &path) {
+            lock(&self.log).poisoned = Some(err.to_string());
+            return Err(err);
         }
+        self.publish_durable(end, base, len);
         Ok(end)
     }
 
@@ -610,16 +608,19 @@ impl Shared {
         let relative = manifest::segment_file(base);
         let path = self.dir.join(&relative);
         let result = (|| {
-            let file = log::create_segment(&path, base)?;
-            manifest::sync_dir(&self.dir.join(LOG_DIR))?;
             let mut manifest = lock(&self.manifest);
+            let store_id = store_id_bytes(&manifest.store_id);
+            let file = log::create_segment(&self.fs, &path, base, store_id)?;
+            if let Err(err) = self.fs.sync_dir(&self.dir.join(LOG_DIR)) {
+                let _ = self.fs.remove(&path);
+                return Err(err);
+            }
             let mut next = manifest.clone();
             let active = next.segments.last_mut().expect("an active segment");
             active.end = Some(base);
             active.last_append_ms = log.last_append_ms;
             next.segments.push(manifest::SegmentMeta { base, end: None, last_append_ms: None });
-            next.store(&self.dir)?;
-            *manifest = next;
+            self.install(&mut manifest, next, std::slice::from_ref(&path), Vec::new())?;
             Ok(file)
         })();
         let file = match result {
@@ -639,6 +640,7 @@ impl Shared {
             state.durable
         };
         self.committed.notify_all();
+        self.publish_durable(base, base, log.len);
         if self.options.durability == Durability::Sync {
             self.publish(durable);
         }
@@ -678,6 +680,7 @@ impl Shared {
                     self.note_background_error(format!("automatic seal: {err}"));
                 }
             }
+            self.delete_obsolete();
         }
     }
 
@@ -709,7 +712,7 @@ impl Shared {
         by_bytes || by_age
     }
 
-    fn note_background_error(&self, message: String) {
+    pub(crate) fn note_background_error(&self, message: String) {
         let mut slot = lock(&self.background_error);
         if slot.is_none() {
             *slot = Some(message);

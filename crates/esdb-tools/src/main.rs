@@ -4,9 +4,10 @@
 //! arguments, dispatches, and turns errors into messages and exit codes.
 #![forbid(unsafe_code)]
 
+#[macro_use]
+mod output;
 mod cmd;
 mod json;
-mod output;
 mod progress;
 mod timestamp;
 
@@ -56,13 +57,17 @@ fn main() -> ExitCode {
         Command::Export(args) => cmd::export::run(args),
         Command::Store(args) => cmd::store::run(args),
     };
-    match result {
-        Ok(Outcome::Ok) => ExitCode::SUCCESS,
-        Ok(Outcome::Exit(code)) => ExitCode::from(code),
-        Err(err) if output::is_broken_pipe(&err) => ExitCode::SUCCESS,
+    let code = match result {
+        Ok(Outcome::Ok) => 0,
+        Ok(Outcome::Exit(code)) => code,
+        Err(err) if output::is_broken_pipe(&err) => 0,
         Err(err) => {
-            eprintln!("esdb: error: {err:#}");
-            ExitCode::FAILURE
+            output::diag!("esdb: error: {err:#}");
+            err.downcast_ref::<cmd::store::CannotOpen>().map_or(1, |_| 2)
         }
+    };
+    if code == 0 && output::stderr_has_failed() {
+        return ExitCode::FAILURE;
     }
+    ExitCode::from(code)
 }

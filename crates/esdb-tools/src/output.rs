@@ -2,8 +2,47 @@
 
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, Result};
+
+/// Writes a line of data to stdout; evaluates to `anyhow::Result<()>`, so that a full disk or a
+/// closed pipe is an error the command returns (and `main` turns a closed pipe into exit 0)
+/// rather than a panic.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)
+            .map_err(|err| anyhow::Error::new(err).context("cannot write to standard output"))
+    }};
+}
+
+/// Writes a diagnostic line to stderr. A closed stderr is ignored; any other failure makes the
+/// command exit non-zero at the end (there is nowhere left to say why).
+macro_rules! diag {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(err) = writeln!(std::io::stderr().lock(), $($arg)*) {
+            $crate::output::stderr_failed(&err);
+        }
+    }};
+}
+
+pub(crate) use diag;
+
+static STDERR_FAILED: AtomicBool = AtomicBool::new(false);
+
+/// Notes a failed write to stderr (other than a closed pipe).
+pub fn stderr_failed(err: &io::Error) {
+    if err.kind() != io::ErrorKind::BrokenPipe {
+        STDERR_FAILED.store(true, Ordering::Relaxed);
+    }
+}
+
+/// True when a diagnostic could not be written.
+pub fn stderr_has_failed() -> bool {
+    STDERR_FAILED.load(Ordering::Relaxed)
+}
 
 /// Where a command writes its data: stdout, or a file.
 pub fn open(path: Option<&Path>) -> Result<Box<dyn Write>> {
@@ -19,7 +58,12 @@ pub fn open(path: Option<&Path>) -> Result<Box<dyn Write>> {
 /// True when `err` (anywhere in its chain) is a closed pipe, which `| head` causes and which is
 /// not a failure.
 pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
-    err.chain().any(|cause| cause.downcast_ref::<io::Error>().is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe))
+    err.chain().any(|cause| {
+        // serde_json wraps the io error of its writer in its own error type.
+        let json = cause.downcast_ref::<serde_json::Error>().and_then(serde_json::Error::io_error_kind);
+        let io = cause.downcast_ref::<io::Error>().map(io::Error::kind);
+        json.or(io) == Some(io::ErrorKind::BrokenPipe)
+    })
 }
 
 /// Renders a byte string for line-oriented text output: as is when printable UTF-8, else with

@@ -22,19 +22,53 @@ fn active_segment(dir: &std::path::Path) -> std::path::PathBuf {
     segments.pop().unwrap()
 }
 
+/// The bytes of the record `NewEvent::new("s", ts, data)` would get at `offset`.
+fn record_bytes(offset: u64, ts: i64, data: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    let event = esdb_store::record::log_event(&NewEvent::new("s", ts, data.to_owned()), offset, 0);
+    esdb_store::record::encode_record(&event, &mut out);
+    out
+}
+
 #[test]
 fn a_torn_record_at_the_end_is_cut_and_everything_before_it_kept() {
     let (dir, _) = store_with_events(10);
     let segment = active_segment(dir.path());
-    let len = fs::metadata(&segment).unwrap().len();
-    // Cut the last record in half: a write the crash interrupted.
-    OpenOptions::new().write(true).open(&segment).unwrap().set_len(len - 20).unwrap();
+    // Half of a record past the durable end: a write the crash interrupted.
+    let record = record_bytes(10, 10, "never acknowledged");
+    OpenOptions::new().append(true).open(&segment).unwrap().write_all(&record[..record.len() - 20]).unwrap();
     let store = Store::open(dir.path(), small_options(buffered())).unwrap();
-    assert!(store.recovery().torn_bytes > 0);
-    assert_eq!(store.next_offset(), 9);
-    assert_eq!(store.append(NewEvent::new("s", 100, "after")).unwrap(), 9);
+    assert_eq!(store.recovery().torn_bytes, record.len() as u64 - 20);
+    assert_eq!(store.next_offset(), 10);
+    assert_eq!(store.append(NewEvent::new("s", 100, "after")).unwrap(), 10);
     let offsets: Vec<u64> = store.read_from(0).unwrap().map(|e| e.unwrap().offset).collect();
-    assert_eq!(offsets, (0..10).collect::<Vec<_>>());
+    assert_eq!(offsets, (0..11).collect::<Vec<_>>());
+}
+
+#[test]
+fn an_acknowledged_record_cut_off_is_damage_not_a_torn_write() {
+    // See: issue 12, measured item 11 (acknowledged records cut off at a record boundary).
+    let (dir, _) = store_with_events(10);
+    let segment = active_segment(dir.path());
+    let len = fs::metadata(&segment).unwrap().len();
+    let record_len = record_bytes(9, 9, &"x".repeat(40)).len() as u64;
+    for cut in [20, record_len] {
+        OpenOptions::new().write(true).open(&segment).unwrap().set_len(len - cut).unwrap();
+        let report = esdb_store::verify(dir.path()).unwrap();
+        assert!(!report.is_ok(), "verify must report the cut of {cut} bytes");
+        if cut == record_len {
+            assert!(report.problems[0].contains("acknowledged durable"), "{:?}", report.problems);
+        }
+        // The writer refuses to go on as if nothing happened (it would publish the shorter log
+        // as durable); a reader still reads what is there.
+        match Store::open(dir.path(), small_options(buffered())) {
+            Err(Error::CorruptSegment { path, .. }) => assert_eq!(path, segment),
+            other => panic!("cut {cut}: {other:?}"),
+        }
+        let reader = Store::open_read_only(dir.path()).unwrap();
+        assert_eq!(reader.recovery().problems.len(), 1);
+        assert_eq!(reader.read_from(0).unwrap().count(), 9);
+    }
 }
 
 #[test]
@@ -58,22 +92,28 @@ fn damage_in_the_middle_of_a_segment_is_an_error_naming_segment_and_position() {
     match Store::open(dir.path(), small_options(buffered())) {
         Err(Error::CorruptSegment { path, position, .. }) => {
             assert_eq!(path, segment);
-            assert_eq!(position, 32);
+            assert_eq!(position, esdb_store::record::SEGMENT_HEADER_LEN as u64);
         }
         other => panic!("expected CorruptSegment, got {other:?}"),
     }
 }
 
 #[test]
-fn orphans_of_interrupted_steps_are_removed() {
+fn temporary_files_are_removed_and_unnamed_files_quarantined_never_deleted() {
     let (dir, _) = store_with_events(3);
     fs::write(dir.path().join("partitions/0000000099-w0.esdb"), b"half-written partition").unwrap();
+    fs::write(dir.path().join("partitions/.esdb-spill-x.tmp"), b"spill").unwrap();
     fs::write(dir.path().join("log/00000000000000000777.log"), b"segment never referenced").unwrap();
     fs::write(dir.path().join("MANIFEST.tmp"), b"{").unwrap();
+    let report = esdb_store::verify(dir.path()).unwrap();
+    assert_eq!(report.problems.len(), 2, "{:?}", report.problems);
     let store = Store::open(dir.path(), small_options(buffered())).unwrap();
     let mut removed: Vec<String> = store.recovery().removed_orphans.iter().map(|p| p.display().to_string()).collect();
     removed.sort();
-    assert_eq!(removed, ["MANIFEST.tmp", "log/00000000000000000777.log", "partitions/0000000099-w0.esdb"]);
+    assert_eq!(removed, ["MANIFEST.tmp", "partitions/.esdb-spill-x.tmp"]);
+    let quarantined: Vec<String> = store.recovery().quarantined.iter().map(|p| p.display().to_string()).collect();
+    assert_eq!(quarantined, ["quarantine/log-00000000000000000777.log", "quarantine/partitions-0000000099-w0.esdb"]);
+    assert_eq!(fs::read(dir.path().join(&quarantined[1])).unwrap(), b"half-written partition");
     assert_eq!(store.next_offset(), 3);
 }
 

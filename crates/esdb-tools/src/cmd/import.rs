@@ -283,7 +283,7 @@ impl Importer {
         }
         self.skipped += 1;
         if self.skipped <= 10 && !self.args.quiet {
-            eprintln!("esdb: skipped line {}: {}", bad.line, bad.message);
+            diag!("esdb: skipped line {}: {}", bad.line, bad.message);
         }
         Ok(())
     }
@@ -422,14 +422,14 @@ pub fn run(args: Args) -> Result<Outcome> {
     let Importer { args, sink: Sink { writer, imported }, skipped } = importer;
     let summary = writer.finish().with_context(|| format!("cannot write {}", args.output.display()))?;
     if !args.quiet {
-        eprintln!(
+        diag!(
             "imported {imported} events into {} ({} spaces, {} bytes)",
             args.output.display(),
             summary.n_spaces,
             summary.file_len
         );
         if skipped > 0 {
-            eprintln!("skipped {skipped} invalid records");
+            diag!("skipped {skipped} invalid records");
         }
     }
     Ok(Outcome::Ok)

@@ -94,49 +94,45 @@ pub fn run(args: Args) -> Result<Outcome> {
             "per_posting_bytes": per_posting,
             "problems": report.problems.len(),
         });
-        println!("{}", serde_json::to_string_pretty(&value)?);
+        outln!("{}", serde_json::to_string_pretty(&value)?)?;
     } else {
-        println!("file:              {}", args.file.display());
-        println!("format version:    {}.{}", footer.major, footer.minor);
-        println!("size:              {} bytes", db.file_len());
-        println!("events:            {}", db.len());
-        println!("spaces:            {}", db.n_spaces());
-        println!("groupings:         {}", report.n_groupings);
-        println!("index values:      {} ({} postings)", report.n_index_values, report.n_postings);
+        outln!("file:              {}", args.file.display())?;
+        outln!("format version:    {}.{}", footer.major, footer.minor)?;
+        outln!("size:              {} bytes", db.file_len())?;
+        outln!("events:            {}", db.len())?;
+        outln!("spaces:            {}", db.n_spaces())?;
+        outln!("groupings:         {}", report.n_groupings)?;
+        outln!("index values:      {} ({} postings)", report.n_index_values, report.n_postings)?;
         match db.time_range() {
-            Some((min, max)) => println!("time range:        {min} ..= {max}"),
-            None => println!("time range:        (no events)"),
+            Some((min, max)) => outln!("time range:        {min} ..= {max}")?,
+            None => outln!("time range:        (no events)")?,
         }
-        println!("indexes:");
+        outln!("indexes:")?;
         if index_values.is_empty() {
-            println!("  (none)");
+            outln!("  (none)")?;
         }
         for (name, values) in &index_values {
-            println!("  {}: {} distinct values", display_bytes(name), values.len());
+            outln!("  {}: {} distinct values", display_bytes(name), values.len())?;
         }
-        println!("sections:                  blocks     stored bytes        raw bytes");
+        outln!("sections:                  blocks     stored bytes        raw bytes")?;
         for (name, s) in &report.sections {
-            println!("  {name:<20} {:>11} {:>16} {:>16}", s.n_blocks, s.stored_bytes, s.raw_bytes);
+            outln!("  {name:<20} {:>11} {:>16} {:>16}", s.n_blocks, s.stored_bytes, s.raw_bytes)?;
         }
-        println!("  {:<20} {:>11} {:>16}", "header and footer", 2, header_footer);
+        outln!("  {:<20} {:>11} {:>16}", "header and footer", 2, header_footer)?;
         let show = |value: Option<f64>| value.map_or("n/a".to_owned(), |v| format!("{v:.2}"));
-        println!(
+        outln!(
             "compression ratio: {} overall, {} for data blocks",
             show(ratio(raw_total, stored_total)),
             show(ratio(data.raw_bytes, data.stored_bytes))
-        );
-        println!(
+        )?;
+        outln!(
             "overhead:          {} bytes per event (data blocks, before compression), {} bytes per posting",
             show(per_event),
             show(per_posting)
-        );
+        )?;
     }
     if !report.problems.is_empty() {
-        eprintln!(
-            "esdb: {} has {} problem(s); run `esdb verify` for the list",
-            args.file.display(),
-            report.problems.len()
-        );
+        diag!("esdb: {} has {} problem(s); run `esdb verify` for the list", args.file.display(), report.problems.len());
         return Ok(Outcome::Exit(1));
     }
     Ok(Outcome::Ok)

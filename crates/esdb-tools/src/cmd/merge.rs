@@ -54,7 +54,7 @@ pub fn run(args: Args) -> Result<Outcome> {
     bar.finish_and_clear();
     let summary = writer.finish().with_context(|| format!("cannot write {}", args.output.display()))?;
     if !args.quiet {
-        eprintln!(
+        diag!(
             "merged {} files into {} ({} events, {} spaces, {} bytes)",
             args.inputs.len(),
             args.output.display(),

@@ -142,7 +142,7 @@ pub fn run(args: Args) -> Result<Outcome> {
     let db = super::open_db(&args.file)?;
     let (selection, range) = args.flags.parse()?;
     let Some(space) = db.space(output::arg_bytes(&args.space))? else {
-        eprintln!("esdb: no space {} in {}", display_bytes(args.space.as_bytes()), args.file.display());
+        diag!("esdb: no space {} in {}", display_bytes(args.space.as_bytes()), args.file.display());
         return Ok(Outcome::Ok);
     };
     let scan = match selection {

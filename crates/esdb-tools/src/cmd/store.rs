@@ -21,7 +21,8 @@ Examples:
   esdb store read events/ --from 0 --follow
   esdb store scan events/ user-1 --index type=purchase --reverse --limit 10
   esdb store seal events/ && esdb store compact events/
-  esdb store retain events/ --log-max-age 604800 --partition-max-age 31536000";
+  esdb store retain events/ --log-max-age 604800 --partition-max-age 31536000
+  esdb store verify events/ || esdb store repair events/";
 
 /// A live event store: a durable append-only log sealed into ESDB partitions.
 #[derive(Debug, clap::Args)]
@@ -43,8 +44,36 @@ enum Command {
     Retain(RetainArgs),
     /// Offsets, durability, the unsealed tail, segments and partitions.
     Info(DirArgs),
-    /// Check every log record and every partition byte; exit 1 on problems.
+    /// Check the MANIFEST, every log record and every partition byte; exit 1 on problems.
+    ///
+    /// Also checks every claim of the MANIFEST against the files and lists files it does not
+    /// name. Exit 0 when all is well, 1 on problems, 2 when the directory is not a store.
+    /// Writes nothing and takes no lock: it runs beside a writer and on read-only media.
     Verify(DirArgs),
+    /// Rebuild the MANIFEST from the files; moves what it cannot use into quarantine/.
+    ///
+    /// For a MANIFEST that is lost, stale (restored from a backup) or damaged, or a log damaged
+    /// in the middle. Keeps every intact record and partition it can place, moves what it
+    /// cannot use into quarantine/, deletes nothing, and prints what it did. Needs the writer's
+    /// lock: stop the writer first.
+    Repair(DirArgs),
+}
+
+/// The store could not be opened: `esdb` exits 2.
+#[derive(Debug)]
+pub struct CannotOpen;
+
+impl std::fmt::Display for CannotOpen {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("cannot open the store")
+    }
+}
+
+impl std::error::Error for CannotOpen {}
+
+/// Turns an error of opening a store into one that exits 2.
+fn cannot_open(dir: &Path) -> impl FnOnce(esdb_store::Error) -> anyhow::Error + '_ {
+    move |err| anyhow::Error::new(err).context(CannotOpen).context(format!("cannot open store {}", dir.display()))
 }
 
 /// When `store append` acknowledges.
@@ -154,19 +183,14 @@ pub fn run(args: Args) -> Result<Outcome> {
         Command::Seal(args) => {
             let store = open_writable(&args.dir, StoreOptions::default())?;
             let report = store.seal()?;
-            eprintln!("sealed {} events into {} partitions", report.events, report.partitions.len());
+            diag!("sealed {} events into {} partitions", report.events, report.partitions.len());
             store.close()?;
             Ok(Outcome::Ok)
         }
         Command::Compact(args) => {
             let store = open_writable(&args.dir, StoreOptions::default())?;
             let report = store.compact()?;
-            eprintln!(
-                "merged {} partitions of {} windows into {}",
-                report.merged,
-                report.windows,
-                report.partitions.len()
-            );
+            diag!("merged {} partitions of {} windows into {}", report.merged, report.windows, report.partitions.len());
             store.close()?;
             Ok(Outcome::Ok)
         }
@@ -177,42 +201,49 @@ pub fn run(args: Args) -> Result<Outcome> {
             };
             let store = open_writable(&args.dir, StoreOptions::default())?;
             let report = store.retain_with(&retention)?;
-            eprintln!(
+            diag!(
                 "removed {} log segments (log now starts at offset {}) and {} partitions ({} events)",
-                report.segments, report.log_start, report.partitions, report.partition_events
+                report.segments,
+                report.log_start,
+                report.partitions,
+                report.partition_events
             );
             store.close()?;
             Ok(Outcome::Ok)
         }
         Command::Info(args) => info(&args.dir),
         Command::Verify(args) => verify(&args.dir),
+        Command::Repair(args) => repair(&args.dir),
     }
 }
 
 fn open_writable(dir: &Path, options: StoreOptions) -> Result<Store> {
     let options = StoreOptions { seal_after_bytes: None, seal_after_age: None, ..options };
-    let store = Store::open(dir, options).with_context(|| format!("cannot open store {}", dir.display()))?;
+    let store = Store::open(dir, options).map_err(cannot_open(dir))?;
     let recovery = store.recovery();
     if recovery.torn_bytes > 0 {
-        eprintln!("esdb: recovered {}: cut {} bytes of an interrupted write", dir.display(), recovery.torn_bytes);
+        diag!("esdb: recovered {}: cut {} bytes of an interrupted write", dir.display(), recovery.torn_bytes);
     }
     for orphan in &recovery.removed_orphans {
-        eprintln!("esdb: recovered {}: removed unreferenced {}", dir.display(), orphan.display());
+        diag!("esdb: recovered {}: removed {}", dir.display(), orphan.display());
+    }
+    for file in &recovery.quarantined {
+        diag!("esdb: recovered {}: moved {} (not named by the MANIFEST)", dir.display(), file.display());
+    }
+    for problem in &recovery.problems {
+        diag!("esdb: warning: {problem}");
     }
     Ok(store)
 }
 
-/// The store for reading: opened for writing when no other process has it, else read-only.
+/// The store for reading: read-only, whether or not another process writes it. Takes no lock
+/// and writes nothing, so it never blocks a writer and works on read-only media.
 fn open_for_reading(dir: &Path) -> Result<Store> {
-    if !dir.join("MANIFEST").exists() {
-        bail!("{} is not an esdb store (no MANIFEST)", dir.display());
+    let store = Store::open_read_only(dir).map_err(cannot_open(dir))?;
+    for problem in &store.recovery().problems {
+        diag!("esdb: warning: {problem}");
     }
-    match Store::open(dir, StoreOptions { seal_after_bytes: None, seal_after_age: None, ..StoreOptions::default() }) {
-        Err(esdb_store::Error::Locked { .. }) => {
-            Store::open_read_only(dir).with_context(|| format!("cannot open store {}", dir.display()))
-        }
-        other => other.with_context(|| format!("cannot open store {}", dir.display())),
-    }
+    Ok(store)
 }
 
 fn append(args: AppendArgs) -> Result<Outcome> {
@@ -333,7 +364,7 @@ fn scan(args: ScanArgs) -> Result<Outcome> {
     let store = open_for_reading(&args.dir)?;
     let (selection, range) = args.flags.parse()?;
     let Some(space) = store.space(output::arg_bytes(&args.space))? else {
-        eprintln!("esdb: no space {} in {}", display_bytes(args.space.as_bytes()), args.dir.display());
+        diag!("esdb: no space {} in {}", display_bytes(args.space.as_bytes()), args.dir.display());
         return Ok(Outcome::Ok);
     };
     let scan = match selection {
@@ -388,18 +419,43 @@ fn info(dir: &Path) -> Result<Outcome> {
 }
 
 fn verify(dir: &Path) -> Result<Outcome> {
-    let store = open_for_reading(dir)?;
-    let report = store.verify();
-    println!(
+    let report = esdb_store::verify(dir).map_err(cannot_open(dir))?;
+    outln!(
         "checked {} segments ({} records) and {} partitions ({} events)",
-        report.segments, report.records, report.partitions, report.partition_events
-    );
+        report.segments,
+        report.records,
+        report.partitions,
+        report.partition_events
+    )?;
+    for file in &report.quarantined {
+        outln!("quarantined: {file}")?;
+    }
     if report.is_ok() {
-        println!("ok");
+        outln!("ok")?;
         return Ok(Outcome::Ok);
     }
     for problem in &report.problems {
-        println!("problem: {problem}");
+        outln!("problem: {problem}")?;
     }
     Ok(Outcome::Exit(1))
+}
+
+fn repair(dir: &Path) -> Result<Outcome> {
+    let report = esdb_store::repair(dir).map_err(cannot_open(dir))?;
+    for (file, why) in &report.quarantined {
+        outln!("quarantined {}: {why}", file.display())?;
+    }
+    for action in &report.actions {
+        outln!("{action}")?;
+    }
+    outln!(
+        "repaired: {} segments ({} records, offsets {}..{}), {} partitions, sealed through {}",
+        report.segments,
+        report.records,
+        report.log_start,
+        report.next_offset,
+        report.partitions,
+        report.sealed_through
+    )?;
+    Ok(Outcome::Ok)
 }

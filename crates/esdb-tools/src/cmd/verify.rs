@@ -24,7 +24,7 @@ pub fn run(args: Args) -> Result<Outcome> {
     let db = match super::open_db(&args.file) {
         Ok(db) => db,
         Err(err) => {
-            eprintln!("esdb: error: {err:#}");
+            diag!("esdb: error: {err:#}");
             return Ok(Outcome::Exit(2));
         }
     };
@@ -32,15 +32,15 @@ pub fn run(args: Args) -> Result<Outcome> {
     let report = db.verify_with_progress(&mut |n| bar.inc(n));
     bar.finish_and_clear();
     if report.is_ok() {
-        println!("ok");
+        outln!("ok")?;
         return Ok(Outcome::Ok);
     }
     for problem in &report.problems {
         match problem.as_decode() {
-            Some(err) => println!("{err}"),
-            None => println!("{problem:#}"),
+            Some(err) => outln!("{err}")?,
+            None => outln!("{problem:#}")?,
         }
     }
-    eprintln!("esdb: {} problem(s) in {}", report.problems.len(), args.file.display());
+    diag!("esdb: {} problem(s) in {}", report.problems.len(), args.file.display());
     Ok(Outcome::Exit(1))
 }

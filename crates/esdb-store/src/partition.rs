@@ -1,0 +1,121 @@
+//! Sealed partitions: the handle a version holds for each (its manifest entry, no open file),
+//! and a bounded cache of open ones, so that a store of any number of partitions holds at most
+//! [`StoreOptions::max_open_partitions`](crate::StoreOptions::max_open_partitions) memory maps.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use esdb_read::Db;
+
+use crate::error::{Error, Result};
+use crate::manifest::{PartitionMeta, END_CHECKSUM_LEN, MANIFEST};
+use crate::store::lock;
+
+/// A sealed partition as a version names it. Holding an `Arc` of it pins its file: the store
+/// deletes an obsolete partition only once nothing else holds its handle.
+#[derive(Debug)]
+pub(crate) struct Partition {
+    pub meta: PartitionMeta,
+    pub path: PathBuf,
+}
+
+impl Partition {
+    pub fn new(dir: &Path, meta: PartitionMeta) -> Partition {
+        Partition { path: dir.join(&meta.file), meta }
+    }
+}
+
+/// `(file_len, end_checksum)` of the file at `path`, as the manifest records them.
+pub(crate) fn identity(path: &Path) -> Result<(u64, u64)> {
+    let file = File::open(path).map_err(Error::io("open partition", path))?;
+    let len = file.metadata().map_err(Error::io("stat partition", path))?.len();
+    let tail_len = len.min(END_CHECKSUM_LEN);
+    let mut tail = vec![0u8; tail_len as usize];
+    file.read_exact_at(&mut tail, len - tail_len).map_err(Error::io("read partition", path))?;
+    Ok((len, esdb_format::checksum::xxh3(&tail)))
+}
+
+/// Opens a partition, checking it is the file the manifest names: its length, the checksum of
+/// its end and its event count.
+pub(crate) fn open(dir: &Path, meta: &PartitionMeta) -> Result<Db> {
+    let path = dir.join(&meta.file);
+    let mismatch = |reason: String| Error::ForeignFile { path: path.clone(), reason };
+    if let (Some(want_len), Some(want_sum)) = (meta.file_len, meta.end_checksum) {
+        let (len, sum) = identity(&path)?;
+        if len != want_len {
+            return Err(mismatch(format!("it is {len} bytes long, the manifest says {want_len}")));
+        }
+        if sum != want_sum {
+            return Err(mismatch(format!("the checksum of its end is {sum:016x}, the manifest says {want_sum:016x}")));
+        }
+    }
+    let db = Db::open(&path).map_err(|source| Error::Partition { path: path.clone(), source })?;
+    if db.len() != meta.events {
+        return Err(Error::Manifest {
+            path: dir.join(MANIFEST),
+            reason: format!("partition {} holds {} events, the manifest says {}", meta.file, db.len(), meta.events),
+        });
+    }
+    Ok(db)
+}
+
+/// The most recently used open partitions, by sequence number.
+#[derive(Debug)]
+pub(crate) struct Cache {
+    capacity: usize,
+    inner: Mutex<CacheInner>,
+}
+
+#[derive(Debug, Default)]
+struct CacheInner {
+    clock: u64,
+    open: HashMap<u64, (Db, u64)>,
+}
+
+impl Cache {
+    pub fn new(capacity: usize) -> Cache {
+        Cache { capacity: capacity.max(1), inner: Mutex::new(CacheInner::default()) }
+    }
+
+    /// The open partition, opening it (outside the cache's lock) when it is not cached.
+    pub fn get(&self, dir: &Path, partition: &Partition) -> Result<Db> {
+        let seq = partition.meta.seq;
+        {
+            let mut inner = lock(&self.inner);
+            inner.clock += 1;
+            let clock = inner.clock;
+            if let Some((db, used)) = inner.open.get_mut(&seq) {
+                *used = clock;
+                return Ok(db.clone());
+            }
+        }
+        let db = open(dir, &partition.meta)?;
+        let mut inner = lock(&self.inner);
+        if inner.open.len() >= self.capacity {
+            // Linear in the capacity, which is small next to the work of opening a file.
+            if let Some(oldest) = inner.open.iter().min_by_key(|(_, (_, used))| *used).map(|(seq, _)| *seq) {
+                inner.open.remove(&oldest);
+            }
+        }
+        let clock = inner.clock;
+        inner.open.insert(seq, (db.clone(), clock));
+        Ok(db)
+    }
+
+    /// Forgets a partition (it became obsolete).
+    pub fn forget(&self, seq: u64) {
+        lock(&self.inner).open.remove(&seq);
+    }
+
+    /// Number of partitions held open.
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        lock(&self.inner).open.len()
+    }
+}
+
+/// A partition handle shared by versions.
+pub(crate) type Handle = Arc<Partition>;
