@@ -63,8 +63,9 @@ impl Watermark {
 }
 
 /// Reads the watermark of the store in `dir`. `Ok(None)` when there is none (a store last
-/// written by a version that did not keep one). A torn read (the writer rewriting it at that
-/// moment) is retried.
+/// written by a version that did not keep one) or it stays unreadable (a crash while it was
+/// first written; the next writer writes it anew). A torn read (the writer rewriting it at that
+/// moment) is retried first.
 pub fn read(dir: &Path) -> Result<Option<Watermark>> {
     let path = dir.join(DURABLE);
     for _ in 0..100 {
@@ -79,7 +80,7 @@ pub fn read(dir: &Path) -> Result<Option<Watermark>> {
         }
         std::thread::yield_now();
     }
-    Err(Error::Manifest { path, reason: "the durable watermark is damaged".into() })
+    Ok(None)
 }
 
 /// The writer's handle on the watermark file: it only ever moves forwards.
@@ -100,6 +101,9 @@ impl Publisher {
             Err(err) => return Err(Error::io("open", &path)(err)),
         };
         fs.write_at(&file, &path, &mark.encode(), 0)?;
+        if file.metadata().map_err(Error::io("stat", &path))?.len() != LEN as u64 {
+            fs.set_len(&file, &path, LEN as u64)?;
+        }
         Ok(Publisher { file, path, last: mark })
     }
 
