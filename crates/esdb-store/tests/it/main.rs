@@ -3,5 +3,6 @@
 mod common;
 mod concurrency;
 mod crash;
+mod dependability;
 mod model;
 mod recovery;
