@@ -19,8 +19,9 @@ fn sync_options() -> StoreOptions {
 }
 
 fn fill(store: &Store, from: i64, to: i64) {
-    let batch: Vec<NewEvent> =
-        (from..to).map(|i| NewEvent::new(format!("s{}", i % 4), i % 100, format!("{i:06}-{}", "x".repeat(50)))).collect();
+    let batch: Vec<NewEvent> = (from..to)
+        .map(|i| NewEvent::new(format!("s{}", i % 4), i % 100, format!("{i:06}-{}", "x".repeat(50))))
+        .collect();
     store.append_batch(&batch).unwrap();
 }
 
@@ -131,10 +132,8 @@ fn item_5_read_only_readers_survive_compaction_and_retention_by_a_writer() {
         writer.seal().unwrap();
     }
     let reader = Store::open_read_only(dir.path()).unwrap();
-    let retention = Retention {
-        log: esdb_store::LogRetention { max_bytes: Some(0), ..Default::default() },
-        ..Default::default()
-    };
+    let retention =
+        Retention { log: esdb_store::LogRetention { max_bytes: Some(0), ..Default::default() }, ..Default::default() };
     for round in 4..12 {
         fill(&writer, round * 100, round * 100 + 100);
         writer.seal().unwrap();
@@ -168,7 +167,8 @@ fn item_8_in_sync_mode_no_reader_sees_an_event_before_it_is_durable() {
     let dir = tempfile::tempdir().unwrap();
     let hold = Arc::new(AtomicBool::new(false));
     let options = StoreOptions { segment_bytes: 1 << 20, ..sync_options() };
-    let writer = Arc::new(Store::open_with_io(dir.path(), options, Arc::new(SlowFsync { hold: hold.clone() })).unwrap());
+    let writer =
+        Arc::new(Store::open_with_io(dir.path(), options, Arc::new(SlowFsync { hold: hold.clone() })).unwrap());
     writer.append(NewEvent::new("s", 1, "durable")).unwrap();
     hold.store(true, Ordering::SeqCst);
     let appending = {
@@ -252,8 +252,7 @@ fn item_11_hostile_or_mixed_up_directories_are_found() {
         dir
     };
     let edit = |dir: &Path, change: &dyn Fn(&mut serde_json::Value)| {
-        let mut manifest: serde_json::Value =
-            serde_json::from_slice(&fs::read(dir.join("MANIFEST")).unwrap()).unwrap();
+        let mut manifest: serde_json::Value = serde_json::from_slice(&fs::read(dir.join("MANIFEST")).unwrap()).unwrap();
         change(&mut manifest);
         fs::write(dir.join("MANIFEST"), serde_json::to_vec(&manifest).unwrap()).unwrap();
     };
@@ -284,7 +283,8 @@ fn item_11_hostile_or_mixed_up_directories_are_found() {
         store.seal().unwrap();
         store.compact().unwrap();
     }
-    fs::copy(other.path().join("log/00000000000000000000.log"), dir.path().join("log/00000000000000000000.log")).unwrap();
+    fs::copy(other.path().join("log/00000000000000000000.log"), dir.path().join("log/00000000000000000000.log"))
+        .unwrap();
     let report = esdb_store::verify(dir.path()).unwrap();
     assert!(report.problems.iter().any(|p| p.contains("does not belong to this store")), "{:?}", report.problems);
     assert!(matches!(Store::open(dir.path(), small_options(buffered())), Err(Error::ForeignFile { .. })));

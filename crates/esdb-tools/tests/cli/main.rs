@@ -7,4 +7,5 @@ mod kill;
 mod roundtrip;
 mod snapshots;
 mod store_kill;
+mod store_ops;
 mod tutorial;
