@@ -68,7 +68,7 @@ pub use maintenance::{CompactReport, RetainReport, SealReport, StoreInfo};
 pub use manifest::{Manifest, PartitionMeta, SegmentMeta};
 pub use options::{Durability, LogRetention, PartitionRetention, Retention, StoreOptions};
 pub use query::{Scan, Space};
-pub use repair::{repair, RepairReport};
+pub use repair::{repair, repair_with, RepairReport};
 pub use replay::LogReader;
 pub use store::{Recovery, Store};
 pub use verify::{verify, VerifyReport};

@@ -70,6 +70,16 @@ struct FoundSegment {
 /// [`Error::NotAStore`] if `dir` holds no log and no partitions; [`Error::Locked`] if a writer
 /// runs; [`Error::Io`].
 pub fn repair(dir: impl AsRef<Path>) -> Result<RepairReport> {
+    repair_with(dir, None)
+}
+
+/// [`repair`], with the store's partition window given: needed when the MANIFEST is unreadable
+/// and its partitions do not fit the default window of 86 400.
+///
+/// # Errors
+/// As [`repair`], and [`Error::InvalidOption`] when the window is needed and not given, or does
+/// not fit the partitions found.
+pub fn repair_with(dir: impl AsRef<Path>, partition_window: Option<i64>) -> Result<RepairReport> {
     let dir = dir.as_ref();
     if !dir.join(LOG_DIR).is_dir() && !dir.join(PARTITION_DIR).is_dir() {
         return Err(Error::NotAStore { path: dir.to_path_buf() });
@@ -255,10 +265,29 @@ pub fn repair(dir: impl AsRef<Path>) -> Result<RepairReport> {
         }
     }
 
+    let partition_window = match (partition_window, &old) {
+        (Some(window), _) => window,
+        (None, Some(old)) => old.partition_window,
+        (None, None) => crate::StoreOptions::default().partition_window,
+    };
+    let fits = |meta: &PartitionMeta| {
+        partition_window >= 1
+            && meta.min_ts.div_euclid(partition_window) == meta.window
+            && meta.max_ts.div_euclid(partition_window) == meta.window
+    };
+    if let Some(misfit) = kept_partitions.iter().find(|meta| !fits(meta)) {
+        return Err(Error::InvalidOption {
+            option: "partition_window",
+            reason: format!(
+                "{partition_window} does not fit partition {} (window {}, timestamps {}..={}): give the store's window",
+                misfit.file, misfit.window, misfit.min_ts, misfit.max_ts
+            ),
+        });
+    }
     let manifest = Manifest {
         store_id: store_id.clone(),
         generation: old.as_ref().map_or(0, |old| old.generation) + 1,
-        partition_window: old.as_ref().map_or(crate::StoreOptions::default().partition_window, |o| o.partition_window),
+        partition_window,
         sealed_through,
         log_start,
         next_partition_seq,
