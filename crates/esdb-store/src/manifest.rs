@@ -259,9 +259,21 @@ pub fn is_store_id(id: &str) -> bool {
     id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-/// The 16 bytes of a store id (zeros for none).
+/// The 16 bytes of a store id, its hex digits in pairs in order (zeros for none).
 pub fn store_id_bytes(id: &str) -> [u8; 16] {
-    u128::from_str_radix(id, 16).unwrap_or(0).to_be_bytes()
+    let mut bytes = [0u8; 16];
+    if !is_store_id(id) {
+        return bytes;
+    }
+    for (idx, byte) in bytes.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&id[idx * 2..idx * 2 + 2], 16).unwrap_or(0);
+    }
+    bytes
+}
+
+/// A store id as 32 hex digits: the inverse of [`store_id_bytes`].
+pub fn store_id_hex(bytes: &[u8; 16]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A new store id: a hash of the time, the process and the directory, unique in practice.
@@ -271,8 +283,9 @@ pub fn new_store_id(dir: &Path) -> String {
     seed.extend_from_slice(&nanos.to_le_bytes());
     seed.extend_from_slice(&std::process::id().to_le_bytes());
     seed.extend_from_slice(dir.as_os_str().as_encoded_bytes());
-    let id = xxhash_rust::xxh3::xxh3_128(&seed);
-    format!("{:032x}", if id == 0 { 1 } else { id })
+    let mut id = xxhash_rust::xxh3::xxh3_128(&seed).to_le_bytes();
+    id[0] |= 1; // never all zeros, which stands for "no id"
+    store_id_hex(&id)
 }
 
 /// True for a name the store gives its data files: `log/…​.log` or `partitions/…​.esdb`.
@@ -311,5 +324,6 @@ mod tests {
         bad.obsolete.push("log/00000000000000000000.log".into());
         assert!(Manifest::parse(&bad.to_bytes()).unwrap_err().contains("obsolete"));
         assert!(matches!(Manifest::seq_after(u64::MAX), Err(Error::Exhausted { .. })));
+        assert_eq!(store_id_hex(&store_id_bytes(&manifest.store_id)), manifest.store_id);
     }
 }

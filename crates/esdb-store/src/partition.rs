@@ -119,3 +119,46 @@ impl Cache {
 
 /// A partition handle shared by versions.
 pub(crate) type Handle = Arc<Partition>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn partition(dir: &Path, seq: u64) -> Partition {
+        let file = crate::manifest::partition_file(seq, 0, 1);
+        std::fs::create_dir_all(dir.join("partitions")).unwrap();
+        let mut writer = esdb_write::Writer::create(dir.join(&file)).unwrap();
+        writer.add("s", 0, "", std::iter::empty::<(&[u8], &[u8])>(), "x").unwrap();
+        let summary = writer.finish().unwrap();
+        let (file_len, end_checksum) = identity(&dir.join(&file)).unwrap();
+        let meta = PartitionMeta {
+            seq,
+            window: 0,
+            file,
+            events: summary.n_events,
+            min_ts: 0,
+            max_ts: 0,
+            first_offset: 0,
+            last_offset: 0,
+            file_len: Some(file_len),
+            end_checksum: Some(end_checksum),
+        };
+        Partition::new(dir, meta)
+    }
+
+    #[test]
+    fn the_cache_holds_at_most_its_capacity_and_checks_identity() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::new(2);
+        let parts: Vec<Partition> = (0..3).map(|seq| partition(dir.path(), seq)).collect();
+        for part in &parts {
+            assert_eq!(cache.get(dir.path(), part).unwrap().len(), 1);
+        }
+        assert_eq!(cache.len(), 2);
+        cache.forget(2);
+        assert_eq!(cache.len(), 1);
+        let mut wrong = parts[0].meta.clone();
+        wrong.end_checksum = wrong.end_checksum.map(|sum| sum ^ 1);
+        assert!(matches!(open(dir.path(), &wrong), Err(Error::ForeignFile { .. })));
+    }
+}

@@ -336,7 +336,7 @@ fn majority_store_id(segments: &[(String, PathBuf)]) -> Option<String> {
         }
     }
     let (id, _) = counts.into_iter().max_by_key(|(id, n)| (*n, *id))?;
-    Some(format!("{:032x}", u128::from_be_bytes(id)))
+    Some(manifest::store_id_hex(&id))
 }
 
 /// Copies `file` (relative to the store) into `quarantine/`; returns the copy's path.

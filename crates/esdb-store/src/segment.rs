@@ -103,9 +103,9 @@ pub fn check_header(bytes: &[u8], path: &Path, expect: Expect) -> Result<record:
         return Err(Error::ForeignFile {
             path: path.to_path_buf(),
             reason: format!(
-                "segment header names store {:032x}, this store is {:032x}",
-                u128::from_be_bytes(id),
-                u128::from_be_bytes(expect.store_id)
+                "segment header names store {}, this store is {}",
+                crate::manifest::store_id_hex(&id),
+                crate::manifest::store_id_hex(&expect.store_id)
             ),
         });
     }

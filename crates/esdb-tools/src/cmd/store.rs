@@ -56,7 +56,18 @@ enum Command {
     /// in the middle. Keeps every intact record and partition it can place, moves what it
     /// cannot use into quarantine/, deletes nothing, and prints what it did. Needs the writer's
     /// lock: stop the writer first.
-    Repair(DirArgs),
+    Repair(RepairArgs),
+}
+
+/// A store directory to repair.
+#[derive(Debug, clap::Args)]
+struct RepairArgs {
+    /// The store directory.
+    dir: PathBuf,
+    /// The store's partition window, needed only when the MANIFEST is lost and the partitions do
+    /// not fit the default of 86400.
+    #[arg(long, value_name = "N")]
+    partition_window: Option<i64>,
 }
 
 /// The store could not be opened: `esdb` exits 2.
@@ -213,7 +224,7 @@ pub fn run(args: Args) -> Result<Outcome> {
         }
         Command::Info(args) => info(&args.dir),
         Command::Verify(args) => verify(&args.dir),
-        Command::Repair(args) => repair(&args.dir),
+        Command::Repair(args) => repair(&args.dir, args.partition_window),
     }
 }
 
@@ -440,8 +451,8 @@ fn verify(dir: &Path) -> Result<Outcome> {
     Ok(Outcome::Exit(1))
 }
 
-fn repair(dir: &Path) -> Result<Outcome> {
-    let report = esdb_store::repair(dir).map_err(cannot_open(dir))?;
+fn repair(dir: &Path, partition_window: Option<i64>) -> Result<Outcome> {
+    let report = esdb_store::repair_with(dir, partition_window).map_err(cannot_open(dir))?;
     for (file, why) in &report.quarantined {
         outln!("quarantined {}: {why}", file.display())?;
     }
