@@ -6,14 +6,19 @@
 //! - `partitions/*.esdb`: sealed history, one or more ordinary ESDB files per time window, which
 //!   `esdb-read` and the `esdb` CLI open as they are;
 //! - `MANIFEST`: the single source of truth naming the segments and partitions, replaced
-//!   atomically.
+//!   atomically by one transition function;
+//! - `DURABLE`: the durable watermark readers in other processes read up to;
+//! - `quarantine/`: files the store found but could not use, never deleted.
 //!
 //! The directory layout, the record format and the recovery rules are in `docs/STORE.md`.
 //!
 //! # Overview of types
 //! - [`Store`]: `open` (creates or recovers), `append` / `append_batch`, `read_from` / `follow`,
 //!   `space` (queries), `seal`, `compact`, `retain`, `info`, `verify`.
-//! - [`StoreOptions`], [`Durability`], [`Retention`].
+//! - [`Store::open_read_only`]: no lock, no writes; never blocks a writer.
+//! - [`verify()`] and [`repair()`]: check a store directory, rebuild its MANIFEST from the files.
+//! - [`StoreOptions`], [`Durability`], [`Retention`]; [`io::IoHook`] to fail any file operation in
+//!   tests.
 //! - [`NewEvent`] in, [`LogEvent`] out of replay, [`Event`] out of queries ([`Space`], [`Scan`]).
 //!
 //! # Example

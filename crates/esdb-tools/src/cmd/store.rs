@@ -396,6 +396,7 @@ fn info(dir: &Path) -> Result<Outcome> {
     let manifest = &info.manifest;
     let mut out = io::stdout().lock();
     writeln!(out, "store:            {}", dir.display())?;
+    writeln!(out, "store id:         {} (generation {})", manifest.store_id, manifest.generation)?;
     writeln!(
         out,
         "offsets:          {}..{} (log starts at {})",
