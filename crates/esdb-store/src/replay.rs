@@ -29,6 +29,9 @@ pub struct LogReader {
     follow: bool,
     cursor: Option<segment::Cursor>,
     failed: bool,
+    /// Following another process's writes: offsets below this are known durable, so records
+    /// up to it are read without looking at the watermark again.
+    durable: u64,
 }
 
 impl Store {
@@ -57,7 +60,7 @@ impl Store {
         if offset < log_start || offset > next {
             return Err(Error::OffsetOutOfRange { offset, log_start, next });
         }
-        Ok(LogReader { shared: self.shared.clone(), next: offset, follow, cursor: None, failed: false })
+        Ok(LogReader { shared: self.shared.clone(), next: offset, follow, cursor: None, failed: false, durable: 0 })
     }
 }
 
@@ -152,15 +155,28 @@ impl LogReader {
         if self.cursor.as_ref().is_some_and(|cursor| cursor.next_offset > self.next) {
             self.cursor = None;
         }
+        // The common case costs one record read: the record is below the durable offset last
+        // seen and in the segment open.
+        if self.next < self.durable {
+            if let Some(cursor) = self.cursor.as_mut() {
+                if let Some(event) = cursor.next_event()? {
+                    if event.offset == self.next {
+                        return Ok(Some(event));
+                    }
+                }
+            }
+        }
         loop {
             let manifest =
                 Manifest::load(&self.shared.dir)?.ok_or_else(|| Error::NotAStore { path: self.shared.dir.clone() })?;
             // Only what the writer made durable: in Sync mode no one sees an event before its
             // producer is told it is durable.
-            if let Some(mark) = own_watermark(&self.shared.dir, &manifest)? {
-                if self.next >= mark.offset {
-                    return Ok(None);
-                }
+            self.durable = match own_watermark(&self.shared.dir, &manifest)? {
+                Some(mark) => mark.offset,
+                None => u64::MAX,
+            };
+            if self.next >= self.durable {
+                return Ok(None);
             }
             if self.cursor.is_none() {
                 let Some(segment) = manifest.segments.iter().rev().find(|s| s.base <= self.next) else {
