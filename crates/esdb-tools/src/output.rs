@@ -75,7 +75,65 @@ pub fn display_bytes(bytes: &[u8]) -> String {
     }
 }
 
-/// Parses a byte string given on the command line: as is, so ids can be given like they print.
-pub fn arg_bytes(arg: &str) -> Vec<u8> {
-    arg.as_bytes().to_vec()
+/// Parses a byte string given on the command line as [`display_bytes`] prints it, so that a
+/// printed id can be given back: as is, with the escapes `\\`, `\n`, `\t`, `\r`, `\'`, `\"`,
+/// `\0` and `\xNN` (a byte in hex). A backslash followed by anything else is an error.
+pub fn arg_bytes(arg: &str) -> Result<Vec<u8>> {
+    let bytes = arg.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut pos = 0;
+    while pos < bytes.len() {
+        if bytes[pos] != b'\\' {
+            out.push(bytes[pos]);
+            pos += 1;
+            continue;
+        }
+        let escaped = match bytes.get(pos + 1) {
+            Some(b'\\') => b'\\',
+            Some(b'n') => b'\n',
+            Some(b't') => b'\t',
+            Some(b'r') => b'\r',
+            Some(b'\'') => b'\'',
+            Some(b'"') => b'"',
+            Some(b'0') => 0,
+            Some(b'x') => {
+                let hex = arg.get(pos + 2..pos + 4).and_then(|hex| u8::from_str_radix(hex, 16).ok());
+                let byte = hex.ok_or_else(|| {
+                    anyhow::anyhow!("{arg:?}: \\x at byte {pos} must be followed by two hex digits")
+                })?;
+                out.push(byte);
+                pos += 4;
+                continue;
+            }
+            _ => anyhow::bail!(
+                "{arg:?}: unknown escape at byte {pos} (use \\\\ for a backslash; ids are read as `esdb spaces` prints them)"
+            ),
+        };
+        out.push(escaped);
+        pos += 2;
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn printed_ids_parse_back_to_the_same_bytes() {
+        // See: issue 16 (`esdb spaces` printed `a\x00b`, `esdb scan` took it literally).
+        for id in [
+            &b"plain"[..],
+            b"a\x00b",
+            b"back\\slash",
+            b"tab\tand\nnewline",
+            b"\xff\xfe",
+            "caf\u{e9}\n".as_bytes(),
+            b"q'\"u",
+        ] {
+            assert_eq!(arg_bytes(&display_bytes(id)).unwrap(), id, "{}", display_bytes(id));
+        }
+        assert!(arg_bytes("C:\\path").is_err());
+        assert!(arg_bytes("\\x4").is_err());
+    }
 }

@@ -30,16 +30,58 @@ impl TimeUnit {
     }
 }
 
-/// Parses an RFC 3339 date-time into `unit`, rounding towards negative infinity.
-pub fn parse_rfc3339(text: &str, unit: TimeUnit) -> Result<i64> {
-    let time = OffsetDateTime::parse(text, &Rfc3339)
-        .map_err(|err| anyhow!("{text:?} is not an RFC 3339 date-time ({err})"))?;
-    let value = time.unix_timestamp_nanos().div_euclid(unit.nanos());
+/// How a time between two ticks of the unit becomes an integer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rounding {
+    /// Towards negative infinity: the tick the time falls in (event timestamps).
+    Floor,
+    /// Towards positive infinity: the first tick at or after the time (range bounds: `--from T`
+    /// keeps events at or after T, `--until T` events before T, so both start at the next tick).
+    Ceil,
+}
+
+/// Parses an RFC 3339 date-time, or a bare date (midnight UTC), into `unit`.
+pub fn parse_rfc3339(text: &str, unit: TimeUnit, rounding: Rounding) -> Result<i64> {
+    let time = match parse_date(text) {
+        Some(date) => date,
+        None => OffsetDateTime::parse(text, &Rfc3339)
+            .map_err(|err| anyhow!("{text:?} is not an RFC 3339 date-time ({err})"))?,
+    };
+    let nanos = time.unix_timestamp_nanos();
+    let value = match rounding {
+        Rounding::Floor => nanos.div_euclid(unit.nanos()),
+        Rounding::Ceil => -(-nanos).div_euclid(unit.nanos()),
+    };
     i64::try_from(value).map_err(|_| anyhow!("{text:?} is out of range for 64-bit timestamps in this unit"))
 }
 
-/// A timestamp given as text: an integer in `unit`, or an RFC 3339 date-time.
+/// A bare date `YYYY-MM-DD`, as midnight UTC.
+fn parse_date(text: &str) -> Option<OffsetDateTime> {
+    let bytes = text.as_bytes();
+    let digits =
+        |range: std::ops::Range<usize>| bytes[range.clone()].iter().all(u8::is_ascii_digit).then(|| &text[range]);
+    if bytes.len() != 10 || bytes[4] != b'-' || bytes[7] != b'-' {
+        return None;
+    }
+    let year: i32 = digits(0..4)?.parse().ok()?;
+    let month: u8 = digits(5..7)?.parse().ok()?;
+    let day: u8 = digits(8..10)?.parse().ok()?;
+    let date = time::Date::from_calendar_date(year, time::Month::try_from(month).ok()?, day).ok()?;
+    Some(date.midnight().assume_utc())
+}
+
+/// A timestamp given as text: an integer in `unit`, or an RFC 3339 date-time or date, rounded
+/// down to the unit.
 pub fn parse_text(text: &str, unit: TimeUnit) -> Result<i64> {
+    parse_text_rounded(text, unit, Rounding::Floor)
+}
+
+/// A range bound given as text, as [`parse_text`] but rounded up to the unit.
+pub fn parse_bound(text: &str, unit: TimeUnit) -> Result<i64> {
+    parse_text_rounded(text, unit, Rounding::Ceil)
+}
+
+fn parse_text_rounded(text: &str, unit: TimeUnit, rounding: Rounding) -> Result<i64> {
     let trimmed = text.trim();
     if trimmed.is_empty() {
         bail!("empty timestamp");
@@ -47,18 +89,26 @@ pub fn parse_text(text: &str, unit: TimeUnit) -> Result<i64> {
     if let Ok(value) = trimmed.parse::<i64>() {
         return Ok(value);
     }
-    if trimmed.bytes().all(|b| b.is_ascii_digit() || b == b'-' || b == b'+') {
+    let integer = trimmed.strip_prefix(['-', '+']).unwrap_or(trimmed);
+    if !integer.is_empty() && integer.bytes().all(|b| b.is_ascii_digit()) {
         bail!("{trimmed:?} does not fit in a 64-bit timestamp");
     }
-    parse_rfc3339(trimmed, unit)
-        .map_err(|err| anyhow!("{err}; expected an integer or an RFC 3339 date-time such as 2024-05-01T12:00:00Z"))
+    parse_rfc3339(trimmed, unit, rounding).map_err(|err| {
+        anyhow!("{err}; expected an integer, an RFC 3339 date-time such as 2024-05-01T12:00:00Z or a date such as 2024-05-01")
+    })
 }
 
 /// A timestamp given as JSON: an integer, or a string holding one of [`parse_text`]'s forms.
 pub fn parse_json(value: &serde_json::Value, unit: TimeUnit) -> Result<i64> {
     match value {
+        // A float with an exact integer value is that integer: `-0` (which serde_json reads as a
+        // float), `1.0`, `1e3`. Beyond 2^53 a float may not be the integer that was written.
         serde_json::Value::Number(number) => number
             .as_i64()
+            .or_else(|| {
+                let float = number.as_f64()?;
+                (float.fract() == 0.0 && float.abs() <= 9_007_199_254_740_992.0).then_some(float as i64)
+            })
             .ok_or_else(|| anyhow!("{number} is not a 64-bit integer; expected an integer or an RFC 3339 string")),
         serde_json::Value::String(text) => parse_text(text, unit),
         other => bail!("{other} is not a timestamp; expected an integer or an RFC 3339 string"),
@@ -79,5 +129,23 @@ mod tests {
         assert!(parse_text("yesterday", TimeUnit::S).is_err());
         assert!(parse_text("99999999999999999999", TimeUnit::S).is_err());
         assert!(parse_json(&serde_json::json!(1.5), TimeUnit::S).is_err());
+    }
+
+    #[test]
+    fn bounds_round_up_dates_are_midnight_and_minus_zero_is_zero() {
+        // See: issue 16 (`--from …01:00:00.5Z` included the event at 01:00:00).
+        assert_eq!(parse_bound("1970-01-01T01:00:00.5Z", TimeUnit::S).unwrap(), 3601);
+        assert_eq!(parse_bound("1970-01-01T01:00:00Z", TimeUnit::S).unwrap(), 3600);
+        assert_eq!(parse_bound("1969-12-31T23:59:59.5Z", TimeUnit::S).unwrap(), 0);
+        assert_eq!(parse_text("1970-01-01T01:00:00.5Z", TimeUnit::S).unwrap(), 3600);
+        // See: issue 16 (a bare date "does not fit in a 64-bit timestamp").
+        assert_eq!(parse_bound("2013-02-01", TimeUnit::S).unwrap(), 1359676800);
+        assert_eq!(parse_text("2013-02-01", TimeUnit::Ms).unwrap(), 1359676800000);
+        assert!(parse_text("2013-02-30", TimeUnit::S).is_err());
+        let minus_zero: serde_json::Value = serde_json::from_str("-0").unwrap();
+        assert_eq!(parse_json(&minus_zero, TimeUnit::S).unwrap(), 0);
+        assert_eq!(parse_json(&serde_json::json!(1e3), TimeUnit::S).unwrap(), 1000);
+        assert!(parse_json(&serde_json::json!(1e300), TimeUnit::S).is_err());
+        assert!(parse_text("--5", TimeUnit::S).is_err());
     }
 }

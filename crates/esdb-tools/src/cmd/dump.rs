@@ -68,7 +68,7 @@ fn stream(db: &Db, out: &mut String, indent: &str, stream: &StreamRef, min_ts: i
 
 pub fn run(args: Args) -> Result<Outcome> {
     let db = super::open_db(&args.file)?;
-    let only = args.space.as_ref().map(|s| output::arg_bytes(s));
+    let only = args.space.as_deref().map(output::arg_bytes).transpose()?;
     let mut out = String::new();
     let header = db.header();
     let footer = db.footer();

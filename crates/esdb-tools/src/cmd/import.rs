@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, bail, Context, Result};
 use clap::ValueEnum;
 use esdb_write::{WriteError, Writer, WriterOptions};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::timestamp::{self, TimeUnit};
@@ -84,52 +85,70 @@ struct BadRecord {
 
 /// Where the fields of one CSV or JSON record come from.
 pub(crate) enum Fields<'r> {
-    Csv { header: &'r [String], record: &'r csv::StringRecord },
-    Json(&'r Map<String, Value>),
+    Csv {
+        header: &'r [String],
+        record: &'r csv::StringRecord,
+    },
+    /// A JSON object with each value as its exact text, and the line it came from.
+    Json {
+        object: &'r json::RawObject,
+        line: &'r str,
+    },
 }
 
 /// A field's value, borrowed from the record.
 pub(crate) enum FieldValue<'r> {
     Text(&'r str),
-    Json(&'r Value),
+    /// A JSON value: its exact text and what it parses to.
+    Json {
+        raw: &'r str,
+        value: Value,
+    },
 }
 
 impl<'r> Fields<'r> {
-    pub(crate) fn get(&self, name: &str) -> Option<FieldValue<'r>> {
-        match self {
+    pub(crate) fn get(&self, name: &str) -> Result<Option<FieldValue<'r>>> {
+        Ok(match self {
             Fields::Csv { header, record } => {
                 header.iter().position(|h| h == name).and_then(|idx| record.get(idx)).map(FieldValue::Text)
             }
-            Fields::Json(object) => match object.get(name) {
-                None | Some(Value::Null) => None,
-                Some(value) => Some(FieldValue::Json(value)),
+            Fields::Json { object, .. } => match object.get(name) {
+                None => None,
+                Some(raw) => json_value(raw.get(), name)?,
             },
-        }
+        })
     }
 
     fn required(&self, name: &str) -> Result<FieldValue<'r>> {
-        self.get(name).ok_or_else(|| anyhow!("missing field {name:?}"))
+        self.get(name)?.ok_or_else(|| anyhow!("missing field {name:?}"))
     }
 
-    /// The whole record as one compact JSON object.
-    fn to_json(&self) -> Vec<u8> {
+    /// The whole record: a JSON line exactly as given, a CSV row as one compact JSON object.
+    fn to_data(&self) -> Vec<u8> {
         match self {
             Fields::Csv { header, record } => {
                 let object: Map<String, Value> =
                     header.iter().zip(record.iter()).map(|(h, v)| (h.clone(), Value::String(v.to_owned()))).collect();
                 serde_json::to_vec(&object).expect("JSON values serialize")
             }
-            Fields::Json(object) => serde_json::to_vec(object).expect("JSON values serialize"),
+            Fields::Json { line, .. } => line.as_bytes().to_vec(),
         }
     }
 }
 
+/// A JSON value from its exact text; `None` for `null`.
+fn json_value<'r>(raw: &'r str, name: &str) -> Result<Option<FieldValue<'r>>> {
+    let value: Value = serde_json::from_str(raw).map_err(|err| anyhow!("field {name:?}: {err}"))?;
+    Ok((!value.is_null()).then_some(FieldValue::Json { raw, value }))
+}
+
+/// A scalar field as bytes: a string's contents, a number or boolean exactly as written.
 pub(crate) fn scalar_bytes(value: &FieldValue<'_>, name: &str) -> Result<Vec<u8>> {
     match value {
         FieldValue::Text(text) => Ok(text.as_bytes().to_vec()),
-        FieldValue::Json(Value::String(text)) => Ok(text.as_bytes().to_vec()),
-        FieldValue::Json(value @ (Value::Number(_) | Value::Bool(_))) => Ok(value.to_string().into_bytes()),
-        FieldValue::Json(other) => bail!("field {name:?} is {}, expected a string or a number", kind(other)),
+        FieldValue::Json { value: Value::String(text), .. } => Ok(text.as_bytes().to_vec()),
+        FieldValue::Json { raw, value: Value::Number(_) | Value::Bool(_) } => Ok(raw.as_bytes().to_vec()),
+        FieldValue::Json { value, .. } => bail!("field {name:?} is {}, expected a string or a number", kind(value)),
     }
 }
 
@@ -170,31 +189,35 @@ impl FieldSpec<'_> {
         let space = scalar_bytes(&fields.required(self.space)?, self.space)?;
         let timestamp = match fields.required(self.timestamp)? {
             FieldValue::Text(text) => timestamp::parse_text(text, self.time_unit),
-            FieldValue::Json(value) => timestamp::parse_json(value, self.time_unit),
+            FieldValue::Json { value, .. } => timestamp::parse_json(&value, self.time_unit),
         }
         .with_context(|| format!("field {:?}", self.timestamp))?;
         let grouping = match self.grouping {
-            Some(field) => fields.get(field).map(|value| scalar_bytes(&value, field)).transpose()?.unwrap_or_default(),
+            Some(field) => fields.get(field)?.map(|value| scalar_bytes(&value, field)).transpose()?.unwrap_or_default(),
             None => Vec::new(),
         };
         let mut indexes = Vec::new();
         for name in self.indexes {
-            match fields.get(name) {
+            match fields.get(name)? {
                 None => {}
-                Some(FieldValue::Json(Value::Array(values))) => {
-                    for value in values.iter().filter(|v| !v.is_null()) {
-                        indexes.push((name.clone(), scalar_bytes(&FieldValue::Json(value), name)?));
+                Some(FieldValue::Json { raw, value: Value::Array(_) }) => {
+                    let elements: Vec<&RawValue> =
+                        serde_json::from_str(raw).map_err(|err| anyhow!("field {name:?}: {err}"))?;
+                    for element in elements {
+                        if let Some(value) = json_value(element.get(), name)? {
+                            indexes.push((name.clone(), scalar_bytes(&value, name)?));
+                        }
                     }
                 }
                 Some(value) => indexes.push((name.clone(), scalar_bytes(&value, name)?)),
             }
         }
         let data = match self.data {
-            None => fields.to_json(),
+            None => fields.to_data(),
             Some(field) => match fields.required(field)? {
                 FieldValue::Text(text) => text.as_bytes().to_vec(),
-                FieldValue::Json(Value::String(text)) => text.as_bytes().to_vec(),
-                FieldValue::Json(other) => serde_json::to_vec(other).expect("JSON values serialize"),
+                FieldValue::Json { value: Value::String(text), .. } => text.into_bytes(),
+                FieldValue::Json { raw, .. } => raw.as_bytes().to_vec(),
             },
         };
         Ok(Extracted { space, timestamp, grouping, indexes, data })
@@ -205,6 +228,9 @@ struct Importer {
     args: Args,
     sink: Sink,
     skipped: u64,
+    /// For JSON Lines: whether some record had the --grouping field and each --index field.
+    seen_grouping: bool,
+    seen_indexes: Vec<bool>,
 }
 
 /// The writer and how many events it took.
@@ -225,6 +251,12 @@ impl Importer {
             time_unit: self.args.time_unit,
         };
         let event = spec.extract(fields)?;
+        if let Fields::Json { object, .. } = fields {
+            self.seen_grouping |= spec.grouping.is_some_and(|field| object.contains_key(field));
+            for (seen, field) in self.seen_indexes.iter_mut().zip(spec.indexes) {
+                *seen |= object.contains_key(field);
+            }
+        }
         self.sink.add(
             event.space,
             event.timestamp,
@@ -404,7 +436,9 @@ pub fn run(args: Args) -> Result<Outcome> {
     let bar = progress::bytes(total, args.quiet, "importing");
     let reader = Counting { inner: reader, bar: bar.clone() };
     let input_name = if args.input == "-" { "standard input".to_owned() } else { args.input.clone() };
-    let mut importer = Importer { args, sink: Sink { writer, imported: 0 }, skipped: 0 };
+    let seen_indexes = vec![false; args.indexes.len()];
+    let mut importer =
+        Importer { args, sink: Sink { writer, imported: 0 }, skipped: 0, seen_grouping: false, seen_indexes };
 
     let result = match format {
         InputFormat::Csv => import_csv(&mut importer, reader),
@@ -419,7 +453,18 @@ pub fn run(args: Args) -> Result<Outcome> {
         }
         bail!("cannot import {input_name}: it has no records; nothing written");
     }
-    let Importer { args, sink: Sink { writer, imported }, skipped } = importer;
+    if format == InputFormat::Jsonl {
+        // A field no record has is a typo far more often than an intent (CSV catches it in the
+        // header); nothing is written.
+        if let Some(field) = importer.args.grouping.as_ref().filter(|_| !importer.seen_grouping) {
+            bail!("cannot import {input_name}: no record has the --grouping field {field:?}; nothing written");
+        }
+        let unseen = importer.args.indexes.iter().zip(&importer.seen_indexes).find(|(_, seen)| !**seen);
+        if let Some((field, _)) = unseen {
+            bail!("cannot import {input_name}: no record has the --index field {field:?}; nothing written");
+        }
+    }
+    let Importer { args, sink: Sink { writer, imported }, skipped, .. } = importer;
     let summary = writer.finish().with_context(|| format!("cannot write {}", args.output.display()))?;
     if !args.quiet {
         diag!(
@@ -442,6 +487,13 @@ fn import_csv(importer: &mut Importer, reader: impl Read) -> Result<()> {
         Ok(header) => header.iter().map(str::to_owned).collect(),
         Err(err) => bail!("line 1: cannot read the CSV header: {}", csv_message(&err)),
     };
+    let mut columns = std::collections::HashMap::new();
+    for (idx, name) in header.iter().enumerate() {
+        if let Some(first) = columns.insert(name.as_str(), idx) {
+            bail!("line 1: the header names column {name:?} twice (columns {} and {})", first + 1, idx + 1);
+        }
+    }
+    let listed = column_list(&header);
     for (flag, field) in [
         ("--space", &importer.args.space),
         ("--timestamp", &importer.args.timestamp),
@@ -450,13 +502,13 @@ fn import_csv(importer: &mut Importer, reader: impl Read) -> Result<()> {
     ] {
         if let Some(field) = field {
             if !header.contains(field) {
-                bail!("line 1: {flag} {field:?} is not a column of the header ({})", header.join(","));
+                bail!("line 1: {flag} {field:?} is not a column of the header ({listed})");
             }
         }
     }
     for field in &importer.args.indexes {
         if !header.contains(field) {
-            bail!("line 1: --index {field:?} is not a column of the header ({})", header.join(","));
+            bail!("line 1: --index {field:?} is not a column of the header ({listed})");
         }
     }
     let mut record = csv::StringRecord::new();
@@ -486,6 +538,25 @@ fn import_csv(importer: &mut Importer, reader: impl Read) -> Result<()> {
     }
 }
 
+/// The header's columns for an error message: all of them when few, else the first ones and a
+/// count (a header of a million columns must not make a message of megabytes).
+fn column_list(header: &[String]) -> String {
+    const SHOWN: usize = 20;
+    let shown: Vec<&str> = header
+        .iter()
+        .take(SHOWN)
+        .map(|name| {
+            let end = name.char_indices().nth(64).map_or(name.len(), |(at, _)| at);
+            &name[..end]
+        })
+        .collect();
+    if header.len() <= SHOWN {
+        shown.join(",")
+    } else {
+        format!("{},… {} columns in all", shown.join(","), header.len())
+    }
+}
+
 fn csv_message(err: &csv::Error) -> String {
     match err.kind() {
         csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
@@ -493,6 +564,20 @@ fn csv_message(err: &csv::Error) -> String {
         }
         csv::ErrorKind::Utf8 { err, .. } => format!("field {} is not valid UTF-8", err.field() + 1),
         _ => err.to_string(),
+    }
+}
+
+/// One JSON Lines record: an object, each value kept as its exact text.
+pub(crate) fn parse_object(line: &str) -> Result<json::RawObject> {
+    match serde_json::from_str::<json::RawObject>(line) {
+        Ok(object) => Ok(object),
+        Err(err) => match serde_json::from_str::<&RawValue>(line) {
+            Ok(raw) => match serde_json::from_str::<Value>(raw.get()) {
+                Ok(other) => bail!("expected a JSON object, found {}", kind(&other)),
+                Err(_) => bail!("expected a JSON object"),
+            },
+            Err(_) => bail!("invalid JSON: {err}"),
+        },
     }
 }
 
@@ -518,11 +603,7 @@ fn import_lines(importer: &mut Importer, reader: impl Read, format: InputFormat)
         let result = if format == InputFormat::EsdbJsonl {
             importer.add_export_line(line)
         } else {
-            match serde_json::from_str::<Value>(line) {
-                Ok(Value::Object(object)) => importer.add_fields(&Fields::Json(&object)),
-                Ok(other) => Err(anyhow!("expected a JSON object, found {}", kind(&other))),
-                Err(err) => Err(anyhow!("invalid JSON: {err}")),
-            }
+            parse_object(line).and_then(|object| importer.add_fields(&Fields::Json { object: &object, line }))
         };
         if let Err(err) = result {
             if is_fatal(&err) {

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::ops::Bound;
 use std::path::PathBuf;
 
-use anyhow::{anyhow, Result};
+use anyhow::{anyhow, Context, Result};
 use clap::ValueEnum;
 use serde_json::{Map, Value};
 
@@ -38,7 +38,7 @@ pub enum ScanFormat {
 pub struct Args {
     /// The ESDB file.
     file: PathBuf,
-    /// The space id.
+    /// The space id, as `esdb spaces` prints it (backslash escapes such as \x00 are decoded).
     space: String,
     #[command(flatten)]
     flags: ScanFlags,
@@ -53,10 +53,11 @@ pub struct ScanFlags {
     /// Only events carrying this index value.
     #[arg(long, value_name = "NAME=VALUE")]
     index: Option<String>,
-    /// Only events at or after T: an integer in the file's unit, or RFC 3339.
+    /// Only events at or after T: an integer in the file's unit, an RFC 3339 date-time or a date
+    /// (midnight UTC); a time between two ticks of the unit starts at the next tick.
     #[arg(long, value_name = "T", allow_hyphen_values = true)]
     from: Option<String>,
-    /// Only events before T (exclusive): an integer in the file's unit, or RFC 3339.
+    /// Only events before T (exclusive): as --from.
     #[arg(long, value_name = "T", allow_hyphen_values = true)]
     until: Option<String>,
     /// Newest first.
@@ -77,29 +78,32 @@ pub struct ScanFlags {
 pub type TimeRange = (Bound<i64>, Bound<i64>);
 
 /// Which events a scan asks for, parsed from [`ScanFlags`].
-pub enum Selection<'a> {
-    Grouping(&'a str),
-    Index(&'a str, &'a str),
+pub enum Selection {
+    Grouping(Vec<u8>),
+    Index(Vec<u8>, Vec<u8>),
     All,
 }
 
 impl ScanFlags {
     /// The selection and the time range.
-    pub fn parse(&self) -> Result<(Selection<'_>, TimeRange)> {
+    pub fn parse(&self) -> Result<(Selection, TimeRange)> {
         let parse = |flag: &str, text: &Option<String>| {
             text.as_deref()
-                .map(|t| timestamp::parse_text(t, self.time_unit))
+                .map(|t| timestamp::parse_bound(t, self.time_unit))
                 .transpose()
                 .map_err(|err| anyhow!("{flag}: {err:#}"))
         };
         let from = parse("--from", &self.from)?;
         let until = parse("--until", &self.until)?;
         let selection = match (&self.grouping, &self.index) {
-            (Some(grouping), _) => Selection::Grouping(grouping),
+            (Some(grouping), _) => Selection::Grouping(output::arg_bytes(grouping).context("--grouping")?),
             (None, Some(spec)) => {
                 let (name, value) =
                     spec.split_once('=').ok_or_else(|| anyhow!("--index {spec:?}: expected NAME=VALUE"))?;
-                Selection::Index(name, value)
+                Selection::Index(
+                    output::arg_bytes(name).context("--index")?,
+                    output::arg_bytes(value).context("--index")?,
+                )
             }
             (None, None) => Selection::All,
         };
@@ -141,8 +145,9 @@ impl ScanFlags {
 pub fn run(args: Args) -> Result<Outcome> {
     let db = super::open_db(&args.file)?;
     let (selection, range) = args.flags.parse()?;
-    let Some(space) = db.space(output::arg_bytes(&args.space))? else {
-        diag!("esdb: no space {} in {}", display_bytes(args.space.as_bytes()), args.file.display());
+    let id = output::arg_bytes(&args.space)?;
+    let Some(space) = db.space(&id)? else {
+        diag!("esdb: no space {} in {}", display_bytes(&id), args.file.display());
         return Ok(Outcome::Ok);
     };
     let scan = match selection {

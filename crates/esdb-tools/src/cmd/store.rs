@@ -4,7 +4,7 @@ use std::io::{self, BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, Context, Result};
 use clap::{Subcommand, ValueEnum};
 use esdb_store::{Durability, LogRetention, NewEvent, PartitionRetention, Retention, Store, StoreOptions};
 use serde_json::{Map, Value};
@@ -331,19 +331,15 @@ fn parse_line(line: &[u8], spec: &FieldSpec<'_>, id_field: Option<&str>) -> Resu
     if line.is_empty() {
         return Ok(None);
     }
-    let object = match serde_json::from_str::<Value>(line) {
-        Ok(Value::Object(object)) => object,
-        Ok(other) => bail!("expected a JSON object, found {}", super::import::kind(&other)),
-        Err(err) => bail!("invalid JSON: {err}"),
-    };
-    let fields = Fields::Json(&object);
+    let object = super::import::parse_object(line)?;
+    let fields = Fields::Json { object: &object, line };
     let extracted = spec.extract(&fields)?;
     let mut event = NewEvent::new(extracted.space, extracted.timestamp, extracted.data).grouping(extracted.grouping);
     for (name, value) in extracted.indexes {
         event = event.index(name, value);
     }
     if let Some(field) = id_field {
-        if let Some(value) = fields.get(field) {
+        if let Some(value) = fields.get(field)? {
             event = event.id(super::import::scalar_bytes(&value, field)?);
         }
     }
@@ -374,8 +370,9 @@ fn read(args: ReadArgs) -> Result<Outcome> {
 fn scan(args: ScanArgs) -> Result<Outcome> {
     let store = open_for_reading(&args.dir)?;
     let (selection, range) = args.flags.parse()?;
-    let Some(space) = store.space(output::arg_bytes(&args.space))? else {
-        diag!("esdb: no space {} in {}", display_bytes(args.space.as_bytes()), args.dir.display());
+    let id = output::arg_bytes(&args.space)?;
+    let Some(space) = store.space(&id)? else {
+        diag!("esdb: no space {} in {}", display_bytes(&id), args.dir.display());
         return Ok(Outcome::Ok);
     };
     let scan = match selection {

@@ -9,3 +9,4 @@ mod snapshots;
 mod store_kill;
 mod store_ops;
 mod tutorial;
+mod usability;

@@ -1,0 +1,94 @@
+//! What users tripped over (issue 16): data kept exact, typos caught, bounds and ids that mean
+//! what they say.
+
+use crate::common::Scratch;
+
+const EXACT: &str = r#"{"s":"a","t":1,"n":1.50,"big":12345678901234567890123,"p":0.1000000000000000055511151231257827,"x":1e400,"k":2.50}"#;
+
+#[test]
+fn json_numbers_are_stored_exactly_as_written() {
+    // See: issue 16 (numbers went through f64: 1.50 became 1.5, 1e400 was refused).
+    let s = Scratch::new();
+    s.write("in.jsonl", format!("{EXACT}\n"));
+    s.ok(&["import", "in.jsonl", "-o", "a.esdb", "--space", "s", "--timestamp", "t", "--index", "k"]);
+    assert_eq!(s.ok(&["scan", "a.esdb", "a", "--format", "data"]), format!("{EXACT}\n"));
+    // The index value is the number's text too.
+    assert_eq!(s.ok(&["scan", "a.esdb", "a", "--index", "k=2.50", "--format", "data"]), format!("{EXACT}\n"));
+    // --data of one field keeps its text.
+    s.ok(&["import", "in.jsonl", "-o", "b.esdb", "--space", "s", "--timestamp", "t", "--data", "big"]);
+    assert_eq!(s.ok(&["scan", "b.esdb", "a", "--format", "data"]), "12345678901234567890123\n");
+    // The store keeps them too.
+    let output = s
+        .esdb(&["store", "append", "events", "--space", "s", "--timestamp", "t"])
+        .write_stdin(format!("{EXACT}\n"))
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(s.ok(&["store", "scan", "events", "a", "--format", "data"]), format!("{EXACT}\n"));
+}
+
+#[test]
+fn a_json_lines_field_no_record_has_is_an_error() {
+    // See: issue 16 (a misspelled --index in a JSONL import succeeded and indexed nothing).
+    let s = Scratch::new();
+    s.write("in.jsonl", "{\"s\":\"a\",\"t\":1,\"type\":\"x\"}\n{\"s\":\"a\",\"t\":2}\n");
+    let stderr =
+        s.fails(&["import", "in.jsonl", "-o", "a.esdb", "--space", "s", "--timestamp", "t", "--index", "tpye"], 1);
+    assert!(stderr.contains("no record has the --index field \"tpye\""), "{stderr}");
+    let stderr =
+        s.fails(&["import", "in.jsonl", "-o", "a.esdb", "--space", "s", "--timestamp", "t", "--grouping", "hots"], 1);
+    assert!(stderr.contains("--grouping field \"hots\""), "{stderr}");
+    assert!(!s.path("a.esdb").exists());
+    // A field some records lack is fine.
+    s.ok(&["import", "in.jsonl", "-o", "a.esdb", "--space", "s", "--timestamp", "t", "--index", "type"]);
+}
+
+#[test]
+fn csv_headers_with_a_repeated_name_or_a_million_columns_get_short_clear_errors() {
+    let s = Scratch::new();
+    s.write("dup.csv", "s,t,v,v\na,1,x,y\n");
+    let stderr = s.fails(&["import", "dup.csv", "-o", "a.esdb", "--space", "s", "--timestamp", "t"], 1);
+    assert!(stderr.contains("names column \"v\" twice (columns 3 and 4)"), "{stderr}");
+    let header: Vec<String> = (0..1_000_000).map(|i| format!("c{i}")).collect();
+    s.write("wide.csv", format!("{}\n", header.join(",")));
+    let stderr = s.fails(&["import", "wide.csv", "-o", "a.esdb", "--space", "nope", "--timestamp", "c1"], 1);
+    assert!(stderr.len() < 2_000, "{} bytes of error", stderr.len());
+    assert!(stderr.contains("1000000 columns in all"), "{stderr}");
+}
+
+#[test]
+fn time_bounds_round_up_and_take_bare_dates() {
+    // See: issue 16 (`--from …01:00:00.5Z` included the event at 01:00:00; a bare date was
+    // refused; a JSON timestamp of -0 was refused).
+    let s = Scratch::new();
+    s.write(
+        "in.jsonl",
+        "{\"s\":\"a\",\"t\":3600}\n{\"s\":\"a\",\"t\":3601}\n{\"s\":\"a\",\"t\":-0}\n{\"s\":\"a\",\"t\":86400}\n",
+    );
+    s.ok(&["import", "in.jsonl", "-o", "a.esdb", "--space", "s", "--timestamp", "t"]);
+    let from_half = s.ok(&["scan", "a.esdb", "a", "--from", "1970-01-01T01:00:00.5Z"]);
+    assert_eq!(from_half.lines().count(), 2, "{from_half}");
+    let until_half = s.ok(&["scan", "a.esdb", "a", "--until", "1970-01-01T01:00:00.5Z"]);
+    assert_eq!(until_half.lines().count(), 2, "{until_half}");
+    assert_eq!(s.ok(&["scan", "a.esdb", "a", "--from", "1970-01-02"]).lines().count(), 1);
+    assert_eq!(s.ok(&["scan", "a.esdb", "a", "--until", "1970-01-01"]).lines().count(), 0);
+}
+
+#[test]
+fn ids_as_spaces_prints_them_scan_as_given() {
+    // See: issue 16 (`esdb spaces` printed `a\x00b`, `esdb scan` read it literally and returned
+    // another space's events).
+    let s = Scratch::new();
+    s.write("in.jsonl", "{\"s\":\"a\\u0000b\",\"t\":1,\"v\":\"nul\"}\n{\"s\":\"a\\\\x00b\",\"t\":2,\"v\":\"text\"}\n");
+    s.ok(&["import", "in.jsonl", "-o", "a.esdb", "--space", "s", "--timestamp", "t", "--data", "v"]);
+    let spaces = s.ok(&["spaces", "a.esdb"]);
+    let printed: Vec<&str> = spaces.lines().collect();
+    assert_eq!(printed.len(), 2, "{spaces}");
+    for id in printed {
+        let data = s.ok(&["scan", "a.esdb", id, "--format", "data"]);
+        let want = if id == "a\\x00b" { "nul\n" } else { "text\n" };
+        assert_eq!(data, want, "scan of the printed id {id:?}");
+    }
+    let stderr = s.fails(&["scan", "a.esdb", "C:\\path"], 1);
+    assert!(stderr.contains("unknown escape"), "{stderr}");
+}
