@@ -44,15 +44,77 @@ pub fn stderr_has_failed() -> bool {
     STDERR_FAILED.load(Ordering::Relaxed)
 }
 
-/// Where a command writes its data: stdout, or a file.
-pub fn open(path: Option<&Path>) -> Result<Box<dyn Write>> {
-    Ok(match path {
-        None => Box::new(BufWriter::with_capacity(1 << 16, io::stdout().lock())),
-        Some(path) => {
-            let file = std::fs::File::create_new(path).with_context(|| format!("cannot create {}", path.display()))?;
-            Box::new(BufWriter::with_capacity(1 << 16, file))
+/// Where a command writes its data: stdout, or a new file that appears only once complete.
+pub enum Sink {
+    /// Standard output (also for the path `-`).
+    Stdout(BufWriter<io::StdoutLock<'static>>),
+    /// A temporary file beside `target`, renamed to it by [`Sink::finish`]; dropped unfinished
+    /// (an error, an interrupt), it is deleted and `target` never appears.
+    File { writer: BufWriter<tempfile::NamedTempFile>, target: std::path::PathBuf },
+}
+
+/// Opens where a command writes its data: stdout for `None` or `-`, else a new file (an existing
+/// one is never replaced).
+pub fn open(path: Option<&Path>) -> Result<Sink> {
+    let Some(path) = path.filter(|path| path.as_os_str() != "-") else {
+        return Ok(Sink::Stdout(BufWriter::with_capacity(1 << 16, io::stdout().lock())));
+    };
+    if path.symlink_metadata().is_ok() {
+        anyhow::bail!("cannot create {}: it already exists", path.display());
+    }
+    let dir = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".esdb-output-").suffix(".tmp");
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+    let temp = builder.tempfile_in(dir).with_context(|| format!("cannot create {}", path.display()))?;
+    Ok(Sink::File { writer: BufWriter::with_capacity(1 << 16, temp), target: path.to_path_buf() })
+}
+
+impl Sink {
+    /// Flushes, and moves a file into place.
+    pub fn finish(self) -> Result<()> {
+        match self {
+            Sink::Stdout(mut out) => out.flush().context("cannot write to standard output"),
+            Sink::File { writer, target } => {
+                let temp = writer
+                    .into_inner()
+                    .map_err(|err| err.into_error())
+                    .with_context(|| format!("cannot write {}", target.display()))?;
+                temp.as_file().sync_all().with_context(|| format!("cannot write {}", target.display()))?;
+                temp.persist_noclobber(&target)
+                    .map_err(|err| err.error)
+                    .with_context(|| format!("cannot create {}", target.display()))?;
+                Ok(())
+            }
         }
-    })
+    }
+}
+
+impl Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Sink::Stdout(out) => out.write(buf),
+            Sink::File { writer, .. } => writer.write(buf),
+        }
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        match self {
+            Sink::Stdout(out) => out.write_all(buf),
+            Sink::File { writer, .. } => writer.write_all(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Sink::Stdout(out) => out.flush(),
+            Sink::File { writer, .. } => writer.flush(),
+        }
+    }
 }
 
 /// True when `err` (anywhere in its chain) is a closed pipe, which `| head` causes and which is

@@ -77,8 +77,8 @@ pub struct Summary {
 /// Writes one ESDB file.
 ///
 /// Memory is bounded by [`WriterOptions::memory_budget`]: past it, events are sorted and spilled
-/// to temporary files in the output's directory (named `.esdb-spill-*.tmp`), which are merged by
-/// [`finish`](Writer::finish). Dropping a writer without calling `finish` removes every
+/// to unnamed temporary files in the output's directory (nothing is left however the process
+/// ends), which are merged by [`finish`](Writer::finish). Dropping a writer without calling `finish` removes every
 /// temporary file and leaves no file at the target path.
 #[derive(Debug)]
 pub struct Writer {
@@ -211,11 +211,14 @@ impl Writer {
     pub fn finish(mut self) -> Result<Summary, WriteError> {
         let file_name = self.path.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
         self.hook.before(IoOp::Create, &self.dir).map_err(WriteError::io("create temporary file in", &self.dir))?;
-        let temp = tempfile::Builder::new()
-            .prefix(&format!(".{file_name}."))
-            .suffix(".tmp")
-            .tempfile_in(&self.dir)
-            .map_err(WriteError::io("create temporary file in", &self.dir))?;
+        let prefix = format!(".{file_name}.");
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(&prefix).suffix(".tmp");
+        // The finished file gets the mode any new file would (0666 less the umask), not the
+        // temporary file's private 0600: it is renamed into place as it is.
+        #[cfg(unix)]
+        builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+        let temp = builder.tempfile_in(&self.dir).map_err(WriteError::io("create temporary file in", &self.dir))?;
         let temp_path = temp.path().to_path_buf();
         // Postings and timelines are buffered while the events are written out, in what the
         // events leave of the budget. Events filling more than three quarters of it go to a run

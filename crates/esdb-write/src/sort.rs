@@ -13,12 +13,12 @@
 
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashMap};
-use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::fs::File;
+use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use esdb_format::varint;
-use tempfile::NamedTempFile;
 
 use crate::io::{Hook, HookedFile, HookedRead, IoOp};
 use crate::WriteError;
@@ -109,7 +109,7 @@ pub(crate) struct Sorter {
     ranked_groups: Vec<u32>,
     values: Vec<u8>,
     entries: Vec<Entry>,
-    runs: Vec<NamedTempFile>,
+    runs: Vec<Run>,
 }
 
 impl Sorter {
@@ -205,10 +205,10 @@ impl Sorter {
         }
         self.sort_buffer();
         let run = new_run_file(&self.dir, &self.hook)?;
-        let path = run.path().to_path_buf();
+        let path = run.path.clone();
         let mut out = BufWriter::with_capacity(
             RUN_BUFFER_LEN,
-            HookedFile { file: run.as_file(), path: path.clone(), hook: self.hook.clone() },
+            HookedFile { file: &run.file, path: path.clone(), hook: self.hook.clone() },
         );
         for entry in &self.entries {
             write_record(&mut out, &self.record(entry)).map_err(WriteError::io("write spill file", &path))?;
@@ -251,12 +251,12 @@ impl Sorter {
         }
         self.spill()?;
         while self.runs.len() > MAX_FAN_IN {
-            let group: Vec<NamedTempFile> = self.runs.drain(..MAX_FAN_IN).collect();
+            let group: Vec<Run> = self.runs.drain(..MAX_FAN_IN).collect();
             let merged = new_run_file(&self.dir, &self.hook)?;
-            let path = merged.path().to_path_buf();
+            let path = merged.path.clone();
             let mut out = BufWriter::with_capacity(
                 RUN_BUFFER_LEN,
-                HookedFile { file: merged.as_file(), path: path.clone(), hook: self.hook.clone() },
+                HookedFile { file: &merged.file, path: path.clone(), hook: self.hook.clone() },
             );
             let mut merge = Merge::new(group, &self.hook)?;
             while let Some(record) = merge.next()? {
@@ -271,13 +271,18 @@ impl Sorter {
     }
 }
 
-fn new_run_file(dir: &Path, hook: &Hook) -> Result<NamedTempFile, WriteError> {
+/// A spilled run: a file without a name, so that nothing is left behind however the process
+/// ends (even by SIGKILL). `path` is its directory, for messages.
+#[derive(Debug)]
+pub(crate) struct Run {
+    file: File,
+    path: PathBuf,
+}
+
+fn new_run_file(dir: &Path, hook: &Hook) -> Result<Run, WriteError> {
     hook.before(IoOp::Create, dir).map_err(WriteError::io("create spill file in", dir))?;
-    tempfile::Builder::new()
-        .prefix(".esdb-spill-")
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(WriteError::io("create spill file in", dir))
+    let file = tempfile::tempfile_in(dir).map_err(WriteError::io("create spill file in", dir))?;
+    Ok(Run { file, path: dir.join("(unnamed spill file)") })
 }
 
 fn write_record(out: &mut impl Write, record: &Record<'_>) -> io::Result<()> {
@@ -332,8 +337,8 @@ impl Drop for Sorted<'_> {
 struct RunReader {
     reader: BufReader<HookedRead>,
     path: PathBuf,
-    // Keeps the file alive (and deletes it on drop).
-    _run: NamedTempFile,
+    // Keeps the run's file open while it is read.
+    _run: Run,
 }
 
 struct Head {
@@ -369,11 +374,12 @@ pub(crate) struct Merge {
 }
 
 impl Merge {
-    fn new(runs: Vec<NamedTempFile>, hook: &Hook) -> Result<Merge, WriteError> {
+    fn new(runs: Vec<Run>, hook: &Hook) -> Result<Merge, WriteError> {
         let mut merge = Merge { runs: Vec::with_capacity(runs.len()), heap: BinaryHeap::new(), current: None };
         for (run_idx, run) in runs.into_iter().enumerate() {
-            let path = run.path().to_path_buf();
-            let file = run.reopen().map_err(WriteError::io("reopen spill file", &path))?;
+            let path = run.path.clone();
+            let mut file = run.file.try_clone().map_err(WriteError::io("reopen spill file", &path))?;
+            file.seek(SeekFrom::Start(0)).map_err(WriteError::io("reopen spill file", &path))?;
             let file = HookedRead { file, path: path.clone(), hook: hook.clone() };
             merge.runs.push(RunReader { reader: BufReader::with_capacity(RUN_BUFFER_LEN, file), path, _run: run });
             let mut head = Head { group: Vec::new(), order: 0, value: Vec::new(), run_idx };

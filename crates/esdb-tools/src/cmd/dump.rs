@@ -24,7 +24,7 @@ use crate::Outcome;
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:\n  esdb dump activity.esdb | less\n  esdb dump activity.esdb --space customer-1")]
 pub struct Args {
-    /// The ESDB file.
+    /// The ESDB file (`-`: read it from standard input).
     file: PathBuf,
     /// Only this space (the catalog tree is still listed).
     #[arg(long, value_name = "ID")]

@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 use crate::{json, output, progress, Outcome};
 
@@ -18,9 +18,10 @@ use crate::{json, output, progress, Outcome};
     after_help = "Examples:\n  esdb export activity.esdb -o dump.jsonl\n  esdb export activity.esdb | gzip > dump.jsonl.gz"
 )]
 pub struct Args {
-    /// The ESDB file.
+    /// The ESDB file (`-`: read it from standard input).
     file: PathBuf,
-    /// Write to this new file instead of standard output.
+    /// Write to this new file instead of standard output (`-`: standard output). The file
+    /// appears only once complete.
     #[arg(short, long, value_name = "OUT.jsonl")]
     output: Option<PathBuf>,
     /// No progress bar.
@@ -62,7 +63,7 @@ pub fn run(args: Args) -> Result<Outcome> {
             bar.inc(1);
         }
     }
-    out.flush().context("cannot write output")?;
+    out.finish()?;
     bar.finish_and_clear();
     Ok(Outcome::Ok)
 }

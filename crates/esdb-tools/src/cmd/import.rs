@@ -41,7 +41,7 @@ pub enum InputFormat {
 pub struct Args {
     /// Input file, or `-` for standard input.
     input: String,
-    /// The ESDB file to create; it must not exist.
+    /// The ESDB file to create; it must not exist (`-`: write it to standard output).
     #[arg(short, long, value_name = "OUT.esdb")]
     output: PathBuf,
     /// Field (CSV column or top-level JSON key) holding the space id.
@@ -431,7 +431,8 @@ pub fn run(args: Args) -> Result<Outcome> {
         (Box::new(file), len)
     };
     let options = WriterOptions { memory_budget: args.memory.max(1) << 20, ..Default::default() };
-    let writer = Writer::create_with(&args.output, options)
+    let target = super::OutputFile::new(&args.output)?;
+    let writer = Writer::create_with(&target.path, options)
         .with_context(|| format!("cannot create {}", args.output.display()))?;
     let bar = progress::bytes(total, args.quiet, "importing");
     let reader = Counting { inner: reader, bar: bar.clone() };
@@ -466,6 +467,7 @@ pub fn run(args: Args) -> Result<Outcome> {
     }
     let Importer { args, sink: Sink { writer, imported }, skipped, .. } = importer;
     let summary = writer.finish().with_context(|| format!("cannot write {}", args.output.display()))?;
+    target.deliver()?;
     if !args.quiet {
         diag!(
             "imported {imported} events into {} ({} spaces, {} bytes)",

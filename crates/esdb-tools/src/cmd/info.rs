@@ -20,7 +20,7 @@ use crate::{progress, Outcome};
     after_help = "Examples:\n  esdb info activity.esdb\n  esdb info activity.esdb --json | jq .compression_ratio"
 )]
 pub struct Args {
-    /// The ESDB file.
+    /// The ESDB file (`-`: read it from standard input).
     file: PathBuf,
     /// Print one JSON object instead of text.
     #[arg(long)]

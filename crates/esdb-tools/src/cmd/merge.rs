@@ -15,7 +15,7 @@ use crate::{progress, Outcome};
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Example:\n  esdb merge -o 2024-05.esdb 2024-05-*.esdb")]
 pub struct Args {
-    /// The ESDB file to create; it must not exist.
+    /// The ESDB file to create; it must not exist (`-`: write it to standard output).
     #[arg(short, long, value_name = "OUT.esdb")]
     output: PathBuf,
     /// The files to merge, in order.
@@ -32,7 +32,8 @@ pub struct Args {
 pub fn run(args: Args) -> Result<Outcome> {
     let dbs = args.inputs.iter().map(|path| super::open_db(path)).collect::<Result<Vec<_>>>()?;
     let options = WriterOptions { memory_budget: args.memory.max(1) << 20, ..Default::default() };
-    let mut writer = Writer::create_with(&args.output, options)
+    let target = super::OutputFile::new(&args.output)?;
+    let mut writer = Writer::create_with(&target.path, options)
         .with_context(|| format!("cannot create {}", args.output.display()))?;
     let bar = progress::events(dbs.iter().map(|db| db.len()).sum(), args.quiet, "merging");
     for (db, path) in dbs.iter().zip(&args.inputs) {
@@ -53,6 +54,7 @@ pub fn run(args: Args) -> Result<Outcome> {
     }
     bar.finish_and_clear();
     let summary = writer.finish().with_context(|| format!("cannot write {}", args.output.display()))?;
+    target.deliver()?;
     if !args.quiet {
         diag!(
             "merged {} files into {} ({} events, {} spaces, {} bytes)",

@@ -36,7 +36,7 @@ pub enum ScanFormat {
 #[derive(Debug, clap::Args)]
 #[command(after_help = EXAMPLES)]
 pub struct Args {
-    /// The ESDB file.
+    /// The ESDB file (`-`: read it from standard input).
     file: PathBuf,
     /// The space id, as `esdb spaces` prints it (backslash escapes such as \x00 are decoded).
     space: String,

@@ -15,7 +15,7 @@ use crate::Outcome;
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Example:\n  esdb spaces activity.esdb --counts | sort -t$'\\t' -k2 -n -r | head")]
 pub struct Args {
-    /// The ESDB file.
+    /// The ESDB file (`-`: read it from standard input).
     file: PathBuf,
     /// Add the event count and time bounds of each space.
     #[arg(long)]

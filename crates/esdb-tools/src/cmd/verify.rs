@@ -13,7 +13,7 @@ use crate::{progress, Outcome};
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Example:\n  esdb verify archive/2024-05.esdb || echo corrupt")]
 pub struct Args {
-    /// The ESDB file.
+    /// The ESDB file (`-`: read it from standard input).
     file: PathBuf,
     /// No progress bar.
     #[arg(short, long)]

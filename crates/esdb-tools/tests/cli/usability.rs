@@ -92,3 +92,64 @@ fn ids_as_spaces_prints_them_scan_as_given() {
     let stderr = s.fails(&["scan", "a.esdb", "C:\\path"], 1);
     assert!(stderr.contains("unknown escape"), "{stderr}");
 }
+
+fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[test]
+fn files_get_the_mode_of_any_new_file_and_failed_outputs_leave_nothing() {
+    // See: issue 16 (files were 0600 whatever the umask; a failed `export -o` left a partial
+    // file). The test process runs with the default umask of its parent; a new file gets 0666
+    // less it, as `touch` would.
+    let s = Scratch::new();
+    std::fs::File::create(s.path("probe")).unwrap();
+    let expected = mode(&s.path("probe"));
+    s.write("a.csv", crate::common::ACTIVITY_CSV);
+    s.ok(&["import", "a.csv", "-o", "a.esdb", "--space", "customer", "--timestamp", "ts", "--index", "type"]);
+    assert_eq!(mode(&s.path("a.esdb")), expected);
+    s.ok(&["export", "a.esdb", "-o", "a.jsonl"]);
+    assert_eq!(mode(&s.path("a.jsonl")), expected);
+    s.ok(&["merge", "-o", "m.esdb", "a.esdb"]);
+    assert_eq!(mode(&s.path("m.esdb")), expected);
+    let append = s
+        .esdb(&["store", "append", "events", "--space", "s", "--timestamp", "t"])
+        .write_stdin("{\"s\":\"a\",\"t\":1}\n")
+        .output()
+        .unwrap();
+    assert!(append.status.success());
+    s.ok(&["store", "seal", "events"]);
+    for entry in std::fs::read_dir(s.path("events/partitions")).unwrap() {
+        assert_eq!(mode(&entry.unwrap().path()), expected, "a partition's mode");
+    }
+    // A damaged block: export fails half-way and leaves no file.
+    let mut bytes = std::fs::read(s.path("a.esdb")).unwrap();
+    let at = bytes.len() / 3;
+    bytes[at] ^= 0xff;
+    s.write("bad.esdb", bytes);
+    s.fails(&["export", "bad.esdb", "-o", "bad.jsonl"], 1);
+    let left: Vec<String> =
+        s.files().into_iter().filter(|f| f.starts_with("bad.jsonl") || f.starts_with(".esdb")).collect();
+    assert!(left.is_empty(), "{left:?}");
+    // An existing output is never replaced.
+    s.fails(&["export", "a.esdb", "-o", "a.jsonl"], 1);
+}
+
+#[test]
+fn a_dash_is_standard_input_or_output() {
+    // See: issue 16 (`export -o -` created a file named `-`).
+    let s = Scratch::new();
+    s.write("a.csv", crate::common::ACTIVITY_CSV);
+    let esdb_bytes = s
+        .esdb(&["import", "a.csv", "-o", "-", "--space", "customer", "--timestamp", "ts", "--index", "type"])
+        .output()
+        .unwrap();
+    assert!(esdb_bytes.status.success());
+    let from_stdin =
+        s.esdb(&["scan", "-", "3", "--index", "type=click"]).write_stdin(esdb_bytes.stdout.clone()).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&from_stdin.stdout).lines().count(), 2);
+    let exported = s.esdb(&["export", "-", "-o", "-"]).write_stdin(esdb_bytes.stdout).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&exported.stdout).lines().count(), 14);
+    assert!(!s.path("-").exists());
+}
