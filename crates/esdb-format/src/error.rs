@@ -4,15 +4,10 @@
 ///
 /// Every variant names the field or section and the absolute file offset at which the problem
 /// was found, so that a report points at the exact bytes.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum DecodeError {
     /// The bytes at `offset` are not the ESDB magic number.
-    #[error(
-        "bad magic in {section} at offset {offset}: expected {}, found {} (not an ESDB file, or not a complete one)",
-        hex(expected),
-        hex(found)
-    )]
     BadMagic {
         /// `header` or `footer`.
         section: &'static str,
@@ -24,7 +19,6 @@ pub enum DecodeError {
         found: [u8; 8],
     },
     /// The file was written by a format major version this build cannot read.
-    #[error("unsupported format version {found_major}.{found_minor} in {section} (this build reads major version {supported_major})")]
     UnsupportedVersion {
         /// `header` or `footer`.
         section: &'static str,
@@ -36,7 +30,6 @@ pub enum DecodeError {
         supported_major: u16,
     },
     /// A field runs past the end of its section.
-    #[error("{field} truncated at offset {offset}: need {need} bytes, {have} left")]
     Truncated {
         /// The field being read.
         field: &'static str,
@@ -48,7 +41,6 @@ pub enum DecodeError {
         have: u64,
     },
     /// A stored xxh3-64 checksum does not match the bytes it covers.
-    #[error("{section} at offset {offset}: xxh3 checksum mismatch (stored {stored:#018x}, computed {computed:#018x})")]
     ChecksumMismatch {
         /// The section whose checksum failed.
         section: &'static str,
@@ -60,7 +52,6 @@ pub enum DecodeError {
         computed: u64,
     },
     /// A field holds a value the format does not allow.
-    #[error("{field} at offset {offset}: {reason}")]
     Invalid {
         /// The field being read.
         field: &'static str,
@@ -70,7 +61,6 @@ pub enum DecodeError {
         reason: String,
     },
     /// A section ends with bytes that no field accounts for.
-    #[error("{section} at offset {offset}: {extra} unexpected trailing bytes")]
     TrailingBytes {
         /// The section being decoded.
         section: &'static str,
@@ -80,6 +70,36 @@ pub enum DecodeError {
         extra: u64,
     },
 }
+
+impl std::fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DecodeError::BadMagic { section, offset, expected, found } => write!(
+                f,
+                "bad magic in {section} at offset {offset}: expected {}, found {} (not an ESDB file, or not a complete one)",
+                hex(expected),
+                hex(found)
+            ),
+            DecodeError::UnsupportedVersion { section, found_major, found_minor, supported_major } => write!(
+                f,
+                "unsupported format version {found_major}.{found_minor} in {section} (this build reads major version {supported_major})"
+            ),
+            DecodeError::Truncated { field, offset, need, have } => {
+                write!(f, "{field} truncated at offset {offset}: need {need} bytes, {have} left")
+            }
+            DecodeError::ChecksumMismatch { section, offset, stored, computed } => write!(
+                f,
+                "{section} at offset {offset}: xxh3 checksum mismatch (stored {stored:#018x}, computed {computed:#018x})"
+            ),
+            DecodeError::Invalid { field, offset, reason } => write!(f, "{field} at offset {offset}: {reason}"),
+            DecodeError::TrailingBytes { section, offset, extra } => {
+                write!(f, "{section} at offset {offset}: {extra} unexpected trailing bytes")
+            }
+        }
+    }
+}
+
+impl std::error::Error for DecodeError {}
 
 /// Bytes as space-separated hex pairs, e.g. `89 45 53 44`.
 fn hex(bytes: &[u8]) -> String {

@@ -5,35 +5,57 @@ use std::path::PathBuf;
 pub use esdb_format::DecodeError;
 
 /// Why opening or reading an ESDB file failed.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
     /// The file could not be opened or mapped.
-    #[error("cannot {action} {}", .path.display())]
     Open {
         /// What the reader was doing.
         action: &'static str,
         /// The file.
         path: PathBuf,
         /// The underlying error.
-        #[source]
         source: std::io::Error,
     },
     /// Reading a range from the source failed.
-    #[error("cannot read {len} bytes at offset {offset}")]
     Read {
         /// Absolute offset of the range.
         offset: u64,
         /// Length of the range.
         len: u64,
         /// The underlying error.
-        #[source]
         source: std::io::Error,
     },
     /// The file is not a valid ESDB file, or is corrupt: the inner error names the field and the
-    /// absolute file offset.
-    #[error("corrupt or unsupported ESDB file")]
-    Decode(#[from] DecodeError),
+    /// absolute file offset, and the message includes it.
+    Decode(DecodeError),
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Error::Open { action, path, .. } => write!(f, "cannot {action} {}", path.display()),
+            Error::Read { offset, len, .. } => write!(f, "cannot read {len} bytes at offset {offset}"),
+            Error::Decode(err) => write!(f, "corrupt or unsupported ESDB file: {err}"),
+        }
+    }
+}
+
+/// The io error behind `Open` and `Read`. A decode error is part of the message instead (see
+/// [`Error::as_decode`]), so that a chain of causes does not print it twice.
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Open { source, .. } | Error::Read { source, .. } => Some(source),
+            Error::Decode(_) => None,
+        }
+    }
+}
+
+impl From<DecodeError> for Error {
+    fn from(err: DecodeError) -> Self {
+        Error::Decode(err)
+    }
 }
 
 impl Error {

@@ -641,6 +641,7 @@ enum State {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug)]
+#[must_use = "a scan reads nothing until it is iterated"]
 pub struct Scan {
     kind: Kind,
     lo: i128,
@@ -886,12 +887,59 @@ impl Iterator for Scan {
         };
         (0, usize::try_from(upper).ok())
     }
+
+    /// The number of events left, from the block index: no event is read (so a corrupt block
+    /// further on is not noticed, as iterating would).
+    fn count(mut self) -> usize {
+        match self.window() {
+            Ok((front, back)) => usize::try_from(back - front).unwrap_or(usize::MAX),
+            Err(_) => 1,
+        }
+    }
+
+    /// The newest event left: one step from the back.
+    fn last(mut self) -> Option<Self::Item> {
+        self.next_back()
+    }
+
+    /// Skips `n` events without reading them, then takes the next.
+    fn nth(&mut self, n: usize) -> Option<Self::Item> {
+        self.skip_items(n, End::Front)?;
+        self.next()
+    }
 }
 
 impl DoubleEndedIterator for Scan {
     #[inline]
     fn next_back(&mut self) -> Option<Self::Item> {
         Some(self.advance(End::Back)?.map(|event| event.to_event()))
+    }
+
+    /// Skips `n` events from the back without reading them, then takes the next.
+    fn nth_back(&mut self, n: usize) -> Option<Self::Item> {
+        self.skip_items(n, End::Back)?;
+        self.next_back()
+    }
+}
+
+impl Scan {
+    /// Moves `end` of the window `n` events inwards; `None` once the scan has failed.
+    fn skip_items(&mut self, n: usize, end: End) -> Option<()> {
+        match self.window() {
+            Err(err) => {
+                self.state = State::Done;
+                drop(err);
+                None
+            }
+            Ok((front, back)) => {
+                let skip = u64::try_from(n).unwrap_or(u64::MAX).min(back - front);
+                self.state = match end {
+                    End::Front => State::Running { front: front + skip, back },
+                    End::Back => State::Running { front, back: back - skip },
+                };
+                Some(())
+            }
+        }
     }
 }
 

@@ -21,6 +21,7 @@ use crate::scan::Resolver;
 /// The outcome of [`Db::verify`](crate::Db::verify).
 #[derive(Debug, Default)]
 #[non_exhaustive]
+#[must_use = "a report says whether the file is intact only if it is looked at"]
 pub struct Report {
     /// Every problem found, each naming its section and absolute offset. Empty for a sound file.
     pub problems: Vec<Error>,
@@ -74,6 +75,8 @@ struct Verifier<'i> {
     pending_space: Option<Vec<u8>>,
     spans: Vec<EventSpan>,
     postings: Vec<u64>,
+    /// Messages of the problems reported, so that each is reported once.
+    reported: std::collections::HashSet<String>,
 }
 
 pub(crate) fn verify(inner: &Arc<Inner>, progress: &mut dyn FnMut(u64)) -> Report {
@@ -81,6 +84,7 @@ pub(crate) fn verify(inner: &Arc<Inner>, progress: &mut dyn FnMut(u64)) -> Repor
         inner,
         progress,
         report: Report::default(),
+        reported: std::collections::HashSet::new(),
         covered: Vec::new(),
         last_key: None,
         pending_groupings: Vec::new(),
@@ -94,7 +98,7 @@ pub(crate) fn verify(inner: &Arc<Inner>, progress: &mut dyn FnMut(u64)) -> Repor
     verifier.cover(root, "catalog root block");
     verifier.count_section("catalog block", root, inner.root.len());
     if let Err(err) = verifier.walk_catalog(inner.root.clone(), root.offset, footer.catalog_height - 1, None) {
-        verifier.report.problems.push(err);
+        verifier.problem(err);
     }
     if verifier.pending_space.is_some() || !verifier.pending_groupings.is_empty() || !verifier.pending_values.is_empty()
     {
@@ -121,8 +125,13 @@ pub(crate) fn verify(inner: &Arc<Inner>, progress: &mut dyn FnMut(u64)) -> Repor
 }
 
 impl Verifier<'_> {
+    /// Records a problem once: a corrupt block that several streams share is reported once,
+    /// not once per stream that reads it.
     fn problem(&mut self, err: impl Into<Error>) {
-        self.report.problems.push(err.into());
+        let err = err.into();
+        if self.reported.insert(err.to_string()) {
+            self.report.problems.push(err);
+        }
     }
 
     fn cover(&mut self, handle: Handle, section: &'static str) {

@@ -144,6 +144,7 @@ impl Space {
 /// The events of one query in (timestamp, offset) order: a merge of one scan per partition and
 /// the tail. Double-ended (`.rev()` for newest first) and restricted by [`Scan::range`].
 #[derive(Debug)]
+#[must_use = "a scan reads nothing until it is iterated"]
 pub struct Scan {
     sources: Vec<Source>,
     failed: bool,

@@ -23,6 +23,7 @@ use crate::store::{lock, Shared, Store};
 /// event: in `Sync` mode it sees an event once it is durable, in `Buffered` mode once `append`
 /// returned.
 #[derive(Debug)]
+#[must_use = "a reader reads nothing until it is iterated"]
 pub struct LogReader {
     shared: Arc<Shared>,
     next: u64,

@@ -15,6 +15,7 @@ use crate::store::{lock, Store};
 /// What [`verify`] checked and found.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
+#[must_use = "a report says whether the store is intact only if it is looked at"]
 pub struct VerifyReport {
     /// Segments read.
     pub segments: u64,

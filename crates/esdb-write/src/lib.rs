@@ -74,6 +74,9 @@ pub struct Summary {
     pub file_len: u64,
 }
 
+/// The `indexes` of an event that has none, for [`Writer::add`].
+pub const NO_INDEXES: [(&[u8], &[u8]); 0] = [];
+
 /// Writes one ESDB file.
 ///
 /// Memory is bounded by [`WriterOptions::memory_budget`]: past it, events are sorted and spilled
@@ -81,6 +84,7 @@ pub struct Summary {
 /// ends), which are merged by [`finish`](Writer::finish). Dropping a writer without calling `finish` removes every
 /// temporary file and leaves no file at the target path.
 #[derive(Debug)]
+#[must_use = "a writer writes nothing until `finish` is called"]
 pub struct Writer {
     path: PathBuf,
     dir: PathBuf,
@@ -161,6 +165,17 @@ impl Writer {
     /// - `indexes`: `(name, value)` pairs, name 1..=65535 bytes, value 0..=65535 bytes; a pair
     ///   given twice indexes the event once.
     /// - `data`: 0..=[`WriterOptions::max_data_len`] bytes.
+    ///
+    /// An event without indexes takes [`NO_INDEXES`] (a bare `[]` leaves the pair type open):
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// let mut writer = esdb_write::Writer::create(dir.path().join("f.esdb"))?;
+    /// writer.add("s", 1, "", esdb_write::NO_INDEXES, "no indexes")?;
+    /// writer.add("s", 2, "", [("type", "click")], "one index")?;
+    /// writer.finish()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// [`WriteError::FieldLength`] when a field is out of range: the event is not added and

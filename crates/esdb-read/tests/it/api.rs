@@ -137,9 +137,20 @@ fn dropped_writer_leaves_nothing_behind() {
     for ts in 0..2000 {
         writer.add("s", ts, "", [("t", "a")], "some data to spill").unwrap();
     }
-    assert!(std::fs::read_dir(dir.path()).unwrap().count() > 0, "the budget should have forced spills");
+    // Spill files have no name, so nothing is visible even while they are in use (and a killed
+    // process leaves none); they show as open descriptors into the directory.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    let open_in_dir = || {
+        std::fs::read_dir("/proc/self/fd")
+            .unwrap()
+            .filter_map(|fd| std::fs::read_link(fd.unwrap().path()).ok())
+            .filter(|target| target.starts_with(dir.path()))
+            .count()
+    };
+    assert!(open_in_dir() > 0, "the budget should have forced spills");
     drop(writer);
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    assert_eq!(open_in_dir(), 0);
 }
 
 #[test]

@@ -139,6 +139,15 @@ fn every_single_byte_flip_is_detected_and_never_gives_wrong_data() {
                 let Ok(db) = open_via(&bytes, mask == 0x80) else { continue };
                 let report = db.verify();
                 assert!(!report.is_ok(), "{context}: verify found nothing");
+                // See: issue 16 (one corrupt block was reported 5 times).
+                let messages: std::collections::BTreeSet<String> =
+                    report.problems.iter().map(|p| p.to_string()).collect();
+                assert_eq!(
+                    messages.len(),
+                    report.problems.len(),
+                    "{context}: a problem reported twice: {:?}",
+                    report.problems
+                );
                 for problem in &report.problems {
                     // Every problem names an offset inside the file.
                     let offset = problem.as_decode().map(|d| d.offset()).unwrap_or(0);

@@ -213,7 +213,15 @@ proptest! {
                     let want_in_range = filter_bounds(want.clone(), bounds);
                     prop_assert_eq!(&collect(scan().range(*bounds)), &want_in_range, "{} range {:?}", label, bounds);
                     prop_assert_eq!(collect(scan().range(*bounds).rev()), reversed(want_in_range.clone()), "{} range {:?} rev", label, bounds);
-                    prop_assert_eq!(collect_mixed(scan().range(*bounds), mix), want_in_range, "{} range {:?} mixed {:?}", label, bounds, mix);
+                    prop_assert_eq!(collect_mixed(scan().range(*bounds), mix), want_in_range.clone(), "{} range {:?} mixed {:?}", label, bounds, mix);
+                    // count, last, nth and nth_back answer from the window, as iterating would.
+                    prop_assert_eq!(scan().range(*bounds).count(), want_in_range.len(), "{} count", label);
+                    let pair = |e: Option<esdb_read::Result<esdb_read::Event>>| e.map(|e| { let e = e.unwrap(); (e.timestamp(), e.data().to_vec()) });
+                    prop_assert_eq!(pair(scan().range(*bounds).last()), want_in_range.last().cloned(), "{} last", label);
+                    let n = mix.len() / 2;
+                    let mut skipping = scan().range(*bounds);
+                    prop_assert_eq!(pair(skipping.nth(n)), want_in_range.get(n).cloned(), "{} nth({})", label, n);
+                    prop_assert_eq!(pair(skipping.nth_back(1)), want_in_range.len().checked_sub(2).filter(|at| *at > n).and_then(|at| want_in_range.get(at)).cloned(), "{} nth_back(1)", label);
                 }
             }
         }
