@@ -71,3 +71,8 @@ pub use scan::Scan;
 pub use source::Source;
 pub use space::{Counts, GroupingInfo, GroupingScans, Groupings, IndexNames, IndexValueInfo, IndexValues, Space};
 pub use verify::{Report, SectionStats};
+
+/// The README's Rust examples, run as doctests so that they compile and run as written.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeExamples;

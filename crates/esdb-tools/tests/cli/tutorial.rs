@@ -1,39 +1,82 @@
-//! The README tutorial works exactly as written: every `esdb` line between the tutorial markers
-//! runs successfully, in order, from a copy of the repository's `examples/` directory.
+//! The README's tutorials work exactly as written: every `esdb` line between each pair of
+//! tutorial markers runs successfully, in order, from a copy of the repository's `examples/`
+//! directory (`< FILE` feeds the file to standard input).
 
 use std::path::Path;
 
 use crate::common::Scratch;
 
-fn tutorial_commands() -> Vec<Vec<String>> {
+/// One `esdb` line of a tutorial: its arguments and the file it reads on standard input.
+struct Line {
+    args: Vec<String>,
+    stdin: Option<String>,
+}
+
+fn tutorial_commands(marker: &str) -> Vec<Line> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
-    let start = readme.find("<!-- tutorial:").expect("README has the tutorial marker");
-    let end = readme[start..].find("<!-- end tutorial -->").expect("README has the end marker") + start;
+    let start = readme.find(&format!("<!-- {marker}:")).unwrap_or_else(|| panic!("README has the {marker} marker"));
+    let end_marker = format!("<!-- end {marker} -->");
+    let end = readme[start..].find(&end_marker).expect("README has the end marker") + start;
     readme[start..end]
         .lines()
         .filter(|line| line.starts_with("esdb "))
-        .map(|line| line.split_whitespace().skip(1).map(str::to_owned).collect())
+        .map(|line| {
+            let (command, stdin) = match line.split_once(" < ") {
+                Some((command, file)) => (command, Some(file.trim().to_owned())),
+                None => (line, None),
+            };
+            Line { args: command.split_whitespace().skip(1).map(str::to_owned).collect(), stdin }
+        })
         .collect()
+}
+
+/// Runs a tutorial in a scratch copy of `examples/`; returns each line's standard output.
+fn run_tutorial(s: &Scratch, marker: &str) -> (Vec<Line>, Vec<String>) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    std::fs::create_dir_all(s.path("examples")).unwrap();
+    for entry in std::fs::read_dir(root.join("examples")).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), s.path("examples").join(entry.file_name())).unwrap();
+    }
+    let commands = tutorial_commands(marker);
+    let mut outputs = Vec::new();
+    for line in &commands {
+        let args: Vec<&str> = line.args.iter().map(String::as_str).collect();
+        let mut cmd = s.esdb(&args);
+        if let Some(file) = &line.stdin {
+            cmd.write_stdin(std::fs::read(s.path(file)).unwrap());
+        }
+        let output = cmd.output().unwrap();
+        assert!(output.status.success(), "esdb {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
+        outputs.push(String::from_utf8(output.stdout).unwrap());
+    }
+    (commands, outputs)
 }
 
 #[test]
 fn readme_tutorial_runs_as_written() {
-    let commands = tutorial_commands();
-    assert!(commands.len() >= 6, "{commands:?}");
     let s = Scratch::new();
-    std::fs::create_dir(s.path("examples")).unwrap();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    std::fs::copy(root.join("examples/activity.csv"), s.path("examples/activity.csv")).unwrap();
-    let mut outputs = Vec::new();
-    for args in &commands {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        outputs.push(s.ok(&args));
-    }
+    let (commands, outputs) = run_tutorial(&s, "tutorial");
+    assert!(commands.len() >= 6, "{} commands", commands.len());
     // The checks the tutorial's comments promise.
     assert!(outputs.iter().any(|out| out == "ok\n"), "verify printed ok");
-    let clicks = &outputs[commands.iter().position(|c| c.contains(&"--reverse".to_owned())).unwrap()];
+    let clicks = &outputs[commands.iter().position(|c| c.args.contains(&"--reverse".to_owned())).unwrap()];
     assert_eq!(clicks.lines().count(), 2);
     assert!(clicks.lines().next().unwrap().starts_with("{\"timestamp\":1403534922,"), "{clicks}");
     assert!(s.path("activity.jsonl").exists());
+}
+
+#[test]
+fn readme_store_tutorial_runs_as_written() {
+    // See: issue 16 (the README's store example failed with "missing field customer").
+    let s = Scratch::new();
+    let (commands, outputs) = run_tutorial(&s, "store tutorial");
+    assert!(commands.len() >= 6, "{} commands", commands.len());
+    assert_eq!(outputs[0].lines().last(), Some("{\"durable_through\":13}"), "{}", outputs[0]);
+    assert_eq!(outputs[1].lines().count(), 14);
+    let purchases = &outputs[2];
+    assert_eq!(purchases.lines().count(), 1, "{purchases}");
+    assert!(purchases.contains("126.99"), "{purchases}");
+    assert!(outputs.iter().any(|out| out.ends_with("ok\n")), "verify printed ok");
 }
