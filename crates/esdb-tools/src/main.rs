@@ -18,7 +18,7 @@ use clap::{Parser, Subcommand};
 /// Immutable storage for timestamped event streams: import, query and check ESDB files.
 #[derive(Debug, Parser)]
 #[command(name = "esdb", version, about, long_about = None, propagate_version = true)]
-struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
     command: Command,
 }
@@ -34,6 +34,8 @@ enum Command {
     Merge(cmd::merge::Args),
     Export(cmd::export::Args),
     Store(cmd::store::Args),
+    Completions(cmd::completions::Args),
+    Man(cmd::completions::ManArgs),
 }
 
 /// What a command reports besides success or an error.
@@ -56,6 +58,8 @@ fn main() -> ExitCode {
         Command::Merge(args) => cmd::merge::run(args),
         Command::Export(args) => cmd::export::run(args),
         Command::Store(args) => cmd::store::run(args),
+        Command::Completions(args) => cmd::completions::run(args),
+        Command::Man(args) => cmd::completions::man(args),
     };
     let code = match result {
         Ok(Outcome::Ok) => 0,

@@ -1,5 +1,6 @@
 //! The subcommands, one module each.
 
+pub mod completions;
 pub mod dump;
 pub mod export;
 pub mod import;

@@ -153,3 +153,21 @@ fn a_dash_is_standard_input_or_output() {
     assert_eq!(String::from_utf8_lossy(&exported.stdout).lines().count(), 14);
     assert!(!s.path("-").exists());
 }
+
+#[test]
+fn completions_for_every_shell_and_a_manual_page() {
+    // See: issue 16 (no completions, no man page). Contract: `esdb completions
+    // bash|zsh|fish|elvish|powershell`.
+    let s = Scratch::new();
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let script = s.ok(&["completions", shell]);
+        for word in ["import", "scan", "store", "repair", "index"] {
+            assert!(script.contains(word), "{shell} completions lack {word}");
+        }
+    }
+    s.fails(&["completions", "tcsh"], 2);
+    let man = s.ok(&["man"]);
+    assert!(man.starts_with(".ie") || man.contains(".TH esdb"), "{}", &man[..200.min(man.len())]);
+    assert!(man.contains("import") && man.contains("store"));
+    assert!(s.ok(&["--version"]).starts_with("esdb "));
+}
