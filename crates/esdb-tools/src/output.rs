@@ -47,7 +47,7 @@ pub fn stderr_has_failed() -> bool {
 /// Where a command writes its data: stdout, or a new file that appears only once complete.
 pub enum Sink {
     /// Standard output (also for the path `-`).
-    Stdout(BufWriter<io::StdoutLock<'static>>),
+    Stdout(BufWriter<io::Stdout>),
     /// A temporary file beside `target`, renamed to it by [`Sink::finish`]; dropped unfinished
     /// (an error, an interrupt), it is deleted and `target` never appears.
     File { writer: BufWriter<tempfile::NamedTempFile>, target: std::path::PathBuf },
@@ -57,7 +57,7 @@ pub enum Sink {
 /// one is never replaced).
 pub fn open(path: Option<&Path>) -> Result<Sink> {
     let Some(path) = path.filter(|path| path.as_os_str() != "-") else {
-        return Ok(Sink::Stdout(BufWriter::with_capacity(1 << 16, io::stdout().lock())));
+        return Ok(Sink::Stdout(BufWriter::with_capacity(1 << 16, io::stdout())));
     };
     if path.symlink_metadata().is_ok() {
         anyhow::bail!("cannot create {}: it already exists", path.display());

@@ -171,3 +171,72 @@ fn completions_for_every_shell_and_a_manual_page() {
     assert!(man.contains("import") && man.contains("store"));
     assert!(s.ok(&["--version"]).starts_with("esdb "));
 }
+
+#[test]
+fn export_to_csv_and_parquet_has_a_column_per_index() {
+    // See: issue 16 (JSON Lines was the only way out). Contract: `esdb export --format
+    // jsonl|csv|parquet`.
+    use arrow_array::{Array, Int64Array, ListArray, StringArray};
+    let s = Scratch::new();
+    s.write(
+        "in.jsonl",
+        "{\"s\":\"a\",\"t\":2,\"type\":\"click\",\"tags\":[\"x\",\"y\"]}\n{\"s\":\"a\",\"t\":1,\"type\":\"page\"}\n{\"s\":\"b\",\"t\":3,\"data\":1.50}\n",
+    );
+    s.ok(&[
+        "import",
+        "in.jsonl",
+        "-o",
+        "a.esdb",
+        "--space",
+        "s",
+        "--timestamp",
+        "t",
+        "--index",
+        "type",
+        "--index",
+        "tags",
+    ]);
+    let csv_text = s.ok(&["export", "a.esdb", "--format", "csv"]);
+    let mut reader = csv::Reader::from_reader(csv_text.as_bytes());
+    assert_eq!(
+        reader.headers().unwrap().iter().collect::<Vec<_>>(),
+        ["space", "timestamp", "grouping", "tags", "type", "data"]
+    );
+    let rows: Vec<Vec<String>> = reader.records().map(|r| r.unwrap().iter().map(str::to_owned).collect()).collect();
+    assert_eq!(rows.len(), 3);
+    assert_eq!(rows[0][..5], ["a", "1", "", "", "page"]);
+    assert_eq!(rows[1][..5], ["a", "2", "", "[\"x\",\"y\"]", "click"]);
+    assert_eq!(rows[2][5], "{\"s\":\"b\",\"t\":3,\"data\":1.50}");
+
+    s.ok(&["export", "a.esdb", "--format", "parquet", "-o", "a.parquet"]);
+    let file = std::fs::File::open(s.path("a.parquet")).unwrap();
+    let batches: Vec<arrow_array::RecordBatch> =
+        parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+            .unwrap()
+            .build()
+            .unwrap()
+            .map(|b| b.unwrap())
+            .collect();
+    let batch = &batches[0];
+    let names: Vec<String> = batch.schema().fields().iter().map(|f| f.name().clone()).collect();
+    assert_eq!(names, ["space", "timestamp", "grouping", "tags", "type", "data"]);
+    assert_eq!(batch.num_rows(), 3);
+    let column = |name: &str| batch.column(batch.schema().index_of(name).unwrap()).clone();
+    let ts = column("timestamp");
+    assert_eq!(ts.as_any().downcast_ref::<Int64Array>().unwrap().values(), &[1, 2, 3]);
+    let tags = column("tags");
+    let tags = tags.as_any().downcast_ref::<ListArray>().unwrap();
+    let second = tags.value(1);
+    let second = second.as_any().downcast_ref::<StringArray>().unwrap();
+    assert_eq!((second.value(0), second.value(1)), ("x", "y"));
+    assert_eq!(tags.value(0).len(), 0);
+    let data = column("data");
+    assert_eq!(data.as_any().downcast_ref::<StringArray>().unwrap().value(2), "{\"s\":\"b\",\"t\":3,\"data\":1.50}");
+
+    // Text that is not UTF-8 cannot go into CSV or Parquet; the error names the event.
+    s.write("bin.jsonl", "{\"space\":\"a\",\"timestamp\":5,\"grouping\":\"\",\"indexes\":[],\"data_b64\":\"/w==\"}\n");
+    s.ok(&["import", "bin.jsonl", "-o", "bin.esdb", "--input-format", "esdb-jsonl"]);
+    let stderr = s.fails(&["export", "bin.esdb", "--format", "parquet", "-o", "bin.parquet"], 1);
+    assert!(stderr.contains("space a at timestamp 5 is not UTF-8"), "{stderr}");
+    assert!(!s.path("bin.parquet").exists());
+}
