@@ -32,6 +32,8 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("decode_data_block", decode_data_block),
     ("decode_posting_block", decode_posting_block),
     ("decode_varints", decode_varints),
+    ("store_segment", store_segment),
+    ("store_manifest", store_manifest),
 ];
 
 /// Drains a scan, forwards or backwards, stopping at the first error; bounded by `limit` items.
@@ -303,4 +305,65 @@ pub fn decode_varints(data: &[u8]) {
 pub fn run(name: &str, data: &[u8]) {
     let (_, target) = TARGETS.iter().find(|(n, _)| *n == name).unwrap_or_else(|| panic!("no fuzz target {name}"));
     target(data);
+}
+
+/// A store whose active segment holds `data` after a valid header: opened read-only (replay,
+/// queries), verified, opened for writing (one append, replay, close) and repaired. Whatever the
+/// bytes, nothing may panic or hang; a writer that opens must serve every record it holds.
+pub fn store_segment(data: &[u8]) {
+    use esdb_store::{NewEvent, Store, StoreOptions};
+    // On tmpfs where there is one: fsync costs nothing there, and the store fsyncs a lot.
+    let shm = std::path::Path::new("/dev/shm");
+    let dir = if shm.is_dir() { tempfile::tempdir_in(shm) } else { tempfile::tempdir() };
+    let Ok(dir) = dir else { return };
+    let options = StoreOptions {
+        seal_after_bytes: None,
+        seal_after_age: None,
+        dedupe_window: 4,
+        partition_window: 10,
+        ..StoreOptions::default()
+    };
+    let Ok(store) = Store::open(dir.path(), options.clone()) else { return };
+    let _ = store.close();
+    let segment = dir.path().join("log/00000000000000000000.log");
+    let Ok(mut bytes) = std::fs::read(&segment) else { return };
+    bytes.extend_from_slice(data);
+    if std::fs::write(&segment, &bytes).is_err() {
+        return;
+    }
+    if let Ok(reader) = Store::open_read_only(dir.path()) {
+        if let Ok(replay) = reader.read_from(0) {
+            for event in replay.take(10_000) {
+                if event.is_err() {
+                    break;
+                }
+            }
+        }
+        if let Ok(Some(space)) = reader.space("s") {
+            if let Ok(scan) = space.events() {
+                scan.take(10_000).for_each(drop);
+            }
+        }
+    }
+    let _ = esdb_store::verify(dir.path());
+    if let Ok(store) = Store::open(dir.path(), options.clone()) {
+        let next = store.next_offset();
+        let appended = store.append(NewEvent::new("s", 1, "after")).ok();
+        if let Ok(replay) = store.read_from(0) {
+            let served = replay.take(100_000).take_while(Result::is_ok).count() as u64;
+            assert!(appended.is_none() || served == next + 1, "the store served {served} of {} records", next + 1);
+        }
+        let _ = store.seal();
+        let _ = store.close();
+    }
+    let _ = esdb_store::repair(dir.path());
+    let _ = Store::open(dir.path(), options);
+}
+
+/// A MANIFEST's bytes: parsed and checked, and when accepted, written again unchanged.
+pub fn store_manifest(data: &[u8]) {
+    if let Ok(manifest) = esdb_store::Manifest::parse(data) {
+        let again = esdb_store::Manifest::parse(&manifest.to_bytes()).expect("a checked manifest reads back");
+        assert_eq!(again, manifest);
+    }
 }
