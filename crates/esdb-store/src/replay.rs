@@ -202,6 +202,15 @@ impl LogReader {
                     return Ok(Some(event));
                 }
             }
+            // Retention removed what comes next before this reader got to it.
+            if self.next < manifest.log_start {
+                self.cursor = None;
+                return Err(Error::OffsetOutOfRange {
+                    offset: self.next,
+                    log_start: manifest.log_start,
+                    next: self.next,
+                });
+            }
             // Caught up with this segment: go on to the next one if it is closed, else wait.
             let closed_at = manifest.segments.iter().find(|s| s.end == Some(cursor.next_offset)).and_then(|s| s.end);
             if closed_at.is_some_and(|end| end <= self.next)

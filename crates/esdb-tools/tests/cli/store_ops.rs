@@ -258,3 +258,73 @@ fn a_closed_pipe_ends_every_command_quietly() {
     }
     let _ = std::io::stdout().flush();
 }
+
+#[test]
+fn readers_in_other_processes_survive_seals_compactions_and_retention() {
+    // See: issue 12, measured item 5 ("cannot read partition … No such file or directory" in a
+    // read-only reader while another process compacted). Writers, maintenance, two scanning
+    // processes and a follower process at once.
+    let s = Scratch::new();
+    append(&s, "events", 0, 20);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let scanners: Vec<_> = (0..2)
+        .map(|n| {
+            let stop = stop.clone();
+            let dir = s.dir.path().to_path_buf();
+            std::thread::spawn(move || {
+                let mut runs = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let space = format!("s{n}");
+                    let output = esdb().current_dir(&dir).args(["store", "scan", "events", &space]).output().unwrap();
+                    assert!(output.status.success(), "scan failed: {}", String::from_utf8_lossy(&output.stderr));
+                    assert!(output.stderr.is_empty(), "{}", String::from_utf8_lossy(&output.stderr));
+                    runs += 1;
+                }
+                runs
+            })
+        })
+        .collect();
+    let mut follower = esdb()
+        .current_dir(s.dir.path())
+        .args(["store", "read", "events", "--from", "0", "--follow"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    for round in 0..8 {
+        append(&s, "events", 20 + round * 20, 40 + round * 20);
+        s.ok(&["store", "seal", "events"]);
+        s.ok(&["store", "compact", "events"]);
+        s.ok(&["store", "retain", "events", "--log-max-bytes", "0"]);
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for scanner in scanners {
+        assert!(scanner.join().unwrap() > 0);
+    }
+    // The follower read offsets once each and in order, either all of them or until retention
+    // removed what it had not read yet, which ends it with an error saying so: never a hang.
+    let mut out = BufReader::new(follower.stdout.take().unwrap());
+    let mut line = String::new();
+    let mut next = 0u64;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while next < 180 {
+        line.clear();
+        if out.read_line(&mut line).unwrap() == 0 {
+            break;
+        }
+        assert!(line.starts_with(&format!("{{\"offset\":{next},")), "{line}");
+        next += 1;
+        assert!(Instant::now() < deadline);
+    }
+    if next < 180 {
+        let status = follower.wait().unwrap();
+        let mut stderr = String::new();
+        follower.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+        assert_eq!(status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains(&format!("offset {next} is out of range")), "{stderr}");
+    } else {
+        follower.kill().unwrap();
+        let _ = follower.wait();
+    }
+    assert!(s.ok(&["store", "verify", "events"]).contains("ok"));
+}
