@@ -421,11 +421,15 @@ impl GroupingStream {
                 let previous = cached.take();
                 let block_idx = self.index.index().block_of_item(item);
                 // The first block a scan reads from the front may be all a lookup wants of it.
-                let block = if end == End::Front && previous.is_none() {
+                let mut block = if end == End::Front && previous.is_none() {
                     DataBlock::load_first(&self.inner, &self.index, block_idx, self.first_event)?
                 } else {
                     DataBlock::load(&self.inner, &self.index, block_idx, self.first_event, previous)?
                 };
+                // A scan that skipped ahead (`nth`) wants an event past the decompressed prefix.
+                if !block.covers(item) {
+                    block.complete(&self.inner)?;
+                }
                 *self.cached(end) = Some(block);
             }
         }
@@ -993,6 +997,17 @@ mod tests {
         assert_eq!((first.timestamp(), first.data().to_vec()), model[0]);
         assert_eq!((last.timestamp(), last.data().to_vec()), model[model.len() - 1]);
         assert_eq!(owned(scan), model[1..model.len() - 1]);
+
+        // Skipping ahead into a large first block wants an event past its decompressed prefix.
+        // See: issue 16 (`nth` over a large compressed block read past the prefix and panicked).
+        for n in [0, 1, 7, 500, 1999, 2000] {
+            let got = space.scan("g").unwrap().nth(n).map(|e| e.map(|e| (e.timestamp(), e.data().to_vec())).unwrap());
+            assert_eq!(got, model.get(n).cloned(), "nth({n})");
+            let got =
+                space.scan("g").unwrap().nth_back(n).map(|e| e.map(|e| (e.timestamp(), e.data().to_vec())).unwrap());
+            assert_eq!(got, model.len().checked_sub(n + 1).map(|at| model[at].clone()), "nth_back({n})");
+        }
+        assert_eq!(space.scan("g").unwrap().count(), model.len());
 
         for (lo, hi) in [(0, 1), (10, 400), (333, 334), (650, 700)] {
             let want: Vec<_> = model.iter().filter(|e| (lo..hi).contains(&e.0)).cloned().collect();
