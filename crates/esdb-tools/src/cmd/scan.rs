@@ -48,11 +48,12 @@ pub struct Args {
 #[derive(Debug, clap::Args)]
 pub struct ScanFlags {
     /// Only this grouping (`""` is the default grouping).
-    #[arg(long, value_name = "G", conflicts_with = "index")]
+    #[arg(long, value_name = "G")]
     grouping: Option<String>,
-    /// Only events carrying this index value.
+    /// Only events carrying this index value; repeat for events carrying all of them. Combines
+    /// with --grouping.
     #[arg(long, value_name = "NAME=VALUE")]
-    index: Option<String>,
+    index: Vec<String>,
     /// Only events at or after T: an integer in the file's unit, an RFC 3339 date-time or a date
     /// (midnight UTC); a time between two ticks of the unit starts at the next tick.
     #[arg(long, value_name = "T", allow_hyphen_values = true)]
@@ -82,6 +83,12 @@ pub enum Selection {
     Grouping(Vec<u8>),
     Index(Vec<u8>, Vec<u8>),
     All,
+    /// Several conditions at once: the events of `grouping` (if given) that carry every index
+    /// value.
+    Combined {
+        grouping: Option<Vec<u8>>,
+        indexes: Vec<(Vec<u8>, Vec<u8>)>,
+    },
 }
 
 impl ScanFlags {
@@ -95,17 +102,20 @@ impl ScanFlags {
         };
         let from = parse("--from", &self.from)?;
         let until = parse("--until", &self.until)?;
-        let selection = match (&self.grouping, &self.index) {
-            (Some(grouping), _) => Selection::Grouping(output::arg_bytes(grouping).context("--grouping")?),
-            (None, Some(spec)) => {
-                let (name, value) =
-                    spec.split_once('=').ok_or_else(|| anyhow!("--index {spec:?}: expected NAME=VALUE"))?;
-                Selection::Index(
-                    output::arg_bytes(name).context("--index")?,
-                    output::arg_bytes(value).context("--index")?,
-                )
+        let grouping = self.grouping.as_deref().map(output::arg_bytes).transpose().context("--grouping")?;
+        let mut indexes = Vec::with_capacity(self.index.len());
+        for spec in &self.index {
+            let (name, value) = spec.split_once('=').ok_or_else(|| anyhow!("--index {spec:?}: expected NAME=VALUE"))?;
+            indexes.push((output::arg_bytes(name).context("--index")?, output::arg_bytes(value).context("--index")?));
+        }
+        let selection = match (grouping, indexes.len()) {
+            (None, 0) => Selection::All,
+            (Some(grouping), 0) => Selection::Grouping(grouping),
+            (None, 1) => {
+                let (name, value) = indexes.pop().expect("one");
+                Selection::Index(name, value)
             }
-            (None, None) => Selection::All,
+            (grouping, _) => Selection::Combined { grouping, indexes },
         };
         let range = (from.map_or(Bound::Unbounded, Bound::Included), until.map_or(Bound::Unbounded, Bound::Excluded));
         Ok((selection, range))
@@ -150,14 +160,83 @@ pub fn run(args: Args) -> Result<Outcome> {
         diag!("esdb: no space {} in {}", display_bytes(&id), args.file.display());
         return Ok(Outcome::Ok);
     };
-    let scan = match selection {
-        Selection::Grouping(grouping) => space.scan(grouping)?,
-        Selection::Index(name, value) => space.scan_index(name, value)?,
-        Selection::All => space.events()?,
+    let (scan, keep) = match selection {
+        Selection::Grouping(grouping) => (space.scan(grouping)?, None),
+        Selection::Index(name, value) => (space.scan_index(name, value)?, None),
+        Selection::All => (space.events()?, None),
+        Selection::Combined { grouping, indexes } => {
+            let (scan, keep) = combined(&space, grouping.as_deref(), &indexes, range)?;
+            (scan, Some(keep))
+        }
     };
-    args.flags.print(scan.range(range).map(|event| {
+    let events = scan.range(range).filter(move |event| match (&keep, event) {
+        (Some(keep), Ok(event)) => keep.accepts(event.ordinal()),
+        _ => true,
+    });
+    args.flags.print(events.map(|event| {
         let event = event?;
         Ok((event.timestamp(), event.into_data()))
     }))?;
     Ok(Outcome::Ok)
+}
+
+/// Which events of a combined selection to keep, by their ordinal in the space.
+struct Keep {
+    /// The grouping's events: ordinals `start..end` (groupings are stored by name).
+    grouping: Option<std::ops::Range<u64>>,
+    /// For each index value but the one scanned, the ordinals of the events carrying it.
+    others: Vec<std::collections::HashSet<u64>>,
+}
+
+impl Keep {
+    fn accepts(&self, ordinal: u64) -> bool {
+        self.grouping.as_ref().is_none_or(|range| range.contains(&ordinal))
+            && self.others.iter().all(|set| set.contains(&ordinal))
+    }
+}
+
+/// The scan and the filter for a combined selection: the index value with the fewest events is
+/// scanned (or the grouping, without index values), the others become sets of ordinals within
+/// the time range.
+fn combined(
+    space: &esdb_read::Space,
+    grouping: Option<&[u8]>,
+    indexes: &[(Vec<u8>, Vec<u8>)],
+    range: TimeRange,
+) -> Result<(esdb_read::Scan, Keep)> {
+    let grouping_range = match grouping {
+        None => None,
+        Some(wanted) => {
+            let mut start = 0;
+            let mut found = None;
+            for info in space.groupings() {
+                let info = info?;
+                if info.name[..] == *wanted {
+                    found = Some(start..start + info.counts.n_events);
+                    break;
+                }
+                start += info.counts.n_events;
+            }
+            Some(found.unwrap_or(0..0))
+        }
+    };
+    let mut sized = Vec::with_capacity(indexes.len());
+    for (name, value) in indexes {
+        let n = space.index_value(name, value)?.map_or(0, |info| info.counts.n_events);
+        sized.push((n, name, value));
+    }
+    sized.sort_by_key(|(n, _, _)| *n);
+    let Some(((_, name, value), rest)) = sized.split_first() else {
+        let grouping = grouping.expect("a combined selection has a grouping or index values");
+        return Ok((space.scan(grouping)?, Keep { grouping: None, others: Vec::new() }));
+    };
+    let mut others = Vec::with_capacity(rest.len());
+    for (_, name, value) in rest {
+        let mut set = std::collections::HashSet::new();
+        for event in space.scan_index(name, value)?.range(range) {
+            set.insert(event?.ordinal());
+        }
+        others.push(set);
+    }
+    Ok((space.scan_index(name, value)?, Keep { grouping: grouping_range, others }))
 }

@@ -379,6 +379,9 @@ fn scan(args: ScanArgs) -> Result<Outcome> {
         Selection::Grouping(grouping) => space.scan(grouping)?,
         Selection::Index(name, value) => space.scan_index(name, value)?,
         Selection::All => space.events()?,
+        Selection::Combined { .. } => {
+            anyhow::bail!("store scan takes one of --grouping or --index; combining them is `esdb scan` of a file only")
+        }
     };
     args.flags.print(scan.range(range).map(|event| {
         let event = event?;

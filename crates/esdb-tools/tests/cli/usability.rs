@@ -240,3 +240,88 @@ fn export_to_csv_and_parquet_has_a_column_per_index() {
     assert!(stderr.contains("space a at timestamp 5 is not UTF-8"), "{stderr}");
     assert!(!s.path("bin.parquet").exists());
 }
+
+#[test]
+fn grouping_and_several_index_values_combine() {
+    // See: issue 16 (one selection per scan: --grouping and --index together, and several
+    // --index flags, were not possible).
+    let s = Scratch::new();
+    let mut lines = String::new();
+    for i in 0..400 {
+        let host = ["a", "b", "c"][i % 3];
+        let kind = ["page", "click"][i % 2];
+        let city = ["Oslo", "Lima", "Paris", "Rome", "Kyiv"][i % 5];
+        lines.push_str(&format!(
+            "{{\"s\":\"u\",\"t\":{},\"host\":\"{host}\",\"type\":\"{kind}\",\"city\":\"{city}\",\"n\":{i}}}\n",
+            i / 4
+        ));
+    }
+    s.write("in.jsonl", &lines);
+    s.ok(&[
+        "import",
+        "in.jsonl",
+        "-o",
+        "a.esdb",
+        "--space",
+        "s",
+        "--timestamp",
+        "t",
+        "--grouping",
+        "host",
+        "--index",
+        "type",
+        "--index",
+        "city",
+    ]);
+    let model = |host: Option<&str>, kind: Option<&str>, city: Option<&str>, lo: i64, hi: i64| -> Vec<u64> {
+        let mut found: Vec<(i64, u64)> = (0..400u64)
+            .filter(|i| host.is_none_or(|h| ["a", "b", "c"][*i as usize % 3] == h))
+            .filter(|i| kind.is_none_or(|k| ["page", "click"][*i as usize % 2] == k))
+            .filter(|i| city.is_none_or(|c| ["Oslo", "Lima", "Paris", "Rome", "Kyiv"][*i as usize % 5] == c))
+            .map(|i| (i as i64 / 4, i))
+            .filter(|(ts, _)| (lo..hi).contains(ts))
+            .collect();
+        found.sort();
+        found.into_iter().map(|(_, i)| i).collect()
+    };
+    let got = |args: &[&str]| -> Vec<u64> {
+        let mut all = vec!["scan", "a.esdb", "u", "--format", "data"];
+        all.extend_from_slice(args);
+        s.ok(&all)
+            .lines()
+            .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap()["n"].as_u64().unwrap())
+            .collect()
+    };
+    assert_eq!(
+        got(&["--index", "type=click", "--index", "city=Lima"]),
+        model(None, Some("click"), Some("Lima"), 0, 100)
+    );
+    assert_eq!(got(&["--grouping", "b", "--index", "type=page"]), model(Some("b"), Some("page"), None, 0, 100));
+    let mut want = model(Some("c"), Some("click"), Some("Rome"), 10, 80);
+    assert_eq!(
+        got(&["--grouping", "c", "--index", "type=click", "--index", "city=Rome", "--from", "10", "--until", "80"]),
+        want
+    );
+    want.reverse();
+    want.truncate(3);
+    assert_eq!(
+        got(&[
+            "--grouping",
+            "c",
+            "--index",
+            "city=Rome",
+            "--index",
+            "type=click",
+            "--from",
+            "10",
+            "--until",
+            "80",
+            "--reverse",
+            "--limit",
+            "3"
+        ]),
+        want
+    );
+    assert!(got(&["--grouping", "nope", "--index", "type=click"]).is_empty());
+    assert!(got(&["--index", "type=click", "--index", "city=Atlantis"]).is_empty());
+}
