@@ -27,19 +27,24 @@ fn append(s: &Scratch, dir: &str, from: u64, to: u64) {
     assert!(output.status.success(), "append: {}", String::from_utf8_lossy(&output.stderr));
 }
 
+/// `esdb store read DIR --from 0 --follow` in the background, its output piped.
+fn follow(s: &Scratch, dir: &str) -> std::process::Child {
+    esdb()
+        .current_dir(s.dir.path())
+        .args(["store", "read", dir, "--from", "0", "--follow"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 #[test]
 fn a_follower_process_never_blocks_the_writer_process() {
     // See: issue 12, measured item 3 (a running `store read --follow` made appends fail with
     // "another process has the store open for writing").
     let s = Scratch::new();
     append(&s, "events", 0, 10);
-    let mut follower = esdb()
-        .current_dir(s.dir.path())
-        .args(["store", "read", "events", "--from", "0", "--follow"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut follower = follow(&s, "events");
     let mut out = BufReader::new(follower.stdout.take().unwrap());
     let mut first = String::new();
     out.read_line(&mut first).unwrap();
@@ -284,13 +289,7 @@ fn readers_in_other_processes_survive_seals_compactions_and_retention() {
             })
         })
         .collect();
-    let mut follower = esdb()
-        .current_dir(s.dir.path())
-        .args(["store", "read", "events", "--from", "0", "--follow"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut follower = follow(&s, "events");
     for round in 0..8 {
         append(&s, "events", 20 + round * 20, 40 + round * 20);
         s.ok(&["store", "seal", "events"]);
