@@ -22,6 +22,11 @@
 //! (2 threads read the benchmark file 1.85x as fast as one). Different spaces can simply go to
 //! different threads.
 //!
+//! # What it pulls in
+//! Kept small for services that only read: `esdb-format`, `bytes`, `memmap2` (the one `unsafe`
+//! block, mapping the file), `xxhash-rust` (xxh3) and `lz4_flex` (safe decoding). No proc
+//! macros: the error types are written by hand.
+//!
 //! Timestamps are plain `i64` in whatever unit the writer used (seconds, milliseconds, ...).
 //! Within a grouping, events are ordered by timestamp, ties by insertion order; a reverse scan
 //! yields exactly the reverse sequence. The format is specified in `docs/FORMAT.md`.
