@@ -4,5 +4,6 @@ mod common;
 mod concurrency;
 mod crash;
 mod dependability;
+mod golden;
 mod model;
 mod recovery;
