@@ -233,8 +233,9 @@ impl Manifest {
                 ));
             }
         }
+        let referenced = self.referenced();
         for file in &self.obsolete {
-            if self.referenced().contains(Path::new(file)) || !is_data_file_name(file) {
+            if referenced.contains(Path::new(file)) || !is_data_file_name(file) {
                 return Err(format!("obsolete file {file:?} is still named by the manifest or is not a store file"));
             }
         }
