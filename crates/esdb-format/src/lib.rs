@@ -38,10 +38,12 @@ pub mod bitpack;
 pub mod checksum;
 pub mod cursor;
 pub mod error;
+pub mod time_unit;
 pub mod v1;
 pub mod varint;
 
 pub use error::DecodeError;
+pub use time_unit::TimeUnit;
 
 /// The eight bytes at the start of the header and near the end of the footer.
 ///

@@ -320,7 +320,7 @@ pub fn store_segment(data: &[u8]) {
         seal_after_bytes: None,
         seal_after_age: None,
         dedupe_window: 4,
-        partition_window: 10,
+        partition_window: Some(10),
         ..StoreOptions::default()
     };
     let Ok(store) = Store::open(dir.path(), options.clone()) else { return };

@@ -138,6 +138,60 @@ pub enum Error {
         /// What was refused.
         operation: &'static str,
     },
+    /// An option given for an existing store differs from the value the store recorded when it
+    /// was created. Nothing was changed.
+    #[error("the store records {option} {recorded}, but {given} was given")]
+    OptionMismatch {
+        /// The option, e.g. `partition_window`.
+        option: &'static str,
+        /// The value the store records.
+        recorded: String,
+        /// The value given.
+        given: String,
+    },
+    /// An appended event's timestamp lies further ahead of the wall clock than
+    /// [`StoreOptions::max_future_skew`](crate::StoreOptions::max_future_skew) allows. No event of
+    /// the batch was appended.
+    #[error(
+        "timestamp {timestamp} (event {event} of the batch) is {ahead} {unit} ahead of the clock ({now} {unit}); \
+         at most {max} {unit} are allowed"
+    )]
+    FutureTimestamp {
+        /// Position of the event in the batch.
+        event: usize,
+        /// Its timestamp.
+        timestamp: i64,
+        /// The wall clock in the store's unit.
+        now: i64,
+        /// How far ahead it is.
+        ahead: i64,
+        /// The largest skew allowed, in the store's unit.
+        max: i64,
+        /// The store's time unit.
+        unit: crate::TimeUnit,
+    },
+    /// The operation measures time against the wall clock, and the store records no time unit.
+    #[error("{operation} needs the store's time unit, and it records none; open it with a time_unit")]
+    NoTimeUnit {
+        /// What was refused.
+        operation: &'static str,
+    },
+    /// An append waited [`StoreOptions::max_append_wait`](crate::StoreOptions::max_append_wait)
+    /// for a seal to make room in the memory budget, in vain. Nothing of it was appended.
+    #[error(
+        "append waited {waited_ms} ms for room: the unsealed tail takes {tail_memory} bytes of its \
+         {limit}-byte budget and sealing is behind{}", .reason.as_ref().map(|r| format!(" ({r})")).unwrap_or_default()
+    )]
+    Stalled {
+        /// How long it waited.
+        waited_ms: u64,
+        /// Memory the tail takes.
+        tail_memory: u64,
+        /// Memory it may take.
+        limit: u64,
+        /// The last error of an automatic seal, if one failed.
+        reason: Option<String>,
+    },
     /// An earlier write or fsync of the log failed, so what is on disk is unknown; the store
     /// accepts no more appends until it is reopened (which recovers the log).
     #[error("the log failed earlier ({reason}); reopen the store")]
@@ -148,6 +202,18 @@ pub enum Error {
 }
 
 impl Error {
+    /// The message with the messages of its sources, `: `-separated.
+    pub fn chain(&self) -> String {
+        let mut text = self.to_string();
+        let mut source = std::error::Error::source(self);
+        while let Some(err) = source {
+            text.push_str(": ");
+            text.push_str(&err.to_string());
+            source = err.source();
+        }
+        text
+    }
+
     pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
         let path = path.into();
         move |source| Error::Io { action, path, source }

@@ -84,6 +84,21 @@ pub struct LogEvent {
     pub data: Bytes,
 }
 
+/// An event with its grouping and index pairs, from [`Space::records`](crate::Space::records):
+/// what [`esdb_read::Record`] is for one file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Record {
+    /// Its timestamp.
+    pub timestamp: i64,
+    /// Its grouping; empty for the default grouping.
+    pub grouping: Bytes,
+    /// Its `(index name, value)` pairs, sorted, each once.
+    pub indexes: Vec<(Bytes, Bytes)>,
+    /// Its data.
+    pub data: Bytes,
+}
+
 /// An event returned by a query: timestamp and data, as [`esdb_read::Event`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Event {

@@ -68,11 +68,11 @@ mod verify;
 mod watermark;
 
 pub use error::{Error, Result};
-pub use event::{Event, LogEvent, NewEvent};
+pub use event::{Event, LogEvent, NewEvent, Record};
 pub use maintenance::{CompactReport, RetainReport, SealReport, StoreInfo};
 pub use manifest::{Manifest, PartitionMeta, SegmentMeta};
-pub use options::{Durability, LogRetention, PartitionRetention, Retention, StoreOptions};
-pub use query::{Scan, Space};
+pub use options::{Durability, LogRetention, PartitionRetention, Retention, StoreOptions, TimeUnit};
+pub use query::{Records, Scan, Space, SpaceSummary};
 pub use repair::{repair, repair_with, RepairReport};
 pub use replay::LogReader;
 pub use store::{Recovery, Store};

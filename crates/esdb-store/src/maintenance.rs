@@ -12,13 +12,16 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
+
 use esdb_write::{Writer, WriterOptions};
 
 use crate::error::{Error, Result};
-use crate::event::LogEvent;
 use crate::manifest::{self, Manifest, PartitionMeta, PARTITION_DIR};
 use crate::partition::{self, Handle, Partition};
-use crate::store::{lock, now_ms, Shared, Store};
+use crate::record;
+use crate::store::{lock, now_ms, now_nanos, Shared, Store};
+use crate::tail;
 use crate::transition::Obsolete;
 
 /// What [`Store::seal`] did.
@@ -35,7 +38,7 @@ pub struct SealReport {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct CompactReport {
-    /// Windows whose partitions were merged.
+    /// Windows the merged partitions cover.
     pub windows: u64,
     /// Partitions merged away.
     pub merged: u64,
@@ -71,6 +74,9 @@ pub struct StoreInfo {
     pub tail_events: u64,
     /// Their size in the log.
     pub tail_bytes: u64,
+    /// Memory they take, by the estimate checked against
+    /// [`StoreOptions::memory_budget`](crate::StoreOptions::memory_budget).
+    pub tail_memory: u64,
     /// Bytes of all segment files.
     pub log_bytes: u64,
     /// Bytes of all partition files.
@@ -91,7 +97,10 @@ impl Store {
         self.shared.seal()
     }
 
-    /// Merges the partitions of each window that has several into one.
+    /// Merges small partitions into larger ones, size-tiered: the partitions of a window that
+    /// has several, and neighbouring windows, until a merged partition would pass
+    /// [`compact_target_bytes`](crate::StoreOptions::compact_target_bytes). Runs after every
+    /// automatic seal unless [`auto_compact`](crate::StoreOptions::auto_compact) is off.
     ///
     /// # Errors
     /// [`Error::Partition`] / [`Error::Seal`] / [`Error::Io`]; the store is unchanged.
@@ -104,15 +113,39 @@ impl Store {
     /// # Errors
     /// [`Error::Io`]; what the manifest no longer references may be left for the next open.
     pub fn retain(&self) -> Result<RetainReport> {
-        self.shared.retain(&self.shared.options.retention)
+        self.shared.retain(&self.shared.options.retention, None)
     }
 
     /// Applies `retention` instead of the store's own policy.
     ///
     /// # Errors
-    /// As [`retain`](Store::retain).
+    /// As [`retain`](Store::retain); [`Error::NoTimeUnit`] for a partition age when the store
+    /// records no time unit (see [`retain_at`](Store::retain_at)).
     pub fn retain_with(&self, retention: &crate::Retention) -> Result<RetainReport> {
-        self.shared.retain(retention)
+        self.shared.retain(retention, None)
+    }
+
+    /// Applies `retention` as if the time now were `now` (in the store's timestamp unit) rather
+    /// than the wall clock: for reproducible runs, and for stores that record no time unit.
+    /// Log retention still measures append times against the wall clock.
+    ///
+    /// ```
+    /// use esdb_store::{NewEvent, PartitionRetention, Retention, Store, StoreOptions};
+    /// let dir = tempfile::tempdir()?;
+    /// let store = Store::open(dir.path(), StoreOptions { partition_window: Some(10), ..StoreOptions::default() })?;
+    /// store.append(NewEvent::new("a", 5, "old"))?;
+    /// store.append(NewEvent::new("a", 25, "new"))?;
+    /// store.seal()?;
+    /// let keep_10 = Retention { partitions: PartitionRetention { max_age: Some(10) }, ..Retention::default() };
+    /// // Window 0..10 ended 20 units before 30: deleted. Window 20..30 is kept.
+    /// assert_eq!(store.retain_at(&keep_10, 30)?.partition_events, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`retain`](Store::retain).
+    pub fn retain_at(&self, retention: &crate::Retention, now: i64) -> Result<RetainReport> {
+        self.shared.retain(retention, Some(now))
     }
 
     /// The store's state.
@@ -121,9 +154,9 @@ impl Store {
     /// [`Error::Io`] reading file sizes.
     pub fn info(&self) -> Result<StoreInfo> {
         let manifest = lock(&self.shared.manifest).clone();
-        let (tail_events, tail_bytes) = {
+        let (tail_events, tail_bytes, tail_memory) = {
             let view = self.shared.read_view();
-            (view.tail.len(), view.tail.bytes())
+            (view.tail.len(), view.tail.bytes(), view.tail.memory())
         };
         // A missing file counts as empty here; `verify` reports it.
         let size = |relative: &str| -> Result<u64> {
@@ -148,10 +181,39 @@ impl Store {
             manifest,
             tail_events,
             tail_bytes,
+            tail_memory,
             log_bytes,
             partition_bytes,
         })
     }
+}
+
+/// The groups of partitions a compaction merges, each into one partition (size-tiered, as
+/// Prometheus merges blocks into larger time ranges): walking the partitions by first window, a
+/// group takes every partition whose windows overlap its own (so that partitions sharing a
+/// window never hold interleaved offsets) and the next window's partitions while their files add
+/// up to at most `target` bytes. Groups of one partition are left alone.
+pub(crate) fn compaction_groups(partitions: &[Handle], target: u64) -> Vec<Vec<Handle>> {
+    let mut sorted: Vec<&Handle> = partitions.iter().collect();
+    sorted.sort_by_key(|p| (p.meta.window, p.meta.seq));
+    let size = |p: &Handle| p.meta.file_len.unwrap_or(0);
+    let mut groups: Vec<Vec<Handle>> = Vec::new();
+    let (mut group, mut last_window, mut bytes): (Vec<Handle>, i64, u64) = (Vec::new(), i64::MIN, 0);
+    for partition in sorted {
+        let overlaps = partition.meta.window <= last_window;
+        let fits = bytes.saturating_add(size(partition)) <= target;
+        if !group.is_empty() && !overlaps && !fits {
+            groups.push(std::mem::take(&mut group));
+            bytes = 0;
+            last_window = i64::MIN;
+        }
+        last_window = last_window.max(partition.meta.last_window());
+        bytes = bytes.saturating_add(size(partition));
+        group.push(partition.clone());
+    }
+    groups.push(group);
+    groups.retain(|group| group.len() > 1);
+    groups
 }
 
 /// Timestamps `lo..hi` of `window`.
@@ -178,12 +240,12 @@ impl Shared {
         if through == sealed_from {
             return Ok(SealReport::default());
         }
-        let events = self.read_view().tail.range(sealed_from, through);
-        debug_assert_eq!(events.len() as u64, through - sealed_from);
-
-        let mut by_window: BTreeMap<i64, Vec<Arc<LogEvent>>> = BTreeMap::new();
-        for event in events {
-            by_window.entry(event.timestamp.div_euclid(width)).or_default().push(event);
+        // The payloads (shared with the tail, not copied), by window.
+        let payloads = self.read_view().tail.payloads(sealed_from, through);
+        debug_assert_eq!(payloads.len() as u64, through - sealed_from);
+        let mut by_window: BTreeMap<i64, Vec<Bytes>> = BTreeMap::new();
+        for payload in payloads {
+            by_window.entry(record::payload_timestamp(&payload).div_euclid(width)).or_default().push(payload);
         }
         let next_seq = first_seq
             .checked_add(by_window.len() as u64)
@@ -208,6 +270,7 @@ impl Shared {
         all.extend(metas.iter().map(|meta| Arc::new(Partition::new(&self.dir, meta.clone()))));
         view.partitions = Arc::new(all);
         view.tail.trim(through);
+        self.made_room(&view.tail);
         drop(view);
         drop(manifest);
         Ok(SealReport { events: through - sealed_from, partitions: metas })
@@ -226,7 +289,7 @@ impl Shared {
         &self,
         first_seq: u64,
         sealed: u64,
-        by_window: BTreeMap<i64, Vec<Arc<LogEvent>>>,
+        by_window: BTreeMap<i64, Vec<Bytes>>,
         written: &mut Vec<PathBuf>,
     ) -> Result<Vec<PartitionMeta>> {
         let mut metas = Vec::new();
@@ -237,7 +300,8 @@ impl Shared {
             written.push(path.clone());
             let seal_error = |source| Error::Seal { path: path.clone(), source };
             let (mut first_offset, mut last_offset) = (u64::MAX, 0);
-            for event in &events {
+            for payload in events {
+                let event = tail::decode(payload);
                 writer
                     .add(&event.space, event.timestamp, &event.grouping, event.indexes.iter().cloned(), &event.data)
                     .map_err(seal_error)?;
@@ -245,7 +309,7 @@ impl Shared {
                 last_offset = last_offset.max(event.offset);
             }
             let summary = writer.finish().map_err(seal_error)?;
-            metas.push(self.partition_meta(seq, window, file, &summary, first_offset, last_offset)?);
+            metas.push(self.partition_meta(seq, (window, window), file, &summary, (first_offset, last_offset))?);
         }
         self.fs.sync_dir(&self.dir.join(PARTITION_DIR))?;
         Ok(metas)
@@ -255,11 +319,10 @@ impl Shared {
     fn partition_meta(
         &self,
         seq: u64,
-        window: i64,
+        (window, last_window): (i64, i64),
         file: String,
         summary: &esdb_write::Summary,
-        first_offset: u64,
-        last_offset: u64,
+        (first_offset, last_offset): (u64, u64),
     ) -> Result<PartitionMeta> {
         let (file_len, end_checksum) = partition::identity(&self.dir.join(&file))?;
         Ok(PartitionMeta {
@@ -271,6 +334,7 @@ impl Shared {
             max_ts: summary.max_ts,
             first_offset,
             last_offset,
+            last_window: Some(last_window),
             file_len: Some(file_len),
             end_checksum: Some(end_checksum),
         })
@@ -291,17 +355,15 @@ impl Shared {
         self.check_settled()?;
         let _maintenance = lock(&self.maintenance);
         let partitions = self.read_view().partitions.clone();
-        let mut by_window: BTreeMap<i64, Vec<Handle>> = BTreeMap::new();
-        for partition in partitions.iter() {
-            by_window.entry(partition.meta.window).or_default().push(partition.clone());
-        }
+        let groups = compaction_groups(&partitions, self.options.compact_target_bytes);
         drop(partitions);
-        by_window.retain(|_, group| group.len() > 1);
         let mut report = CompactReport::default();
-        for (window, mut group) in by_window {
+        for mut group in groups {
             group.sort_by_key(|partition| partition.meta.seq);
-            let merged = self.merge_window(window, &group)?;
-            report.windows += 1;
+            let first = group.iter().map(|p| p.meta.window).min().unwrap_or(0);
+            let windows = (first, group.iter().map(|p| p.meta.last_window()).max().unwrap_or(first));
+            let merged = self.merge_window(windows, &group)?;
+            report.windows += u64::try_from(i128::from(windows.1) - i128::from(windows.0) + 1).unwrap_or(u64::MAX);
             report.merged += group.len() as u64;
             report.partitions.push(merged);
         }
@@ -309,9 +371,9 @@ impl Shared {
         Ok(report)
     }
 
-    /// Writes the events of `group` (one window, ascending sequence numbers) into one partition
-    /// and switches the manifest to it.
-    fn merge_window(&self, window: i64, group: &[Handle]) -> Result<PartitionMeta> {
+    /// Writes the events of `group` (ascending sequence numbers, covering `windows`) into one
+    /// partition and switches the manifest to it.
+    fn merge_window(&self, (window, last_window): (i64, i64), group: &[Handle]) -> Result<PartitionMeta> {
         let (seq, sealed) = {
             let manifest = lock(&self.manifest);
             (manifest.next_partition_seq, manifest.sealed_through)
@@ -347,7 +409,8 @@ impl Shared {
             let summary = writer.finish().map_err(|source| Error::Seal { path: path.clone(), source })?;
             let first_offset = group.iter().map(|p| p.meta.first_offset).min().unwrap_or(0);
             let last_offset = group.iter().map(|p| p.meta.last_offset).max().unwrap_or(0);
-            let meta = self.partition_meta(seq, window, file.clone(), &summary, first_offset, last_offset)?;
+            let meta =
+                self.partition_meta(seq, (window, last_window), file.clone(), &summary, (first_offset, last_offset))?;
             self.fs.sync_dir(&self.dir.join(PARTITION_DIR))?;
             Ok(meta)
         })();
@@ -376,7 +439,7 @@ impl Shared {
         Ok(merged)
     }
 
-    pub(crate) fn retain(&self, retention: &crate::Retention) -> Result<RetainReport> {
+    pub(crate) fn retain(&self, retention: &crate::Retention, now: Option<i64>) -> Result<RetainReport> {
         self.writable("retain")?;
         self.check_settled()?;
         let _maintenance = lock(&self.maintenance);
@@ -388,20 +451,24 @@ impl Shared {
         let mut dropped_seqs: Vec<u64> = Vec::new();
 
         if let Some(max_age) = retention.partitions.max_age {
-            let newest = next.partitions.iter().map(|p| p.max_ts).max();
-            if let Some(newest) = newest {
-                let cutoff = i128::from(newest) - i128::from(max_age.max(0));
-                let width = next.partition_window;
-                next.partitions.retain(|p| {
-                    let keep = window_bounds(p.window, width).1 > cutoff;
-                    if !keep {
-                        report.partitions += 1;
-                        report.partition_events += p.events;
-                        dropped_seqs.push(p.seq);
-                    }
-                    keep
-                });
-            }
+            // Against the clock, never the newest timestamp: one event stamped far in the future
+            // must not make the rest of history look old.
+            let now = match (now, self.unit) {
+                (Some(now), _) => now,
+                (None, Some(unit)) => unit.from_unix_nanos(now_nanos()),
+                (None, None) => return Err(Error::NoTimeUnit { operation: "retention by partition age" }),
+            };
+            let cutoff = i128::from(now) - i128::from(max_age.max(0));
+            let width = next.partition_window;
+            next.partitions.retain(|p| {
+                let keep = window_bounds(p.last_window(), width).1 > cutoff;
+                if !keep {
+                    report.partitions += 1;
+                    report.partition_events += p.events;
+                    dropped_seqs.push(p.seq);
+                }
+                keep
+            });
         }
 
         let now = now_ms();

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::options::TimeUnit;
 
 /// Name of the manifest in the store directory.
 pub const MANIFEST: &str = "MANIFEST";
@@ -16,8 +17,8 @@ pub const MANIFEST: &str = "MANIFEST";
 pub const MANIFEST_TMP: &str = "MANIFEST.tmp";
 const FORMAT: &str = "esdb-store";
 /// Layout version written: 2 adds `store_id`, `generation`, `obsolete` and the partitions'
-/// `file_len` / `end_checksum`.
-pub const VERSION: u32 = 2;
+/// `file_len` / `end_checksum`; 3 adds `time_unit` and the partitions' `last_window`.
+pub const VERSION: u32 = 3;
 /// Directory of the log segments.
 pub const LOG_DIR: &str = "log";
 /// Directory of the sealed partitions.
@@ -41,6 +42,9 @@ pub struct Manifest {
     pub generation: u64,
     /// Width of a partition window, in timestamp units.
     pub partition_window: i64,
+    /// Unit of the timestamps (`s`, `ms`, `us`, `ns`), if the store was given one (version 3).
+    #[serde(default)]
+    pub time_unit: Option<String>,
     /// Events below this offset are in partitions (or were retained away); the rest is the tail.
     pub sealed_through: u64,
     /// First offset the log still holds.
@@ -73,8 +77,12 @@ pub struct SegmentMeta {
 pub struct PartitionMeta {
     /// Sequence number: later partitions of a window hold later offsets.
     pub seq: u64,
-    /// The window: timestamps `window * partition_window .. (window + 1) * partition_window`.
+    /// The first window it covers: timestamps from `window * partition_window` on.
     pub window: i64,
+    /// The last window it covers (version 3; `None`: `window`): a compaction merges neighbouring
+    /// windows into one partition. Its timestamps lie in `window ..= last_window`.
+    #[serde(default)]
+    pub last_window: Option<i64>,
     /// Its file, relative to the store directory.
     pub file: String,
     /// Events in it.
@@ -98,6 +106,13 @@ pub struct PartitionMeta {
 
 /// Bytes at the end of a partition covered by [`PartitionMeta::end_checksum`].
 pub const END_CHECKSUM_LEN: u64 = 256;
+
+impl PartitionMeta {
+    /// The last window the partition covers.
+    pub fn last_window(&self) -> i64 {
+        self.last_window.unwrap_or(self.window)
+    }
+}
 
 impl SegmentMeta {
     /// The segment's file, relative to the store directory.
@@ -147,6 +162,7 @@ impl Manifest {
             store_id,
             generation: 0,
             partition_window,
+            time_unit: None,
             sealed_through: 0,
             log_start: 0,
             next_partition_seq: 0,
@@ -194,6 +210,9 @@ impl Manifest {
         if self.partition_window < 1 {
             return Err("partition_window must be at least 1".into());
         }
+        if let Some(unit) = &self.time_unit {
+            unit.parse::<TimeUnit>().map_err(|err| format!("time_unit: {err}"))?;
+        }
         let Some(active) = self.segments.last() else { return Err("no log segment".into()) };
         if active.end.is_some() {
             return Err("the last segment must be the active one (no end)".into());
@@ -226,6 +245,14 @@ impl Manifest {
                     partition.seq, partition.file
                 ));
             }
+            if partition.last_window() < partition.window {
+                return Err(format!(
+                    "partition {} ends at window {}, before its first window {}",
+                    partition.seq,
+                    partition.last_window(),
+                    partition.window
+                ));
+            }
             if partition.last_offset >= self.sealed_through || partition.first_offset > partition.last_offset {
                 return Err(format!(
                     "partition {} holds offsets {}..={} outside the sealed log (sealed_through {})",
@@ -240,6 +267,11 @@ impl Manifest {
             }
         }
         Ok(())
+    }
+
+    /// The recorded time unit (checked when the manifest was parsed).
+    pub fn unit(&self) -> Option<TimeUnit> {
+        self.time_unit.as_deref().and_then(|unit| unit.parse().ok())
     }
 
     /// Every live file the manifest names, relative to the store directory.

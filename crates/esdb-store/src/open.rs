@@ -5,7 +5,6 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use bytes::Bytes;
 
@@ -15,6 +14,7 @@ use crate::log::Dedupe;
 use crate::manifest::{
     self, parse_segment_name, store_id_bytes, Manifest, LOG_DIR, MANIFEST, MANIFEST_TMP, PARTITION_DIR, QUARANTINE_DIR,
 };
+use crate::options::TimeUnit;
 use crate::record::{self, SEGMENT_HEADER_LEN};
 use crate::segment::{self, Expect};
 use crate::tail::Tail;
@@ -70,12 +70,12 @@ pub(crate) fn load_log(
         let path = dir.join(meta.file());
         let durable_len = mark.filter(|mark| mark.segment_base == meta.base).map_or(0, |mark| mark.segment_len);
         let expect = Expect { base: meta.base, store_id, active, durable_len };
-        let scanned = segment::scan(&path, expect, |event, len| {
+        let scanned = segment::scan(&path, expect, |event, payload| {
             if event.offset >= manifest.sealed_through && limit.is_none_or(|limit| event.offset < limit) {
                 if let Some(id) = &event.id {
                     tail_ids.push((event.offset, id.clone()));
                 }
-                tail.push(Arc::new(event), len);
+                tail.push(payload, &event.space);
             }
         })?;
         let end = limit.map_or(scanned.end_offset, |limit| scanned.end_offset.min(limit));
@@ -306,14 +306,15 @@ pub(crate) fn is_unfinished_creation(dir: &Path) -> Result<bool> {
 /// Creates an empty store in `dir`, which must hold nothing or an unfinished creation: the
 /// directories, the first segment (written and fsynced), then the MANIFEST, the one step that
 /// makes it a store. A crash at any point leaves no store, or one that opens.
-pub(crate) fn create(fs: &Fs, dir: &Path, partition_window: i64) -> Result<Manifest> {
+pub(crate) fn create(fs: &Fs, dir: &Path, partition_window: i64, unit: Option<TimeUnit>) -> Result<Manifest> {
     if !is_unfinished_creation(dir)? {
         return Err(Error::NotAStore { path: dir.to_path_buf() });
     }
     for sub in [LOG_DIR, PARTITION_DIR] {
         fs.create_dir_all(&dir.join(sub))?;
     }
-    let manifest = Manifest::new(manifest::new_store_id(dir), partition_window);
+    let mut manifest = Manifest::new(manifest::new_store_id(dir), partition_window);
+    manifest.time_unit = unit.map(|unit| unit.as_str().to_owned());
     let segment = dir.join(manifest.segments[0].file());
     fs.remove(&segment)?;
     crate::log::create_segment(fs, &segment, 0, store_id_bytes(&manifest.store_id))?;
@@ -373,8 +374,8 @@ pub(crate) fn dedupe_window(dir: &Path, manifest: &Manifest, window: u64, loaded
 
 /// Unsealed events of the tail as one list, for tests of the loader.
 #[cfg(test)]
-pub(crate) fn tail_events(loaded: &Loaded) -> Vec<Arc<crate::event::LogEvent>> {
-    loaded.tail.range(0, u64::MAX)
+pub(crate) fn tail_events(loaded: &Loaded) -> Vec<crate::event::LogEvent> {
+    loaded.tail.payloads(0, u64::MAX).into_iter().map(crate::tail::decode).collect()
 }
 
 #[cfg(test)]
@@ -390,7 +391,7 @@ mod tests {
         fs::write(dir.path().join("log/00000000000000000000.log"), b"\x89ESDB").unwrap();
         fs::write(dir.path().join(MANIFEST_TMP), b"{").unwrap();
         assert!(is_unfinished_creation(dir.path()).unwrap());
-        let manifest = create(&fs, dir.path(), 10).unwrap();
+        let manifest = create(&fs, dir.path(), 10, None).unwrap();
         assert_eq!(Manifest::load(dir.path()).unwrap(), Some(manifest.clone()));
         let loaded = load_log(dir.path(), &manifest, None, None, true).unwrap();
         assert!(tail_events(&loaded).is_empty());

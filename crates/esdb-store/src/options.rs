@@ -1,6 +1,9 @@
-//! [`StoreOptions`]: durability, segment and seal thresholds, partition windows, retention.
+//! [`StoreOptions`]: durability, the memory budget, seal and compaction thresholds, the options
+//! a store records (partition window, time unit), producer clock limits, retention.
 
 use std::time::Duration;
+
+pub use esdb_format::TimeUnit;
 
 /// When [`Store::append`](crate::Store::append) returns relative to the fsync of the event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,8 +41,10 @@ pub struct LogRetention {
 /// How long sealed partitions stay queryable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct PartitionRetention {
-    /// Delete a partition once its whole time window lies more than this many timestamp units
-    /// before the newest sealed timestamp. Timestamps are in the caller's unit, so this is too.
+    /// Delete a partition once its whole time window ended more than this many timestamp units
+    /// before now: the wall clock in the store's [time unit](StoreOptions::time_unit), never the
+    /// newest timestamp appended (one producer with a clock far ahead would delete history).
+    /// [`Store::retain_at`](crate::Store::retain_at) measures against a given time instead.
     pub max_age: Option<i64>,
 }
 
@@ -56,9 +61,13 @@ pub struct Retention {
 /// struct update syntax:
 ///
 /// ```
-/// use esdb_store::{Durability, StoreOptions};
-/// let options = StoreOptions { durability: Durability::Sync, ..StoreOptions::default() };
-/// assert_eq!(options.partition_window, 86_400);
+/// use esdb_store::{Durability, StoreOptions, TimeUnit};
+/// let options = StoreOptions {
+///     durability: Durability::Sync,
+///     time_unit: Some(TimeUnit::Milliseconds),
+///     ..StoreOptions::default()
+/// };
+/// assert_eq!(options.memory_budget, 256 << 20);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreOptions {
@@ -66,15 +75,44 @@ pub struct StoreOptions {
     pub durability: Durability,
     /// A log segment is closed and a new one started past this many bytes. Default: 64 MiB.
     pub segment_bytes: u64,
-    /// Width of a partition's time window, in timestamp units. Default: 86 400 (one day of
-    /// seconds). Fixed when the store is created; reopening keeps the stored value.
-    pub partition_window: i64,
-    /// Seal automatically once this many bytes of log are unsealed. Default: 64 MiB. The unsealed
-    /// tail is held in memory, so this also bounds the store's memory. `None`: only on `seal()`.
+    /// Width of a partition's time window, in timestamp units. Recorded when the store is
+    /// created (default then: 86 400, one day of seconds). `None`: the recorded value; a
+    /// different value for an existing store is [`Error::OptionMismatch`](crate::Error).
+    pub partition_window: Option<i64>,
+    /// Unit of the timestamps, recorded when the store is created. It is what retention by
+    /// partition age and [`max_future_skew`](StoreOptions::max_future_skew) measure the wall
+    /// clock in. `None`: the recorded unit (a store created without one records none). A unit for
+    /// a store that records none is recorded; a different one is
+    /// [`Error::OptionMismatch`](crate::Error).
+    pub time_unit: Option<TimeUnit>,
+    /// Appends whose timestamp lies further than this ahead of the wall clock are refused with
+    /// [`Error::FutureTimestamp`](crate::Error), so that one producer's bad clock cannot make
+    /// the rest of history look old. Needs the store's time unit (without one, nothing is
+    /// checked). Default: one day. `None`: no limit.
+    pub max_future_skew: Option<Duration>,
+    /// Memory the store may use for unsealed events and for sealing them, in bytes. Default:
+    /// 256 MiB. The unsealed tail may take `memory_budget - seal_memory_budget`; past that,
+    /// appends wait for a seal to make room (at most
+    /// [`max_append_wait`](StoreOptions::max_append_wait)), and a seal starts on its own once the
+    /// tail takes half of it, whatever the seal thresholds say.
+    pub memory_budget: u64,
+    /// Longest an append waits for room in the memory budget before it fails with
+    /// [`Error::Stalled`](crate::Error). Appends wait only while a seal is behind: about the
+    /// time one seal of the tail takes (a second or two per 64 MiB of log on a laptop disk).
+    /// Default: 60 s.
+    pub max_append_wait: Duration,
+    /// Seal automatically once this many bytes of log are unsealed. Default: 64 MiB. `None`: only
+    /// on `seal()`, or when the memory budget requires it.
     pub seal_after_bytes: Option<u64>,
     /// Seal automatically once the oldest unsealed event was appended this long ago. Default:
     /// 10 minutes. `None`: never by age.
     pub seal_after_age: Option<Duration>,
+    /// Compaction merges partitions (of one window, then of neighbouring windows) until each is
+    /// at least this many bytes. Default: 256 MiB.
+    pub compact_target_bytes: u64,
+    /// After every automatic seal, compact what [`Store::compact`](crate::Store::compact) would
+    /// merge. Default: true.
+    pub auto_compact: bool,
     /// Appends carrying an event id already accepted among the last this many offsets are not
     /// stored again. Default: 1 000 000. Memory: about the id length plus 64 bytes per event
     /// that carries an id.
@@ -95,9 +133,15 @@ impl Default for StoreOptions {
         StoreOptions {
             durability: Durability::Buffered { interval: Duration::from_millis(100) },
             segment_bytes: 64 << 20,
-            partition_window: 86_400,
+            partition_window: None,
+            time_unit: None,
+            max_future_skew: Some(Duration::from_secs(86_400)),
+            memory_budget: 256 << 20,
+            max_append_wait: Duration::from_secs(60),
             seal_after_bytes: Some(64 << 20),
             seal_after_age: Some(Duration::from_secs(600)),
+            compact_target_bytes: 256 << 20,
+            auto_compact: true,
             dedupe_window: 1_000_000,
             seal_memory_budget: 64 << 20,
             retention: Retention::default(),
@@ -107,15 +151,29 @@ impl Default for StoreOptions {
     }
 }
 
+/// The partition window of a store created without one.
+pub const DEFAULT_PARTITION_WINDOW: i64 = 86_400;
+
 impl StoreOptions {
+    /// Memory the unsealed tail may take before appends wait.
+    pub(crate) fn tail_limit(&self) -> u64 {
+        self.memory_budget - self.seal_memory_budget as u64
+    }
+
     pub(crate) fn validate(&self) -> Result<(), crate::Error> {
         let invalid =
             |option: &'static str, reason: &str| Err(crate::Error::InvalidOption { option, reason: reason.to_owned() });
         if self.segment_bytes < 4096 {
             return invalid("segment_bytes", "must be at least 4096");
         }
-        if self.partition_window < 1 {
+        if self.partition_window.is_some_and(|window| window < 1) {
             return invalid("partition_window", "must be at least 1");
+        }
+        if self.memory_budget < 2 * self.seal_memory_budget as u64 {
+            return invalid("memory_budget", "must be at least twice seal_memory_budget");
+        }
+        if self.seal_memory_budget < 1 << 20 {
+            return invalid("seal_memory_budget", "must be at least 1 MiB");
         }
         if let Durability::Buffered { interval } = self.durability {
             if interval.is_zero() {

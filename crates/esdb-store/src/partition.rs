@@ -140,6 +140,7 @@ mod tests {
             max_ts: 0,
             first_offset: 0,
             last_offset: 0,
+            last_window: None,
             file_len: Some(file_len),
             end_checksum: Some(end_checksum),
         };

@@ -1,5 +1,7 @@
 //! Queries across sealed partitions and the unsealed tail: [`Space`] and the merging [`Scan`].
 
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
 use std::ops::{Bound, RangeBounds};
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
@@ -8,7 +10,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use crate::error::{Error, Result};
-use crate::event::{Event, LogEvent};
+use crate::event::{Event, LogEvent, Record};
 use crate::partition::{Handle, Partition};
 use crate::store::Store;
 
@@ -21,7 +23,7 @@ pub struct Space {
     /// keeps the store from deleting the file while the snapshot lives.
     parts: Vec<(Handle, esdb_read::Space)>,
     /// Unsealed events of the space, by (timestamp, offset).
-    tail: Arc<[Arc<LogEvent>]>,
+    tail: Arc<[LogEvent]>,
 }
 
 impl Store {
@@ -32,11 +34,71 @@ impl Store {
     /// [`Error::Partition`] if a partition's catalog is corrupt.
     pub fn space(&self, id: impl AsRef<[u8]>) -> Result<Option<Space>> {
         let id = id.as_ref();
+        self.reloading(|| self.space_once(id))
+    }
+
+    /// Every space of the store, in ascending order of id, with its event count and time
+    /// bounds across partitions and the unsealed tail: what `esdb spaces --counts` prints for
+    /// one file holding the same events.
+    ///
+    /// ```
+    /// use esdb_store::{NewEvent, Store, StoreOptions};
+    /// let dir = tempfile::tempdir()?;
+    /// let store = Store::open(dir.path(), StoreOptions::default())?;
+    /// store.append(NewEvent::new("b", 7, "x"))?;
+    /// store.seal()?;
+    /// store.append(NewEvent::new("a", 9, "y"))?;
+    /// store.append(NewEvent::new("b", 3, "z"))?;
+    /// let spaces = store.spaces()?;
+    /// assert_eq!(spaces.iter().map(|s| (&s.id[..], s.events, s.min_ts, s.max_ts)).collect::<Vec<_>>(),
+    ///            [(&b"a"[..], 1, 9, 9), (&b"b"[..], 2, 3, 7)]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Partition`] if a partition's catalog is corrupt.
+    pub fn spaces(&self) -> Result<Vec<SpaceSummary>> {
+        self.reloading(|| self.spaces_once())
+    }
+
+    /// The index names used by any event of the store, in ascending order.
+    ///
+    /// # Errors
+    /// [`Error::Partition`] if a partition's catalog is corrupt.
+    pub fn index_names(&self) -> Result<Vec<Bytes>> {
+        self.reloading(|| {
+            let shared = &self.shared;
+            let visible = shared.visible.load(Ordering::Acquire);
+            let mut names = std::collections::BTreeSet::new();
+            let partitions = {
+                let view = shared.read_view();
+                for id in view.tail.spaces(visible) {
+                    for event in view.tail.space(&id, visible) {
+                        names.extend(event.indexes.iter().map(|(name, _)| name.clone()));
+                    }
+                }
+                view.partitions.clone()
+            };
+            for partition in partitions.iter() {
+                let db = shared.cache.get(&shared.dir, partition)?;
+                for space in db.spaces() {
+                    let space = space.map_err(|source| partition_error(partition, source))?;
+                    for name in space.index_names() {
+                        let name = name.map_err(|source| partition_error(partition, source))?;
+                        names.insert(Bytes::copy_from_slice(&name));
+                    }
+                }
+            }
+            Ok(names.into_iter().collect())
+        })
+    }
+
+    /// Runs `query`, and in a read-only store again after a reload when a writer in another
+    /// process deleted a partition after this reader loaded the manifest that names it.
+    fn reloading<T>(&self, query: impl Fn() -> Result<T>) -> Result<T> {
         let mut attempts = 0;
         loop {
-            match self.space_once(id) {
-                // A writer in another process deleted a partition after this reader loaded the
-                // manifest that names it: load the new one.
+            match query() {
                 Err(
                     Error::Partition { source: esdb_read::Error::Open { source, .. }, .. } | Error::Io { source, .. },
                 ) if self.shared.read_only && source.kind() == std::io::ErrorKind::NotFound && attempts < 20 => {
@@ -46,6 +108,43 @@ impl Store {
                 other => return other,
             }
         }
+    }
+
+    fn spaces_once(&self) -> Result<Vec<SpaceSummary>> {
+        let shared = &self.shared;
+        let visible = shared.visible.load(Ordering::Acquire);
+        let mut summaries: BTreeMap<Bytes, SpaceSummary> = BTreeMap::new();
+        let mut add = |id: &[u8], events: u64, min_ts: i64, max_ts: i64| match summaries.get_mut(id) {
+            Some(summary) => {
+                summary.events += events;
+                summary.min_ts = summary.min_ts.min(min_ts);
+                summary.max_ts = summary.max_ts.max(max_ts);
+            }
+            None => {
+                let id = Bytes::copy_from_slice(id);
+                summaries.insert(id.clone(), SpaceSummary { id, events, min_ts, max_ts });
+            }
+        };
+        let (partitions, tail) = {
+            let view = shared.read_view();
+            let tail: Vec<(Bytes, Vec<LogEvent>)> =
+                view.tail.spaces(visible).into_iter().map(|id| (id.clone(), view.tail.space(&id, visible))).collect();
+            (view.partitions.clone(), tail)
+        };
+        for partition in partitions.iter() {
+            let db = shared.cache.get(&shared.dir, partition)?;
+            for space in db.spaces() {
+                let space = space.map_err(|source| partition_error(partition, source))?;
+                let counts = space.counts();
+                add(space.id(), counts.n_events, counts.min_ts, counts.max_ts);
+            }
+        }
+        for (id, events) in tail {
+            let (min, max) =
+                events.iter().fold((i64::MAX, i64::MIN), |(lo, hi), e| (lo.min(e.timestamp), hi.max(e.timestamp)));
+            add(&id, events.len() as u64, min, max);
+        }
+        Ok(summaries.into_values().collect())
     }
 
     fn space_once(&self, id: &[u8]) -> Result<Option<Space>> {
@@ -63,11 +162,27 @@ impl Store {
                 parts.push((partition.clone(), space));
             }
         }
+        // Oldest first: ties between inputs go to the lowest offsets.
+        parts.sort_by_key(|(partition, _)| partition.meta.seq);
         if parts.is_empty() && tail.is_empty() {
             return Ok(None);
         }
         Ok(Some(Space { id: Bytes::copy_from_slice(id), parts, tail: tail.into() }))
     }
+}
+
+/// A space of the store with its event count and time bounds, from [`Store::spaces`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SpaceSummary {
+    /// The space id.
+    pub id: Bytes,
+    /// Its events across partitions and the unsealed tail.
+    pub events: u64,
+    /// Its smallest timestamp.
+    pub min_ts: i64,
+    /// Its largest timestamp.
+    pub max_ts: i64,
 }
 
 fn partition_error(partition: &Partition, source: esdb_read::Error) -> Error {
@@ -119,6 +234,41 @@ impl Space {
         self.build(|space| space.events(), |_| true)
     }
 
+    /// Every event of the space with its grouping and index pairs, in (timestamp, offset)
+    /// order: the order of [`esdb_read::Space::records`] for one file holding the same events
+    /// appended in offset order.
+    ///
+    /// # Errors
+    /// [`Error::Partition`] if a partition is corrupt.
+    pub fn records(&self) -> Result<Records> {
+        let mut sources: Vec<RecordSource> = Vec::with_capacity(self.parts.len() + 1);
+        for (partition, space) in &self.parts {
+            let path = partition.path.clone();
+            let records = space.records().map_err(|source| partition_error(partition, source))?;
+            sources.push(Box::new(records.map(move |record| {
+                record
+                    .map(|record| Record {
+                        timestamp: record.event.timestamp(),
+                        grouping: record.grouping,
+                        indexes: record.indexes,
+                        data: record.event.into_data(),
+                    })
+                    .map_err(|source| Error::Partition { path: path.clone(), source })
+            })));
+        }
+        let tail = self.tail.clone();
+        sources.push(Box::new((0..tail.len()).map(move |idx| {
+            let event = &tail[idx];
+            Ok(Record {
+                timestamp: event.timestamp,
+                grouping: event.grouping.clone(),
+                indexes: event.indexes.clone(),
+                data: event.data.clone(),
+            })
+        })));
+        Records::new(sources)
+    }
+
     fn build(
         &self,
         scan: impl Fn(&esdb_read::Space) -> esdb_read::Result<esdb_read::Scan>,
@@ -138,6 +288,66 @@ impl Space {
         let len = tail.len();
         sources.push(Source::new(Inner::Tail { events: tail, lo: 0, hi: len, front: 0, back: len }));
         Ok(Scan { sources, failed: false })
+    }
+}
+
+type RecordSource = Box<dyn Iterator<Item = Result<Record>> + Send>;
+
+/// The records of a space in (timestamp, offset) order, from [`Space::records`]: a heap merge of
+/// one sorted input per partition (oldest first) and the tail, ties taken from the oldest input.
+#[must_use = "records are read only when iterated"]
+pub struct Records {
+    sources: Vec<RecordSource>,
+    /// The next record of each input.
+    pending: Vec<Option<Record>>,
+    /// `(timestamp, input)` of every pending record.
+    heap: BinaryHeap<Reverse<(i64, usize)>>,
+    failed: bool,
+}
+
+impl std::fmt::Debug for Records {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Records").field("inputs", &self.sources.len()).field("failed", &self.failed).finish()
+    }
+}
+
+impl Records {
+    fn new(mut sources: Vec<RecordSource>) -> Result<Records> {
+        let mut pending = Vec::with_capacity(sources.len());
+        let mut heap = BinaryHeap::with_capacity(sources.len());
+        for (idx, source) in sources.iter_mut().enumerate() {
+            let next = source.next().transpose()?;
+            if let Some(record) = &next {
+                heap.push(Reverse((record.timestamp, idx)));
+            }
+            pending.push(next);
+        }
+        Ok(Records { sources, pending, heap, failed: false })
+    }
+}
+
+impl Iterator for Records {
+    type Item = Result<Record>;
+
+    fn next(&mut self) -> Option<Result<Record>> {
+        if self.failed {
+            return None;
+        }
+        let Reverse((_, idx)) = self.heap.pop()?;
+        let record = self.pending[idx].take().expect("a heap entry has its record");
+        match self.sources[idx].next().transpose() {
+            Ok(next) => {
+                if let Some(next) = &next {
+                    self.heap.push(Reverse((next.timestamp, idx)));
+                }
+                self.pending[idx] = next;
+                Some(Ok(record))
+            }
+            Err(err) => {
+                self.failed = true;
+                Some(Err(err))
+            }
+        }
     }
 }
 

@@ -116,27 +116,73 @@ pub fn log_event(event: &NewEvent, offset: u64, append_time_ms: u64) -> LogEvent
 
 /// Appends the whole record (length, payload, checksum) of `event` to `out`.
 pub fn encode_record(event: &LogEvent, out: &mut Vec<u8>) {
+    let indexes = event.indexes.iter().map(|(name, value)| (&name[..], &value[..]));
+    let fields = Fields {
+        offset: event.offset,
+        timestamp: event.timestamp,
+        append_time_ms: event.append_time_ms,
+        id: event.id.as_deref(),
+        space: &event.space,
+        grouping: &event.grouping,
+        data: &event.data,
+    };
+    encode_fields(&fields, indexes.collect(), out);
+}
+
+/// Appends the record of `event` at `offset` to `out`, as [`encode_record`] of its
+/// [`log_event`] but without building one.
+pub fn encode_new(event: &NewEvent, offset: u64, append_time_ms: u64, out: &mut Vec<u8>) {
+    let mut indexes: Vec<(&[u8], &[u8])> = event.indexes.iter().map(|(name, value)| (&name[..], &value[..])).collect();
+    if indexes.len() > 1 {
+        indexes.sort_unstable();
+        indexes.dedup();
+    }
+    let fields = Fields {
+        offset,
+        timestamp: event.timestamp,
+        append_time_ms,
+        id: event.id.as_deref(),
+        space: &event.space,
+        grouping: &event.grouping,
+        data: &event.data,
+    };
+    encode_fields(&fields, indexes, out);
+}
+
+/// The fields of a record but its index pairs.
+struct Fields<'a> {
+    offset: u64,
+    timestamp: i64,
+    append_time_ms: u64,
+    id: Option<&'a [u8]>,
+    space: &'a [u8],
+    grouping: &'a [u8],
+    data: &'a [u8],
+}
+
+/// Appends a record of `fields` and `indexes` (sorted, each once) to `out`.
+fn encode_fields(fields: &Fields<'_>, indexes: Vec<(&[u8], &[u8])>, out: &mut Vec<u8>) {
     let start = out.len();
     out.extend_from_slice(&[0; 4]);
-    out.extend_from_slice(&event.offset.to_le_bytes());
-    out.extend_from_slice(&event.timestamp.to_le_bytes());
-    out.extend_from_slice(&event.append_time_ms.to_le_bytes());
-    out.push(if event.id.is_some() { FLAG_HAS_ID } else { 0 });
+    out.extend_from_slice(&fields.offset.to_le_bytes());
+    out.extend_from_slice(&fields.timestamp.to_le_bytes());
+    out.extend_from_slice(&fields.append_time_ms.to_le_bytes());
+    out.push(if fields.id.is_some() { FLAG_HAS_ID } else { 0 });
     let put = |bytes: &[u8], out: &mut Vec<u8>| {
         varint::encode(bytes.len() as u64, out);
         out.extend_from_slice(bytes);
     };
-    if let Some(id) = &event.id {
+    if let Some(id) = fields.id {
         put(id, out);
     }
-    put(&event.space, out);
-    put(&event.grouping, out);
-    varint::encode(event.indexes.len() as u64, out);
-    for (name, value) in &event.indexes {
+    put(fields.space, out);
+    put(fields.grouping, out);
+    varint::encode(indexes.len() as u64, out);
+    for (name, value) in indexes {
         put(name, out);
         put(value, out);
     }
-    out.extend_from_slice(&event.data);
+    out.extend_from_slice(fields.data);
     let payload_len = (out.len() - start - 4) as u32;
     out[start..start + 4].copy_from_slice(&payload_len.to_le_bytes());
     let checksum = xxh3(&out[start..]);
@@ -173,6 +219,27 @@ pub fn frame(bytes: &[u8]) -> Framed {
         return Framed::Bad("record checksum does not match".into());
     }
     Framed::Record { payload: 4..4 + payload_len as usize, len: total }
+}
+
+/// The offset of a checked payload, without decoding the rest.
+pub fn payload_offset(payload: &[u8]) -> u64 {
+    payload_u64(payload, 0)
+}
+
+/// The timestamp of a checked payload.
+pub fn payload_timestamp(payload: &[u8]) -> i64 {
+    payload_u64(payload, 8) as i64
+}
+
+/// The append time of a checked payload.
+pub fn payload_append_ms(payload: &[u8]) -> u64 {
+    payload_u64(payload, 16)
+}
+
+/// The little-endian `u64` at `at` of a payload that [`frame`] checked: every payload is longer
+/// than its fixed fields (offset, timestamp, append time, flags).
+fn payload_u64(payload: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(payload[at..at + 8].try_into().expect("a framed payload holds its fixed fields"))
 }
 
 /// Decodes a checked payload. `at` is the payload's position in its file, for errors.
@@ -226,6 +293,9 @@ mod tests {
         assert_eq!(decoded.indexes[0].0, "a");
         assert_eq!(decoded.data, "payload");
         assert_eq!(decoded, logged, "what the log reads back is what the tail holds");
+        let mut direct = Vec::new();
+        encode_new(&event, 7, 99, &mut direct);
+        assert_eq!(direct, out, "encoding a new event is encoding its log event");
         for cut in 0..out.len() {
             assert!(matches!(frame(&out[..cut]), Framed::Truncated | Framed::Bad(_)), "cut at {cut}");
         }

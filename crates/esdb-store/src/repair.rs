@@ -201,6 +201,7 @@ pub fn repair_with(dir: impl AsRef<Path>, partition_window: Option<i64>) -> Resu
                     max_ts,
                     first_offset,
                     last_offset,
+                    last_window: kept.and_then(|m| m.last_window),
                     file_len: Some(file_len),
                     end_checksum: Some(end_checksum),
                 };
@@ -268,12 +269,14 @@ pub fn repair_with(dir: impl AsRef<Path>, partition_window: Option<i64>) -> Resu
     let partition_window = match (partition_window, &old) {
         (Some(window), _) => window,
         (None, Some(old)) => old.partition_window,
-        (None, None) => crate::StoreOptions::default().partition_window,
+        (None, None) => crate::options::DEFAULT_PARTITION_WINDOW,
     };
+    // A partition's timestamps start in its first window; a compaction may have merged later
+    // windows into it.
     let fits = |meta: &PartitionMeta| {
         partition_window >= 1
             && meta.min_ts.div_euclid(partition_window) == meta.window
-            && meta.max_ts.div_euclid(partition_window) == meta.window
+            && meta.max_ts.div_euclid(partition_window) <= meta.last_window.unwrap_or(i64::MAX)
     };
     if let Some(misfit) = kept_partitions.iter().find(|meta| !fits(meta)) {
         return Err(Error::InvalidOption {
@@ -284,10 +287,14 @@ pub fn repair_with(dir: impl AsRef<Path>, partition_window: Option<i64>) -> Resu
             ),
         });
     }
+    for meta in &mut kept_partitions {
+        meta.last_window = Some(meta.max_ts.div_euclid(partition_window).max(meta.window));
+    }
     let manifest = Manifest {
         store_id: store_id.clone(),
         generation: old.as_ref().map_or(0, |old| old.generation) + 1,
         partition_window,
+        time_unit: old.as_ref().and_then(|old| old.time_unit.clone()),
         sealed_through,
         log_start,
         next_partition_seq,

@@ -87,9 +87,9 @@ impl LogReader {
             if self.next < shared.visible.load(Ordering::Acquire) {
                 {
                     let view = shared.read_view();
-                    if let Some(event) = view.tail.get(self.next) {
-                        let event = LogEvent::clone(event);
+                    if let Some(payload) = view.tail.payload(self.next).cloned() {
                         drop(view);
+                        let event = crate::tail::decode(payload);
                         self.next += 1;
                         return Ok(Some(event));
                     }

@@ -41,13 +41,14 @@ pub struct Expect {
     pub durable_len: u64,
 }
 
-/// Reads the segment at `path` and calls `on_event` for every valid record in order.
+/// Reads the segment at `path` and calls `on_event` for every valid record in order, with the
+/// record's payload.
 ///
 /// In the active segment, an invalid record past the recovery point after which no valid record
 /// follows is a write cut short by a crash: it and everything after it are reported as torn
 /// (the caller truncates). Any other invalid record ends the scan with [`Scanned::damage`]. An
 /// unreadable header is an error: nothing in the file can be trusted.
-pub fn scan(path: &Path, expect: Expect, mut on_event: impl FnMut(LogEvent, u32)) -> Result<Scanned> {
+pub fn scan(path: &Path, expect: Expect, mut on_event: impl FnMut(LogEvent, Bytes)) -> Result<Scanned> {
     let bytes = Bytes::from(std::fs::read(path).map_err(Error::io("read segment", path))?);
     let corrupt = |position: u64, reason: String| Error::CorruptSegment { path: path.to_path_buf(), position, reason };
     let header = check_header(&bytes, path, expect)?;
@@ -65,10 +66,10 @@ pub fn scan(path: &Path, expect: Expect, mut on_event: impl FnMut(LogEvent, u32)
         let reason = match record::frame(&bytes[pos..]) {
             Framed::Record { payload, len } => {
                 let payload = bytes.slice(pos + payload.start..pos + payload.end);
-                match record::decode_payload(payload, pos as u64 + 4) {
+                match record::decode_payload(payload.clone(), pos as u64 + 4) {
                     Ok(event) if event.offset == offset => {
                         last_append_ms = Some(event.append_time_ms);
-                        on_event(event, len as u32);
+                        on_event(event, payload);
                         pos += len;
                         offset += 1;
                         continue;

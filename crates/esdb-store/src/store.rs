@@ -8,13 +8,15 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use bytes::Bytes;
+
 use crate::error::{Error, Result};
 use crate::event::NewEvent;
 use crate::io::{Fs, IoHook, NoHook};
 use crate::log::{self, LogWriter, WRITE_BUFFER_LEN};
 use crate::manifest::{self, store_id_bytes, Manifest, LOG_DIR};
 use crate::open;
-use crate::options::{Durability, StoreOptions};
+use crate::options::{Durability, StoreOptions, TimeUnit, DEFAULT_PARTITION_WINDOW};
 use crate::partition::{Cache, Handle, Partition};
 use crate::record;
 use crate::tail::Tail;
@@ -42,7 +44,8 @@ pub(crate) struct CommitState {
 ///
 /// Lock order (docs/STORE.md, "Locking"): a thread holding one of these locks takes only locks
 /// further down the list: `maintenance` → `log` → `manifest` → `view` → `commit` → `obsolete` →
-/// `watermark`; `cache`, `arrivals`, `wake`, `unsettled` and `background_error` are leaves,
+/// `watermark`; `cache`, `arrivals`, `wake`, `room_lock`, `unsettled` and `background_error` are
+/// leaves,
 /// held for a few statements with no other lock taken under them.
 #[derive(Debug)]
 pub(crate) struct Shared {
@@ -76,6 +79,13 @@ pub(crate) struct Shared {
     pub watermark: Mutex<Option<Publisher>>,
     /// Opened by [`Store::open_read_only`]: no appends, no maintenance, replay from the files.
     pub read_only: bool,
+    /// The store's recorded time unit.
+    pub unit: Option<TimeUnit>,
+    /// [`Tail::memory`] of the view's tail, for appenders to check without the view lock.
+    pub tail_memory: AtomicU64,
+    /// Appenders waiting for room in the memory budget wait on `room`.
+    pub room_lock: Mutex<()>,
+    pub room: Condvar,
     /// Held for the store's lifetime by a writable store: one writer process per directory.
     pub _lock: Option<fs::File>,
 }
@@ -91,6 +101,14 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 pub(crate) fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+/// The wall clock in nanoseconds since the Unix epoch (negative before it).
+pub(crate) fn now_nanos() -> i128 {
+    match SystemTime::now().duration_since(UNIX_EPOCH) {
+        Ok(after) => after.as_nanos() as i128,
+        Err(before) => -(before.duration().as_nanos() as i128),
+    }
 }
 
 /// What [`Store::open`] found and repaired.
@@ -156,10 +174,12 @@ impl Store {
             Some(manifest) => manifest,
             None => {
                 recovery.created = true;
-                open::create(&fs, &dir, options.partition_window)?
+                let window = options.partition_window.unwrap_or(DEFAULT_PARTITION_WINDOW);
+                open::create(&fs, &dir, window, options.time_unit)?
             }
         };
         // Nothing is changed until every claim of the manifest checked out.
+        check_recorded(&manifest, &options)?;
         open::check_files(&dir, &manifest)?;
         let mark = open::own_watermark(&dir, &manifest)?;
         let mut loaded = open::load_log(&dir, &manifest, mark, None, true)?;
@@ -170,12 +190,16 @@ impl Store {
         let active_path = dir.join(active.file());
         let file = log::reopen_segment(&fs, &active_path, loaded.active_len)?;
         recovery.torn_bytes = loaded.torn_bytes;
-        if manifest.store_id.is_empty() || manifest.version < manifest::VERSION {
+        let record_unit = manifest.time_unit.is_none() && options.time_unit.is_some();
+        if manifest.store_id.is_empty() || manifest.version < manifest::VERSION || record_unit {
             // A store written by an earlier version: give it an id and record the new fields.
             let mut next = manifest.clone();
             next.version = manifest::VERSION;
             if next.store_id.is_empty() {
                 next.store_id = manifest::new_store_id(&dir);
+            }
+            if record_unit {
+                next.time_unit = options.time_unit.map(|unit| unit.as_str().to_owned());
             }
             next.generation = manifest.generation + 1;
             write_manifest(&fs, &dir, &next).map_err(|failure| match failure {
@@ -263,6 +287,11 @@ impl Store {
         };
         let shared = Shared::new(dir, options, fs, writer, manifest, loaded, true, None);
         Ok(Store { shared, background: None, recovery })
+    }
+
+    /// The unit of the store's timestamps, as it records it (`None`: it records none).
+    pub fn time_unit(&self) -> Option<TimeUnit> {
+        self.shared.unit
     }
 
     /// What opening found and repaired.
@@ -383,6 +412,27 @@ pub(crate) fn load_read_only(dir: &Path) -> Result<(Manifest, open::Loaded)> {
     }
 }
 
+/// Fails when `options` give a recorded option a value other than the one recorded.
+fn check_recorded(manifest: &Manifest, options: &StoreOptions) -> Result<()> {
+    if let Some(given) = options.partition_window.filter(|given| *given != manifest.partition_window) {
+        return Err(Error::OptionMismatch {
+            option: "partition_window",
+            recorded: manifest.partition_window.to_string(),
+            given: given.to_string(),
+        });
+    }
+    if let (Some(recorded), Some(given)) = (manifest.unit(), options.time_unit) {
+        if recorded != given {
+            return Err(Error::OptionMismatch {
+                option: "time_unit",
+                recorded: recorded.to_string(),
+                given: given.to_string(),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Takes the store's lock file, so that no second process opens it for writing.
 pub(crate) fn take_lock(fs: &Fs, dir: &Path) -> Result<fs::File> {
     let path = dir.join(LOCK);
@@ -415,8 +465,10 @@ impl Shared {
         lock_file: Option<fs::File>,
     ) -> Arc<Shared> {
         let next_offset = writer.next_offset;
+        let tail_memory = loaded.tail.memory();
         let partitions = manifest.partitions.iter().map(|meta| Arc::new(Partition::new(&dir, meta.clone()))).collect();
         let obsolete = manifest.obsolete.iter().map(|file| Obsolete::segment(file.clone())).collect();
+        let unit = manifest.unit();
         Arc::new(Shared {
             cache: Cache::new(options.max_open_partitions),
             dir,
@@ -440,6 +492,10 @@ impl Shared {
             unsettled: Mutex::new(None),
             watermark: Mutex::new(None),
             read_only,
+            unit,
+            tail_memory: AtomicU64::new(tail_memory),
+            room_lock: Mutex::new(()),
+            room: Condvar::new(),
             _lock: lock_file,
         })
     }
@@ -457,6 +513,7 @@ impl Shared {
         log.next_offset = loaded.next_offset;
         *current = manifest;
         *view = View { partitions: Arc::new(partitions), tail: loaded.tail };
+        self.tail_memory.store(view.tail.memory(), Ordering::Relaxed);
         self.visible.store(loaded.next_offset, Ordering::Release);
         lock(&self.commit).durable = loaded.next_offset;
         Ok(())
@@ -471,7 +528,7 @@ impl Shared {
         let mark = Watermark { store_id: publisher.last().store_id, offset, segment_base, segment_len };
         if let Err(err) = publisher.publish(&self.fs, mark) {
             drop(watermark);
-            self.note_background_error(format!("publish the durable watermark: {err}"));
+            self.note_background_error(format!("publish the durable watermark: {}", err.chain()));
         }
     }
 
@@ -481,9 +538,13 @@ impl Shared {
         for (position, event) in events.iter().enumerate() {
             record::check_event(event, position, self.options.max_data_len)?;
         }
+        self.check_clock(events)?;
+        self.wait_for_room()?;
         let append_ms = now_ms();
         let mut offsets = Vec::with_capacity(events.len());
+        // Each new record's place in `encoded` and its event: the tail keeps the record bytes.
         let mut new = Vec::with_capacity(events.len());
+        let mut encoded = Vec::new();
         let mut log = lock(&self.log);
         log.check()?;
         for event in events {
@@ -492,29 +553,29 @@ impl Shared {
                 continue;
             }
             let offset = log.next_offset;
-            let logged = record::log_event(event, offset, append_ms);
-            let start = log.buf.len();
-            record::encode_record(&logged, &mut log.buf);
-            let len = log.buf.len() - start;
+            let start = encoded.len();
+            record::encode_new(event, offset, append_ms, &mut encoded);
             if let Some(id) = &event.id {
                 log.dedupe.insert(id, offset);
             }
             log.next_offset += 1;
-            log.len += len as u64;
-            log.last_append_ms = Some(append_ms);
             offsets.push(offset);
-            new.push((Arc::new(logged), len as u32));
+            new.push((start..encoded.len(), &event.space));
         }
         if !new.is_empty() {
+            log.buf.extend_from_slice(&encoded);
+            log.len += encoded.len() as u64;
+            log.last_append_ms = Some(append_ms);
+            let encoded = Bytes::from(encoded);
             let mut view = self.write_view();
-            for (event, len) in new {
-                view.tail.push(event, len);
+            for (range, space) in new {
+                view.tail.push(encoded.slice(range.start + 4..range.end - 8), space);
             }
-            let seal_due = self.options.seal_after_bytes.is_some_and(|limit| view.tail.bytes() >= limit);
+            self.tail_memory.store(view.tail.memory(), Ordering::Relaxed);
+            let seal_due = self.seal_due_by_size(&view.tail);
             drop(view);
             if seal_due {
-                *lock(&self.wake) = true;
-                self.woken.notify_all();
+                self.wake_background();
             }
         }
         if log.buf.len() >= WRITE_BUFFER_LEN {
@@ -530,6 +591,81 @@ impl Shared {
             Durability::Sync => self.sync_through(end)?,
         }
         Ok(offsets)
+    }
+
+    /// Refuses a batch holding a timestamp further ahead of the wall clock than the store allows.
+    fn check_clock(&self, events: &[NewEvent]) -> Result<()> {
+        let (Some(unit), Some(skew)) = (self.unit, self.options.max_future_skew) else { return Ok(()) };
+        let max = unit.ticks_in(skew);
+        let now = unit.from_unix_nanos(now_nanos());
+        for (event, position) in events.iter().zip(0..) {
+            let ahead = i128::from(event.timestamp) - i128::from(now);
+            if ahead > i128::from(max) {
+                let ahead = i64::try_from(ahead).unwrap_or(i64::MAX);
+                return Err(Error::FutureTimestamp {
+                    event: position,
+                    timestamp: event.timestamp,
+                    now,
+                    ahead,
+                    max,
+                    unit,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits while the unsealed tail takes its whole share of the memory budget: a seal is
+    /// behind. Fails after `max_append_wait`.
+    fn wait_for_room(&self) -> Result<()> {
+        let limit = self.options.tail_limit();
+        if self.tail_memory.load(Ordering::Relaxed) < limit {
+            return Ok(());
+        }
+        let started = Instant::now();
+        let mut guard = lock(&self.room_lock);
+        loop {
+            let used = self.tail_memory.load(Ordering::Relaxed);
+            if used < limit {
+                return Ok(());
+            }
+            self.wake_background();
+            let waited = started.elapsed();
+            if waited >= self.options.max_append_wait || self.closing.load(Ordering::Acquire) {
+                return Err(Error::Stalled {
+                    waited_ms: waited.as_millis() as u64,
+                    tail_memory: used,
+                    limit,
+                    reason: lock(&self.background_error).clone(),
+                });
+            }
+            let left = self.options.max_append_wait - waited;
+            guard = self
+                .room
+                .wait_timeout(guard, left.min(Duration::from_millis(100)))
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+    }
+
+    /// Tells appenders waiting for room that a seal trimmed the tail.
+    pub(crate) fn made_room(&self, tail: &Tail) {
+        self.tail_memory.store(tail.memory(), Ordering::Relaxed);
+        drop(lock(&self.room_lock));
+        self.room.notify_all();
+    }
+
+    /// Wakes the background thread (to seal).
+    pub(crate) fn wake_background(&self) {
+        *lock(&self.wake) = true;
+        self.woken.notify_all();
+    }
+
+    /// True when the tail is large enough to seal: by `seal_after_bytes`, or at half the memory
+    /// budget's share for the tail whatever the options say.
+    fn seal_due_by_size(&self, tail: &Tail) -> bool {
+        self.options.seal_after_bytes.is_some_and(|limit| tail.bytes() >= limit)
+            || tail.memory() >= self.options.tail_limit() / 2
     }
 
     /// Makes offsets below `end` visible to readers and wakes followers.
@@ -671,13 +807,19 @@ impl Shared {
                     last_sync = Instant::now();
                     let end = lock(&self.log).next_offset;
                     if let Err(err) = self.sync_through(end) {
-                        self.note_background_error(format!("background fsync: {err}"));
+                        self.note_background_error(format!("background fsync: {}", err.chain()));
                     }
                 }
             }
             if self.seal_due() {
-                if let Err(err) = self.seal() {
-                    self.note_background_error(format!("automatic seal: {err}"));
+                match self.seal() {
+                    Err(err) => self.note_background_error(format!("automatic seal: {}", err.chain())),
+                    Ok(_) if self.options.auto_compact => {
+                        if let Err(err) = self.compact() {
+                            self.note_background_error(format!("automatic compaction: {}", err.chain()));
+                        }
+                    }
+                    Ok(_) => {}
                 }
             }
             self.delete_obsolete();
@@ -704,7 +846,7 @@ impl Shared {
 
     fn seal_due(&self) -> bool {
         let view = self.read_view();
-        let by_bytes = self.options.seal_after_bytes.is_some_and(|limit| view.tail.bytes() >= limit);
+        let by_bytes = self.seal_due_by_size(&view.tail);
         let by_age = match (self.options.seal_after_age, view.tail.oldest_append_ms()) {
             (Some(age), Some(oldest)) => now_ms().saturating_sub(oldest) >= age.as_millis() as u64,
             _ => false,

@@ -147,10 +147,11 @@ fn check_partitions(dir: &Path, manifest: &Manifest, report: &mut VerifyReport) 
         if !verified.is_ok() {
             report.problems.push(format!("{}: {verified:?}", meta.file));
         }
-        let (lo, hi) = window_bounds(meta.window, manifest.partition_window);
+        let lo = window_bounds(meta.window, manifest.partition_window).0;
+        let hi = window_bounds(meta.last_window(), manifest.partition_window).1;
         if let Some((min, max)) = db.time_range() {
             if i128::from(min) < lo || i128::from(max) >= hi {
-                report.problems.push(format!("{}: timestamps {min}..={max} leave its window", meta.file));
+                report.problems.push(format!("{}: timestamps {min}..={max} leave its windows", meta.file));
             }
             if (min, max) != (meta.min_ts, meta.max_ts) {
                 report.problems.push(format!(

@@ -30,6 +30,28 @@ impl TimeUnit {
     }
 }
 
+impl From<TimeUnit> for esdb_store::TimeUnit {
+    fn from(unit: TimeUnit) -> esdb_store::TimeUnit {
+        match unit {
+            TimeUnit::S => esdb_store::TimeUnit::Seconds,
+            TimeUnit::Ms => esdb_store::TimeUnit::Milliseconds,
+            TimeUnit::Us => esdb_store::TimeUnit::Microseconds,
+            TimeUnit::Ns => esdb_store::TimeUnit::Nanoseconds,
+        }
+    }
+}
+
+impl From<esdb_store::TimeUnit> for TimeUnit {
+    fn from(unit: esdb_store::TimeUnit) -> TimeUnit {
+        match unit {
+            esdb_store::TimeUnit::Seconds => TimeUnit::S,
+            esdb_store::TimeUnit::Milliseconds => TimeUnit::Ms,
+            esdb_store::TimeUnit::Microseconds => TimeUnit::Us,
+            esdb_store::TimeUnit::Nanoseconds => TimeUnit::Ns,
+        }
+    }
+}
+
 /// How a time between two ticks of the unit becomes an integer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rounding {

@@ -10,7 +10,7 @@ pub fn small_options(durability: Durability) -> StoreOptions {
     StoreOptions {
         durability,
         segment_bytes: 4096,
-        partition_window: 10,
+        partition_window: Some(10),
         seal_after_bytes: None,
         seal_after_age: None,
         dedupe_window: 5,

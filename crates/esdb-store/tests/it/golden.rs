@@ -1,7 +1,9 @@
 //! Store directories written by each layout version (`fixtures/store/v1`, by the release
-//! before layout 2, and `fixtures/store/v2`): the activity example, 8 events sealed into a
-//! partition and 6 in the unsealed log. Every version stays readable; a writer upgrades a
-//! version-1 store in place without losing or repeating an event.
+//! before layout 2, `fixtures/store/v2` and `fixtures/store/v3`): the activity example, 8 events
+//! sealed and 6 in the unsealed log. In v3 the store records its time unit, its windows are 2
+//! seconds wide and the 8 sealed events were compacted from 3 windows into one partition
+//! (`last_window`). Every version stays readable; a writer upgrades older ones in place without
+//! losing or repeating an event.
 
 use std::path::{Path, PathBuf};
 
@@ -71,7 +73,7 @@ fn check(store: &Store, context: &str) {
 
 #[test]
 fn every_layout_version_stays_readable() {
-    for version in ["v1", "v2"] {
+    for version in ["v1", "v2", "v3"] {
         let reader = Store::open_read_only(fixture(version)).unwrap();
         assert_eq!(reader.info().unwrap().manifest.sealed_through, 8, "{version}");
         check(&reader, &format!("{version} read-only"));
@@ -85,7 +87,7 @@ fn a_writer_upgrades_a_version_1_store_in_place() {
     let options = StoreOptions { durability: Durability::Sync, ..StoreOptions::default() };
     let store = Store::open(dir.path(), options.clone()).unwrap();
     let manifest = store.info().unwrap().manifest;
-    assert_eq!(manifest.version, 2);
+    assert_eq!(manifest.version, 3);
     assert_eq!(manifest.store_id.len(), 32);
     check(&store, "upgraded");
     // The dedupe window came through: a retry of e3 is not stored again.
@@ -98,4 +100,23 @@ fn a_writer_upgrades_a_version_1_store_in_place() {
     assert!(store.verify().is_ok());
     // The version-1 segments and partition are still read beside the version-2 ones.
     assert!(dir.path().join("partitions/0000000000-w16244.esdb").exists());
+}
+
+#[test]
+fn a_writer_upgrades_a_version_2_store_and_keeps_a_version_3_one() {
+    let dir = copy("v2");
+    let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
+    let manifest = store.info().unwrap().manifest;
+    assert_eq!((manifest.version, manifest.time_unit.as_deref()), (3, None));
+    assert!(manifest.partitions.iter().all(|p| p.last_window() == p.window));
+    check(&store, "upgraded from v2");
+    drop(store);
+    let dir = copy("v3");
+    let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
+    let manifest = store.info().unwrap().manifest;
+    assert_eq!((manifest.partition_window, manifest.time_unit.as_deref()), (2, Some("s")));
+    assert_eq!(manifest.partitions.len(), 1);
+    assert!(manifest.partitions[0].last_window() > manifest.partitions[0].window);
+    check(&store, "v3 written");
+    assert_eq!(store.append(NewEvent::new("1", 1403534921, "retry").id("e3")).unwrap(), 2);
 }

@@ -7,3 +7,4 @@ mod dependability;
 mod golden;
 mod model;
 mod recovery;
+mod scale;

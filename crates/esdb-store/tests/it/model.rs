@@ -37,8 +37,10 @@ enum Op {
     RetainLog {
         max_bytes: u64,
     },
+    /// Retention by partition age as of time `now`.
     RetainPartitions {
         max_age: i64,
+        now: i64,
     },
     Reopen,
     Check {
@@ -81,7 +83,7 @@ fn op() -> impl Strategy<Value = Op> {
         2 => Just(Op::Seal),
         1 => Just(Op::Compact),
         1 => (0u64..20_000).prop_map(|max_bytes| Op::RetainLog { max_bytes }),
-        1 => (0i64..40).prop_map(|max_age| Op::RetainPartitions { max_age }),
+        1 => (0i64..40, -25i64..100).prop_map(|(max_age, now)| Op::RetainPartitions { max_age, now }),
         1 => Just(Op::Reopen),
         2 => any::<u64>().prop_map(|seed| Op::Check { seed }),
         1 => proptest::collection::vec(spec(), 1..4).prop_map(Op::FailingFsync),
@@ -331,20 +333,40 @@ fn run(ops: Vec<Op>, durability: Durability) {
                 let oldest_kept_for_a_reason = oldest.end.is_none_or(|end| end > info.manifest.sealed_through);
                 assert!(info.log_bytes <= max_bytes || oldest_kept_for_a_reason, "{info:?}");
             }
-            Op::RetainPartitions { max_age } => {
+            Op::RetainPartitions { max_age, now } => {
                 let retention =
                     Retention { partitions: PartitionRetention { max_age: Some(max_age) }, ..Retention::default() };
-                let report = store.retain_with(&retention).unwrap();
+                // A partition goes once its last window ended `max_age` before `now`; an event
+                // is in a partition whose windows hold its timestamp and whose offsets its
+                // offset. Partitions sharing a window hold disjoint offset ranges, a higher seq
+                // the later ones, so taking events in offset order, each goes to the oldest such
+                // partition not yet full (which tells them apart also after a repair that lost
+                // the offset ranges).
+                let mut before = store.info().unwrap().manifest.partitions;
+                before.sort_by_key(|p| p.seq);
+                let mut room: Vec<u64> = before.iter().map(|p| p.events).collect();
+                let report = store.retain_at(&retention, now).unwrap();
                 partitions_dropped |= report.partitions > 0;
-                let newest = model.events.iter().filter(|e| e.sealed && !e.dropped).map(|e| e.spec.ts).max();
-                if let Some(newest) = newest {
-                    for event in model.events.iter_mut().filter(|e| e.sealed) {
-                        let window_end = (event.spec.ts.div_euclid(WINDOW) + 1) * WINDOW;
-                        if window_end <= newest - max_age {
-                            event.dropped = true;
-                        }
+                let mut dropped_events = 0;
+                model.events.sort_by_key(|e| e.offset);
+                for event in model.events.iter_mut().filter(|e| e.sealed && !e.dropped) {
+                    let window = event.spec.ts.div_euclid(WINDOW);
+                    let idx = (0..before.len())
+                        .find(|&idx| {
+                            let p = &before[idx];
+                            room[idx] > 0
+                                && (p.window..=p.last_window()).contains(&window)
+                                && (p.first_offset..=p.last_offset).contains(&event.offset)
+                        })
+                        .expect("every sealed event is in a partition");
+                    room[idx] -= 1;
+                    let home = &before[idx];
+                    if (home.last_window() + 1) * WINDOW <= now - max_age {
+                        event.dropped = true;
+                        dropped_events += 1;
                     }
                 }
+                assert_eq!(report.partition_events, dropped_events);
             }
             Op::Reopen => {
                 drop(store);

@@ -2,13 +2,14 @@
 
 use std::collections::BTreeSet;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{anyhow, Context, Result};
 use arrow_array::builder::{Int64Builder, ListBuilder, StringBuilder};
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema};
+use bytes::Bytes;
 use clap::ValueEnum;
 use esdb_read::Db;
 
@@ -60,28 +61,114 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<Outcome> {
     let db = super::open_db(&args.file)?;
-    let out = output::open(args.output.as_deref())?;
-    let bar = progress::events(db.len(), args.quiet, "exporting");
-    match args.format {
-        ExportFormat::Jsonl => jsonl(&db, out, &mut || bar.inc(1))?,
-        ExportFormat::Csv => csv(&db, out, &mut || bar.inc(1))?,
-        ExportFormat::Parquet => parquet(&db, out, &mut || bar.inc(1))?,
-    }
-    bar.finish_and_clear();
+    export(&Input::File(&db), args.output.as_deref(), args.format, args.quiet)?;
     Ok(Outcome::Ok)
 }
 
-fn jsonl(db: &Db, mut out: Sink, tick: &mut dyn FnMut()) -> Result<()> {
+/// Writes every event of `input` to `output` (standard output when `None`) in `format`.
+pub fn export(input: &Input<'_>, output: Option<&Path>, format: ExportFormat, quiet: bool) -> Result<()> {
+    let out = output::open(output)?;
+    let bar = progress::events(input.events()?, quiet, "exporting");
+    match format {
+        ExportFormat::Jsonl => jsonl(input, out, &mut || bar.inc(1))?,
+        ExportFormat::Csv => csv(input, out, &mut || bar.inc(1))?,
+        ExportFormat::Parquet => parquet(input, out, &mut || bar.inc(1))?,
+    }
+    bar.finish_and_clear();
+    Ok(())
+}
+
+/// What `export` reads: one ESDB file, or a store's partitions and unsealed log together.
+pub enum Input<'a> {
+    /// An ESDB file.
+    File(&'a Db),
+    /// A store.
+    Store(&'a esdb_store::Store),
+}
+
+/// The events of one space, as export reads them.
+type Recs<'r> = dyn Iterator<Item = Result<Rec>> + 'r;
+
+/// One event as export writes it.
+struct Rec {
+    timestamp: i64,
+    grouping: Bytes,
+    indexes: Vec<(Bytes, Bytes)>,
+    data: Bytes,
+}
+
+impl Input<'_> {
+    fn events(&self) -> Result<u64> {
+        Ok(match self {
+            Input::File(db) => db.len(),
+            Input::Store(store) => store.spaces()?.iter().map(|space| space.events).sum(),
+        })
+    }
+
+    /// The index names of every event, ascending.
+    fn index_names(&self) -> Result<Vec<Vec<u8>>> {
+        match self {
+            Input::File(db) => {
+                let mut indexes = BTreeSet::new();
+                for space in db.spaces() {
+                    for name in space?.index_names() {
+                        indexes.insert(name?.to_vec());
+                    }
+                }
+                Ok(indexes.into_iter().collect())
+            }
+            Input::Store(store) => Ok(store.index_names()?.iter().map(|name| name.to_vec()).collect()),
+        }
+    }
+
+    /// Calls `each` for every space in id order with its events in (timestamp, insertion) order.
+    fn each_space(&self, each: &mut dyn FnMut(&[u8], &mut Recs<'_>) -> Result<()>) -> Result<()> {
+        match self {
+            Input::File(db) => {
+                for space in db.spaces() {
+                    let space = space?;
+                    let mut records = space.records()?.map(|record| {
+                        let record = record?;
+                        Ok(Rec {
+                            timestamp: record.event.timestamp(),
+                            grouping: record.grouping,
+                            indexes: record.indexes,
+                            data: record.event.into_data(),
+                        })
+                    });
+                    each(space.id(), &mut records)?;
+                }
+            }
+            Input::Store(store) => {
+                for summary in store.spaces()? {
+                    let Some(space) = store.space(&summary.id)? else { continue };
+                    let mut records = space.records()?.map(|record| {
+                        let record = record?;
+                        Ok(Rec {
+                            timestamp: record.timestamp,
+                            grouping: record.grouping,
+                            indexes: record.indexes,
+                            data: record.data,
+                        })
+                    });
+                    each(&summary.id, &mut records)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn jsonl(input: &Input<'_>, mut out: Sink, tick: &mut dyn FnMut()) -> Result<()> {
     let mut line = String::new();
-    for space in db.spaces() {
-        let space = space?;
-        for record in space.records()? {
+    input.each_space(&mut |id, records| {
+        for record in records {
             let record = record?;
             line.clear();
             line.push('{');
-            json::write_bytes(&mut line, "space", space.id());
+            json::write_bytes(&mut line, "space", id);
             line.push_str(",\"timestamp\":");
-            line.push_str(&record.event.timestamp().to_string());
+            line.push_str(&record.timestamp.to_string());
             line.push(',');
             json::write_bytes(&mut line, "grouping", &record.grouping);
             line.push_str(",\"indexes\":[");
@@ -96,12 +183,13 @@ fn jsonl(db: &Db, mut out: Sink, tick: &mut dyn FnMut()) -> Result<()> {
                 line.push('}');
             }
             line.push_str("],");
-            json::write_export_data(&mut line, "data", record.event.data());
+            json::write_export_data(&mut line, "data", &record.data);
             line.push_str("}\n");
             out.write_all(line.as_bytes())?;
             tick();
         }
-    }
+        Ok(())
+    })?;
     out.finish()
 }
 
@@ -112,14 +200,8 @@ struct Columns {
 }
 
 impl Columns {
-    fn of(db: &Db) -> Result<Columns> {
-        let mut indexes = BTreeSet::new();
-        for space in db.spaces() {
-            for name in space?.index_names() {
-                indexes.insert(name?.to_vec());
-            }
-        }
-        let indexes: Vec<Vec<u8>> = indexes.into_iter().collect();
+    fn of(input: &Input<'_>) -> Result<Columns> {
+        let indexes = input.index_names()?;
         let mut names: Vec<String> = ["space", "timestamp", "grouping"].map(String::from).to_vec();
         for index in &indexes {
             let name = std::str::from_utf8(index)
@@ -142,15 +224,13 @@ struct Row<'r> {
     data: &'r str,
 }
 
-/// Calls `emit` for every event of `db` as a [`Row`].
-fn rows(db: &Db, columns: &Columns, emit: &mut dyn FnMut(Row<'_>) -> Result<()>) -> Result<()> {
-    for space in db.spaces() {
-        let space = space?;
-        let id = space.id().to_vec();
-        let space_text = text(&id, "space id", &id, None)?;
-        for record in space.records()? {
+/// Calls `emit` for every event of `input` as a [`Row`].
+fn rows(input: &Input<'_>, columns: &Columns, emit: &mut dyn FnMut(Row<'_>) -> Result<()>) -> Result<()> {
+    input.each_space(&mut |id, records| {
+        let space_text = text(id, "space id", id, None)?;
+        for record in records {
             let record = record?;
-            let ts = record.event.timestamp();
+            let ts = record.timestamp;
             let at = Some(ts);
             let mut indexes = vec![Vec::new(); columns.indexes.len()];
             for (name, value) in &record.indexes {
@@ -158,18 +238,18 @@ fn rows(db: &Db, columns: &Columns, emit: &mut dyn FnMut(Row<'_>) -> Result<()>)
                     .indexes
                     .binary_search_by(|n| n.as_slice().cmp(name))
                     .map_err(|_| anyhow!("index {} of an event is not in the file's catalog", display_bytes(name)))?;
-                indexes[column].push(text(value, "index value", &id, at)?);
+                indexes[column].push(text(value, "index value", id, at)?);
             }
             emit(Row {
                 space: space_text,
                 timestamp: ts,
-                grouping: text(&record.grouping, "grouping", &id, at)?,
+                grouping: text(&record.grouping, "grouping", id, at)?,
                 indexes,
-                data: text(record.event.data(), "data", &id, at)?,
+                data: text(&record.data, "data", id, at)?,
             })?;
         }
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 /// `bytes` as text, or an error naming the event.
@@ -180,12 +260,12 @@ fn text<'b>(bytes: &'b [u8], what: &str, space: &[u8], ts: Option<i64>) -> Resul
     })
 }
 
-fn csv(db: &Db, out: Sink, tick: &mut dyn FnMut()) -> Result<()> {
-    let columns = Columns::of(db)?;
+fn csv(input: &Input<'_>, out: Sink, tick: &mut dyn FnMut()) -> Result<()> {
+    let columns = Columns::of(input)?;
     let mut writer = ::csv::Writer::from_writer(out);
     writer.write_record(&columns.names)?;
     let mut cells: Vec<String> = Vec::with_capacity(columns.names.len());
-    rows(db, &columns, &mut |row| {
+    rows(input, &columns, &mut |row| {
         cells.clear();
         cells.push(row.space.to_owned());
         cells.push(row.timestamp.to_string());
@@ -209,8 +289,8 @@ fn csv(db: &Db, out: Sink, tick: &mut dyn FnMut()) -> Result<()> {
 /// Rows per Parquet row group batch.
 const BATCH_ROWS: usize = 64 * 1024;
 
-fn parquet(db: &Db, out: Sink, tick: &mut dyn FnMut()) -> Result<()> {
-    let columns = Columns::of(db)?;
+fn parquet(input: &Input<'_>, out: Sink, tick: &mut dyn FnMut()) -> Result<()> {
+    let columns = Columns::of(input)?;
     let mut fields = vec![
         Field::new("space", DataType::Utf8, false),
         Field::new("timestamp", DataType::Int64, false),
@@ -228,15 +308,17 @@ fn parquet(db: &Db, out: Sink, tick: &mut dyn FnMut()) -> Result<()> {
     let mut writer = parquet::arrow::ArrowWriter::try_new(out, schema.clone(), Some(properties))
         .context("cannot start the Parquet file")?;
     let mut batch = Batch::new(columns.indexes.len());
-    rows(db, &columns, &mut |row| {
+    let mut written = 0u64;
+    rows(input, &columns, &mut |row| {
         batch.push(&row);
+        written += 1;
         tick();
         if batch.len == BATCH_ROWS {
             writer.write(&batch.finish(&schema)?).context("cannot write Parquet")?;
         }
         Ok(())
     })?;
-    if batch.len > 0 || db.is_empty() {
+    if batch.len > 0 || written == 0 {
         writer.write(&batch.finish(&schema)?).context("cannot write Parquet")?;
     }
     let out = writer.into_inner().context("cannot finish the Parquet file")?;

@@ -9,6 +9,7 @@ use clap::{Subcommand, ValueEnum};
 use esdb_store::{Durability, LogRetention, NewEvent, PartitionRetention, Retention, Store, StoreOptions};
 use serde_json::{Map, Value};
 
+use super::export::{self, ExportFormat};
 use super::import::{FieldSpec, Fields};
 use super::scan::{ScanFlags, Selection};
 use crate::output::{self, display_bytes};
@@ -20,6 +21,8 @@ Examples:
   producer | esdb store append events/ --space user --timestamp time --index type --id event_id
   esdb store read events/ --from 0 --follow
   esdb store scan events/ user-1 --index type=purchase --reverse --limit 10
+  esdb store spaces events/ --counts
+  esdb store export events/ --format parquet -o events.parquet
   esdb store seal events/ && esdb store compact events/
   esdb store retain events/ --log-max-age 604800 --partition-max-age 31536000
   esdb store verify events/ || esdb store repair events/";
@@ -37,6 +40,8 @@ enum Command {
     Append(AppendArgs),
     Read(ReadArgs),
     Scan(ScanArgs),
+    Spaces(SpacesArgs),
+    Export(ExportArgs),
     /// Move the unsealed log into ESDB partitions, one or more per time window.
     Seal(DirArgs),
     /// Merge the partitions of each window that has several into one.
@@ -130,12 +135,26 @@ struct AppendArgs {
     /// Store only this field as the event data instead of the whole record.
     #[arg(long, value_name = "FIELD")]
     data: Option<String>,
-    /// Unit of the stored timestamps; RFC 3339 input is converted to it.
-    #[arg(long, value_enum, default_value_t = TimeUnit::S)]
-    time_unit: TimeUnit,
-    /// Width of a partition's time window in timestamp units (for a new store).
-    #[arg(long, value_name = "N", default_value_t = 86_400)]
-    partition_window: i64,
+    /// Unit of the stored timestamps, recorded by a new store (default s); RFC 3339 input is
+    /// converted to it. For an existing store: its recorded unit, and an error if another is given.
+    #[arg(long, value_enum)]
+    time_unit: Option<TimeUnit>,
+    /// Width of a partition's time window in timestamp units, recorded by a new store (default
+    /// 86400). For an existing store: an error if it differs from the recorded one.
+    #[arg(long, value_name = "N")]
+    partition_window: Option<i64>,
+    /// Seal the unsealed log into partitions once it holds this many bytes (0: never by size).
+    #[arg(long, value_name = "BYTES", default_value_t = 64 << 20)]
+    seal_after_bytes: u64,
+    /// Seal once the oldest unsealed event was appended this many seconds ago (0: never by age).
+    #[arg(long, value_name = "SECONDS", default_value_t = 600)]
+    seal_after_secs: u64,
+    /// Memory for unsealed events and sealing them; appends wait for a seal beyond it.
+    #[arg(long, value_name = "BYTES", default_value_t = 256 << 20)]
+    memory_budget: u64,
+    /// Refuse events stamped more than this many seconds ahead of the clock (0: no limit).
+    #[arg(long, value_name = "SECONDS", default_value_t = 86_400)]
+    max_future_skew: u64,
 }
 
 /// Print the log in offset order: {"offset":…,"space":…,"timestamp":…,"data":…} per line.
@@ -160,6 +179,40 @@ struct ScanArgs {
     space: String,
     #[command(flatten)]
     flags: ScanFlags,
+}
+
+/// List the spaces of the store, one id per line, in ascending order, as `esdb spaces`.
+///
+/// Across sealed partitions and the unsealed log. With --counts each line is
+/// `ID<TAB>EVENTS<TAB>MIN_TS<TAB>MAX_TS`. Ids that are not printable UTF-8 are shown with escapes
+/// such as `\xff`, which `esdb store scan` takes back.
+#[derive(Debug, clap::Args)]
+struct SpacesArgs {
+    /// The store directory.
+    dir: PathBuf,
+    /// Add the event count and time bounds of each space.
+    #[arg(long)]
+    counts: bool,
+}
+
+/// Write every event of the store, as `esdb export` of one file holding the same events.
+///
+/// Sealed partitions and the unsealed log together; spaces in id order, events within a space in
+/// (timestamp, offset) order.
+#[derive(Debug, clap::Args)]
+struct ExportArgs {
+    /// The store directory.
+    dir: PathBuf,
+    /// Write to this new file instead of standard output (`-`: standard output). The file
+    /// appears only once complete.
+    #[arg(short, long, value_name = "OUT")]
+    output: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ExportFormat::Jsonl)]
+    format: ExportFormat,
+    /// No progress bar.
+    #[arg(short, long)]
+    quiet: bool,
 }
 
 /// A store directory.
@@ -191,6 +244,12 @@ pub fn run(args: Args) -> Result<Outcome> {
         Command::Append(args) => append(args),
         Command::Read(args) => read(args),
         Command::Scan(args) => scan(args),
+        Command::Spaces(args) => spaces(&args),
+        Command::Export(args) => {
+            let store = open_for_reading(&args.dir)?;
+            export::export(&export::Input::Store(&store), args.output.as_deref(), args.format, args.quiet)?;
+            Ok(Outcome::Ok)
+        }
         Command::Seal(args) => {
             let store = open_writable(&args.dir, StoreOptions::default())?;
             let report = store.seal()?;
@@ -228,8 +287,13 @@ pub fn run(args: Args) -> Result<Outcome> {
     }
 }
 
+/// The store for one maintenance command: no automatic seals.
 fn open_writable(dir: &Path, options: StoreOptions) -> Result<Store> {
-    let options = StoreOptions { seal_after_bytes: None, seal_after_age: None, ..options };
+    open_store(dir, StoreOptions { seal_after_bytes: None, seal_after_age: None, ..options })
+}
+
+/// The store for writing, with what opening recovered reported on standard error.
+fn open_store(dir: &Path, options: StoreOptions) -> Result<Store> {
     let store = Store::open(dir, options).map_err(cannot_open(dir))?;
     let recovery = store.recovery();
     if recovery.torn_bytes > 0 {
@@ -262,15 +326,28 @@ fn append(args: AppendArgs) -> Result<Outcome> {
         DurabilityArg::Sync => Durability::Sync,
         DurabilityArg::Buffered => Durability::Buffered { interval: Duration::from_millis(args.interval_ms.max(1)) },
     };
-    let options = StoreOptions { durability, partition_window: args.partition_window, ..StoreOptions::default() };
-    let store = open_writable(&args.dir, options)?;
+    let nonzero = |value: u64| (value > 0).then_some(value);
+    let new_store = esdb_store::Manifest::load(&args.dir).ok().flatten().is_none();
+    // A new store records seconds unless told otherwise; an existing one keeps what it records.
+    let time_unit = args.time_unit.or(new_store.then_some(TimeUnit::S));
+    let options = StoreOptions {
+        durability,
+        partition_window: args.partition_window,
+        time_unit: time_unit.map(Into::into),
+        seal_after_bytes: nonzero(args.seal_after_bytes),
+        seal_after_age: nonzero(args.seal_after_secs).map(Duration::from_secs),
+        memory_budget: args.memory_budget,
+        max_future_skew: nonzero(args.max_future_skew).map(Duration::from_secs),
+        ..StoreOptions::default()
+    };
+    let store = open_store(&args.dir, options)?;
     let spec = FieldSpec {
         space: &args.space,
         timestamp: &args.timestamp,
         grouping: args.grouping.as_deref(),
         indexes: &args.indexes,
         data: args.data.as_deref(),
-        time_unit: args.time_unit,
+        time_unit: store.time_unit().map_or(TimeUnit::S, Into::into),
     };
     let mut input = io::BufReader::with_capacity(1 << 16, io::stdin().lock());
     let mut out = io::stdout().lock();
@@ -387,6 +464,20 @@ fn scan(args: ScanArgs) -> Result<Outcome> {
         let event = event?;
         Ok((event.timestamp(), event.into_data()))
     }))?;
+    Ok(Outcome::Ok)
+}
+
+fn spaces(args: &SpacesArgs) -> Result<Outcome> {
+    let store = open_for_reading(&args.dir)?;
+    let mut out = output::open(None)?;
+    for space in store.spaces()? {
+        if args.counts {
+            writeln!(out, "{}\t{}\t{}\t{}", display_bytes(&space.id), space.events, space.min_ts, space.max_ts)?;
+        } else {
+            writeln!(out, "{}", display_bytes(&space.id))?;
+        }
+    }
+    out.flush()?;
     Ok(Outcome::Ok)
 }
 

@@ -8,5 +8,6 @@ mod roundtrip;
 mod snapshots;
 mod store_kill;
 mod store_ops;
+mod store_scale;
 mod tutorial;
 mod usability;

@@ -1,6 +1,6 @@
 //! The README's tutorials work exactly as written: every `esdb` line between each pair of
 //! tutorial markers runs successfully, in order, from a copy of the repository's `examples/`
-//! directory (`< FILE` feeds the file to standard input).
+//! directory (`< FILE` feeds the file to standard input, `| head -N` keeps N lines of the output).
 
 use std::path::Path;
 
@@ -10,6 +10,8 @@ use crate::common::Scratch;
 struct Line {
     args: Vec<String>,
     stdin: Option<String>,
+    /// `N` of a `| head -N` after the command.
+    head: Option<usize>,
 }
 
 fn tutorial_commands(marker: &str) -> Vec<Line> {
@@ -22,11 +24,18 @@ fn tutorial_commands(marker: &str) -> Vec<Line> {
         .lines()
         .filter(|line| line.starts_with("esdb "))
         .map(|line| {
+            let (line, head) = match line.split_once(" | ") {
+                Some((command, filter)) => {
+                    let n = filter.trim().strip_prefix("head -").and_then(|n| n.parse().ok());
+                    (command, Some(n.unwrap_or_else(|| panic!("the tutorial runner knows only `| head -N`: {filter}"))))
+                }
+                None => (line, None),
+            };
             let (command, stdin) = match line.split_once(" < ") {
                 Some((command, file)) => (command, Some(file.trim().to_owned())),
                 None => (line, None),
             };
-            Line { args: command.split_whitespace().skip(1).map(str::to_owned).collect(), stdin }
+            Line { args: command.split_whitespace().skip(1).map(str::to_owned).collect(), stdin, head }
         })
         .collect()
 }
@@ -49,7 +58,11 @@ fn run_tutorial(s: &Scratch, marker: &str) -> (Vec<Line>, Vec<String>) {
         }
         let output = cmd.output().unwrap();
         assert!(output.status.success(), "esdb {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
-        outputs.push(String::from_utf8(output.stdout).unwrap());
+        let stdout = String::from_utf8(output.stdout).unwrap();
+        outputs.push(match line.head {
+            Some(n) => stdout.split_inclusive('\n').take(n).collect(),
+            None => stdout,
+        });
     }
     (commands, outputs)
 }
@@ -78,5 +91,11 @@ fn readme_store_tutorial_runs_as_written() {
     let purchases = &outputs[2];
     assert_eq!(purchases.lines().count(), 1, "{purchases}");
     assert!(purchases.contains("126.99"), "{purchases}");
+    assert_eq!(
+        outputs[3],
+        "1\t5\t1403534919\t1403534923\n2\t3\t1403534919\t1403534921\n3\t6\t1403534919\t1403534923\n"
+    );
+    assert!(outputs[4].starts_with("space,timestamp,grouping,type,data\n"), "{}", outputs[4]);
+    assert_eq!(outputs[4].lines().count(), 3);
     assert!(outputs.iter().any(|out| out.ends_with("ok\n")), "verify printed ok");
 }

@@ -1,0 +1,179 @@
+//! The store in operation (issue 13): memory bounded for any volume appended, appends that wait
+//! for sealing instead of growing, recorded options, and time measured against the clock.
+
+use std::io;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use esdb_store::io::{IoHook, IoOp};
+use esdb_store::{Durability, Error, NewEvent, PartitionRetention, Retention, Store, StoreOptions, TimeUnit};
+
+use crate::common::buffered;
+
+fn now_secs() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64
+}
+
+/// A 4 MiB budget (1 MiB of it for sealing) and seals by size only.
+fn budgeted() -> StoreOptions {
+    StoreOptions {
+        durability: buffered(),
+        memory_budget: 4 << 20,
+        seal_memory_budget: 1 << 20,
+        seal_after_bytes: Some(1 << 20),
+        seal_after_age: None,
+        partition_window: Some(100),
+        ..StoreOptions::default()
+    }
+}
+
+fn batch(from: u64, n: u64) -> Vec<NewEvent> {
+    (from..from + n).map(|i| NewEvent::new(format!("s{}", i % 50), (i % 1000) as i64, "x".repeat(200))).collect()
+}
+
+#[test]
+fn the_unsealed_tail_stays_within_the_memory_budget_whatever_is_appended() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = budgeted();
+    let store = Store::open(dir.path(), options.clone()).unwrap();
+    let limit = options.memory_budget - options.seal_memory_budget as u64;
+    let (n, per_batch) = (100_000u64, 1_000u64);
+    let mut peak = 0;
+    for from in (0..n).step_by(per_batch as usize) {
+        store.append_batch(&batch(from, per_batch)).unwrap();
+        peak = peak.max(store.info().unwrap().tail_memory);
+    }
+    // About 24 MiB of log went through a 3 MiB tail: at most one batch past the limit.
+    let one_batch = per_batch * 300;
+    assert!(peak <= limit + one_batch, "tail peaked at {peak} bytes, limit {limit}");
+    assert!(store.info().unwrap().manifest.partitions.len() > 4, "sealed on its own");
+    store.sync().unwrap();
+    let total: u64 = (0..50).map(|s| store.space(format!("s{s}")).unwrap().map_or(0, |space| space.len())).sum();
+    assert_eq!(total, n, "nothing lost on the way");
+    assert_eq!(store.read_from(0).unwrap().count() as u64, n);
+}
+
+/// Fails creating any partition while `fail` is set.
+#[derive(Debug, Default)]
+struct FailSeals {
+    fail: AtomicBool,
+}
+
+impl IoHook for FailSeals {
+    fn before(&self, op: IoOp, path: &Path) -> io::Result<()> {
+        let partition = path.to_string_lossy().contains("partitions");
+        if op == IoOp::Create && partition && self.fail.load(Ordering::SeqCst) {
+            return Err(io::Error::other("injected: disk full"));
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn appends_wait_for_a_seal_that_is_behind_and_fail_after_max_append_wait() {
+    let dir = tempfile::tempdir().unwrap();
+    let hook = Arc::new(FailSeals::default());
+    hook.fail.store(true, Ordering::SeqCst);
+    let options = StoreOptions { max_append_wait: Duration::from_millis(300), ..budgeted() };
+    let store = Store::open_with_io(dir.path(), options, hook.clone()).unwrap();
+    let mut appended = 0;
+    let err = loop {
+        match store.append_batch(&batch(appended, 1_000)) {
+            Ok(_) => appended += 1_000,
+            Err(err) => break err,
+        }
+        assert!(appended < 100_000, "appends never waited");
+    };
+    match &err {
+        Error::Stalled { tail_memory, limit, reason, .. } => {
+            assert!(tail_memory >= limit);
+            assert!(reason.as_deref().is_some_and(|r| r.contains("disk full")), "{err}");
+        }
+        other => panic!("expected Stalled, got {other}"),
+    }
+    // Nothing of the refused batch went in; once seals succeed again appends go on.
+    assert_eq!(store.next_offset(), appended);
+    hook.fail.store(false, Ordering::SeqCst);
+    store.append_batch(&batch(appended, 1_000)).unwrap();
+    assert_eq!(store.read_from(0).unwrap().count() as u64, appended + 1_000);
+}
+
+#[test]
+fn recorded_options_are_kept_and_a_different_value_names_both() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = StoreOptions {
+        partition_window: Some(3_600),
+        time_unit: Some(TimeUnit::Milliseconds),
+        ..StoreOptions::default()
+    };
+    drop(Store::open(dir.path(), options).unwrap());
+    // Not given: the recorded values.
+    let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
+    assert_eq!(store.info().unwrap().manifest.partition_window, 3_600);
+    assert_eq!(store.time_unit(), Some(TimeUnit::Milliseconds));
+    drop(store);
+    let window = StoreOptions { partition_window: Some(86_400), ..StoreOptions::default() };
+    let err = Store::open(dir.path(), window).unwrap_err();
+    assert!(matches!(err, Error::OptionMismatch { option: "partition_window", .. }), "{err}");
+    assert_eq!(err.to_string(), "the store records partition_window 3600, but 86400 was given");
+    let unit = StoreOptions { time_unit: Some(TimeUnit::Seconds), ..StoreOptions::default() };
+    let err = Store::open(dir.path(), unit).unwrap_err();
+    assert_eq!(err.to_string(), "the store records time_unit ms, but s was given");
+    // A store that records no unit takes one once.
+    let dir = tempfile::tempdir().unwrap();
+    drop(Store::open(dir.path(), StoreOptions::default()).unwrap());
+    assert_eq!(Store::open_read_only(dir.path()).unwrap().time_unit(), None);
+    drop(Store::open(dir.path(), unit_options(TimeUnit::Seconds)).unwrap());
+    assert_eq!(Store::open_read_only(dir.path()).unwrap().time_unit(), Some(TimeUnit::Seconds));
+}
+
+fn unit_options(unit: TimeUnit) -> StoreOptions {
+    StoreOptions { durability: Durability::Sync, time_unit: Some(unit), ..StoreOptions::default() }
+}
+
+#[test]
+fn a_producer_clock_far_ahead_is_refused_and_cannot_make_history_look_old() {
+    // See: issue 13, "one far-future timestamp wipes history".
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), unit_options(TimeUnit::Seconds)).unwrap();
+    let now = now_secs();
+    let year_2100 = 4_102_444_800;
+    let err = store.append_batch(&[NewEvent::new("a", now, "fine"), NewEvent::new("a", year_2100, "bad")]).unwrap_err();
+    match err {
+        Error::FutureTimestamp { event, timestamp, max, unit, .. } => {
+            assert_eq!((event, timestamp, max, unit), (1, year_2100, 86_400, TimeUnit::Seconds));
+        }
+        other => panic!("expected FutureTimestamp, got {other}"),
+    }
+    assert_eq!(store.next_offset(), 0, "no event of the batch went in");
+    drop(store);
+
+    // Even with the limit off, retention measures against the clock, not the newest event.
+    let options = StoreOptions { max_future_skew: None, ..unit_options(TimeUnit::Seconds) };
+    let store = Store::open(dir.path(), options).unwrap();
+    let recent: Vec<NewEvent> = (0..3_000).map(|i| NewEvent::new("a", now - 3_600 - i, "recent")).collect();
+    store.append_batch(&recent).unwrap();
+    store.append(NewEvent::new("a", year_2100, "from a bad clock")).unwrap();
+    store.seal().unwrap();
+    let one_year = Retention { partitions: PartitionRetention { max_age: Some(31_536_000) }, ..Retention::default() };
+    let report = store.retain_with(&one_year).unwrap();
+    assert_eq!(report.partition_events, 0);
+    assert_eq!(store.space("a").unwrap().unwrap().len(), 3_001);
+    let two_days_later = now + 2 * 86_400;
+    let one_day = Retention { partitions: PartitionRetention { max_age: Some(86_400) }, ..Retention::default() };
+    assert_eq!(store.retain_at(&one_day, two_days_later).unwrap().partition_events, 3_000);
+}
+
+#[test]
+fn retention_by_age_needs_a_time_unit() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
+    store.append(NewEvent::new("a", 5, "x")).unwrap();
+    store.seal().unwrap();
+    let age = Retention { partitions: PartitionRetention { max_age: Some(10) }, ..Retention::default() };
+    let err = store.retain_with(&age).unwrap_err();
+    assert!(matches!(err, Error::NoTimeUnit { .. }), "{err}");
+    assert_eq!(store.retain_at(&age, 86_400 * 3).unwrap().partition_events, 1);
+}
