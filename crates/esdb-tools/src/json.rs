@@ -1,7 +1,8 @@
 //! How bytes appear in JSON output, and how they are read back.
 //!
-//! - `scan` embeds event data as JSON when it is valid JSON, else as a string when it is UTF-8,
-//!   else as base64 under `data_b64`.
+//! - `scan` and `store read` embed event data as written when it is one valid JSON value on one
+//!   line without surrounding whitespace, else as a string when it is UTF-8, else as base64 under
+//!   `data_b64`.
 //! - `export` must be lossless, so it embeds data as JSON only when the exact bytes come back
 //!   from the JSON text: a single JSON value that is not a string (a string would read back as
 //!   its contents), with no surrounding whitespace and no line breaks. Anything else is a string
@@ -31,24 +32,84 @@ fn as_raw_json(bytes: &[u8]) -> Option<Box<RawValue>> {
     (raw.get() == text && serde_json::from_str::<Value>(text).is_ok()).then_some(raw)
 }
 
-/// Inserts `bytes` under `key` for `scan`: JSON, else a string, else base64 under `key_b64`.
-pub fn insert_scan_data(map: &mut Map<String, Value>, key: &str, bytes: &[u8]) {
-    if let Some(raw) = as_raw_json(bytes) {
-        // Re-parsing keeps key order (preserve_order) and exact numbers for ordinary JSON.
-        if let Ok(value) = serde_json::from_str::<Value>(raw.get()) {
-            map.insert(key.to_owned(), value);
-            return;
+/// Writes `bytes` as the value of `key` for `scan` and `store read`, directly into a JSON
+/// object being built as text: as written when it is one JSON value on one line without
+/// surrounding whitespace (the stored bytes, never reformatted), else as [`write_bytes`].
+pub fn write_scan_data(out: &mut String, key: &str, bytes: &[u8]) {
+    match json_text(bytes) {
+        Some(text) => {
+            out.push_str(&serde_json::to_string(key).expect("a key serializes"));
+            out.push(':');
+            out.push_str(text);
         }
+        None => write_bytes(out, key, bytes),
     }
-    insert_bytes(map, key, bytes);
 }
 
-/// Inserts `bytes` under `key` as a string when UTF-8, else base64 under `key_b64`.
-pub fn insert_bytes(map: &mut Map<String, Value>, key: &str, bytes: &[u8]) {
-    match std::str::from_utf8(bytes) {
-        Ok(text) => map.insert(key.to_owned(), Value::String(text.to_owned())),
-        Err(_) => map.insert(format!("{key}_b64"), Value::String(b64().encode(bytes))),
-    };
+/// `bytes` as text when it is exactly one JSON value that any JSON reader takes back: valid
+/// (checked without building the value), on one line, without surrounding whitespace.
+fn json_text(bytes: &[u8]) -> Option<&str> {
+    let surrounded = |byte: Option<&u8>| matches!(byte, Some(b' ' | b'\t' | b'\n' | b'\r') | None);
+    if surrounded(bytes.first()) || surrounded(bytes.last()) || bytes.contains(&b'\n') || bytes.contains(&b'\r') {
+        return None;
+    }
+    let text = std::str::from_utf8(bytes).ok()?;
+    serde_json::from_str::<Readable>(text).ok()?;
+    Some(text)
+}
+
+/// Any JSON value that serde_json reads back, visited without being built: unlike
+/// [`serde::de::IgnoredAny`] it parses numbers, so that one no reader holds (`1e400`) fails.
+struct Readable;
+
+impl<'de> serde::Deserialize<'de> for Readable {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Readable, D::Error> {
+        deserializer.deserialize_any(ReadableVisitor)
+    }
+}
+
+struct ReadableVisitor;
+
+impl<'de> serde::de::Visitor<'de> for ReadableVisitor {
+    type Value = Readable;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Readable, E> {
+        Ok(Readable)
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<Readable, E> {
+        Ok(Readable)
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Readable, E> {
+        Ok(Readable)
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Readable, E> {
+        Ok(Readable)
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<Readable, E> {
+        Ok(Readable)
+    }
+
+    fn visit_unit<E>(self) -> Result<Readable, E> {
+        Ok(Readable)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Readable, A::Error> {
+        while seq.next_element::<Readable>()?.is_some() {}
+        Ok(Readable)
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Readable, A::Error> {
+        while map.next_entry::<serde::de::IgnoredAny, Readable>()?.is_some() {}
+        Ok(Readable)
+    }
 }
 
 /// Writes `bytes` as the value of `key` for `export`, directly into a JSON object being built as
@@ -140,15 +201,23 @@ mod tests {
     }
 
     #[test]
-    fn scan_embeds_json_and_falls_back() {
-        let mut map = Map::new();
-        insert_scan_data(&mut map, "data", br#"{"z":1,"a":2}"#);
-        assert_eq!(serde_json::to_string(&map).unwrap(), r#"{"data":{"z":1,"a":2}}"#);
-        let mut map = Map::new();
-        insert_scan_data(&mut map, "data", b"hi there");
-        assert_eq!(serde_json::to_string(&map).unwrap(), r#"{"data":"hi there"}"#);
-        let mut map = Map::new();
-        insert_scan_data(&mut map, "data", b"\xff");
-        assert_eq!(serde_json::to_string(&map).unwrap(), r#"{"data_b64":"/w=="}"#);
+    fn scan_data_is_written_as_stored_when_it_is_json() {
+        let written = |bytes: &[u8]| {
+            let mut line = String::from("{");
+            write_scan_data(&mut line, "data", bytes);
+            line.push('}');
+            serde_json::from_str::<Value>(&line).expect("the line is JSON");
+            line
+        };
+        for json in [&br#"{"z":1,"a":[2,{"b":null}]}"#[..], br#"{"a": 1.50}"#, br#"["x\u00e9",true]"#, b"42", b"\"q\""]
+        {
+            assert_eq!(written(json), format!("{{\"data\":{}}}", String::from_utf8_lossy(json)));
+        }
+        assert_eq!(written(b"plain text"), r#"{"data":"plain text"}"#);
+        assert_eq!(written(b" {\"a\":1}"), r#"{"data":" {\"a\":1}"}"#);
+        assert_eq!(written(b"{\n}"), r#"{"data":"{\n}"}"#);
+        assert_eq!(written(b"1e400"), r#"{"data":"1e400"}"#, "a number no reader holds goes out as text");
+        assert_eq!(written(b""), r#"{"data":""}"#);
+        assert_eq!(written(b"\xff"), r#"{"data_b64":"/w=="}"#);
     }
 }

@@ -6,7 +6,6 @@ use std::path::PathBuf;
 
 use anyhow::{anyhow, Context, Result};
 use clap::ValueEnum;
-use serde_json::{Map, Value};
 
 use crate::output::{self, display_bytes};
 use crate::timestamp::{self, TimeUnit};
@@ -130,6 +129,7 @@ impl ScanFlags {
         let events: Box<dyn Iterator<Item = _>> = if self.reverse { Box::new(events.rev()) } else { Box::new(events) };
         let events = events.take(usize::try_from(self.limit.unwrap_or(u64::MAX)).unwrap_or(usize::MAX));
         let mut out = output::open(None)?;
+        let mut line = String::new();
         for event in events {
             let (timestamp, data) = event?;
             let data = data.as_ref();
@@ -139,11 +139,13 @@ impl ScanFlags {
                     out.write_all(b"\n")?;
                 }
                 ScanFormat::Jsonl => {
-                    let mut object = Map::new();
-                    object.insert("timestamp".into(), Value::from(timestamp));
-                    json::insert_scan_data(&mut object, "data", data);
-                    serde_json::to_writer(&mut out, &object)?;
-                    out.write_all(b"\n")?;
+                    line.clear();
+                    line.push_str("{\"timestamp\":");
+                    line.push_str(&timestamp.to_string());
+                    line.push(',');
+                    json::write_scan_data(&mut line, "data", data);
+                    line.push_str("}\n");
+                    out.write_all(line.as_bytes())?;
                 }
             }
         }

@@ -7,7 +7,6 @@ use std::time::Duration;
 use anyhow::{anyhow, Context, Result};
 use clap::{Subcommand, ValueEnum};
 use esdb_store::{Durability, LogRetention, NewEvent, PartitionRetention, Retention, Store, StoreOptions};
-use serde_json::{Map, Value};
 
 use super::export::{self, ExportFormat};
 use super::import::{FieldSpec, Fields};
@@ -427,15 +426,20 @@ fn read(args: ReadArgs) -> Result<Outcome> {
     let store = open_for_reading(&args.dir)?;
     let reader = if args.follow { store.follow(args.from)? } else { store.read_from(args.from)? };
     let mut out = output::open(None)?;
+    let mut line = String::new();
     for event in reader {
         let event = event?;
-        let mut object = Map::new();
-        object.insert("offset".into(), Value::from(event.offset));
-        json::insert_bytes(&mut object, "space", &event.space);
-        object.insert("timestamp".into(), Value::from(event.timestamp));
-        json::insert_scan_data(&mut object, "data", &event.data);
-        serde_json::to_writer(&mut out, &object)?;
-        out.write_all(b"\n")?;
+        line.clear();
+        line.push_str("{\"offset\":");
+        line.push_str(&event.offset.to_string());
+        line.push(',');
+        json::write_bytes(&mut line, "space", &event.space);
+        line.push_str(",\"timestamp\":");
+        line.push_str(&event.timestamp.to_string());
+        line.push(',');
+        json::write_scan_data(&mut line, "data", &event.data);
+        line.push_str("}\n");
+        out.write_all(line.as_bytes())?;
         if args.follow {
             out.flush()?;
         }
