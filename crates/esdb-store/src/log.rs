@@ -6,7 +6,7 @@ use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 
 use crate::error::{Error, Result};
 use crate::io::Fs;
@@ -14,6 +14,8 @@ use crate::record;
 
 /// Bytes buffered before the appender writes them to the segment itself.
 pub const WRITE_BUFFER_LEN: usize = 256 << 10;
+/// Size of a fresh arena for the tail's records.
+pub const ARENA_LEN: usize = 256 << 10;
 
 /// The segment being appended to.
 #[derive(Debug)]
@@ -28,6 +30,11 @@ pub struct LogWriter {
     pub len: u64,
     /// Records not yet written to the file.
     pub buf: Vec<u8>,
+    /// The records of the append being made, encoded once.
+    pub scratch: Vec<u8>,
+    /// Where the tail's copies of records are cut from: one allocation for many records, freed
+    /// once sealing has dropped all of them.
+    pub arena: BytesMut,
     /// The offset the next event gets.
     pub next_offset: u64,
     /// Append time of the newest event.
@@ -41,6 +48,15 @@ pub struct LogWriter {
 }
 
 impl LogWriter {
+    /// The records in `scratch` as one shared buffer cut from the arena.
+    pub fn freeze_scratch(&mut self) -> Bytes {
+        if self.arena.capacity() - self.arena.len() < self.scratch.len() {
+            self.arena = BytesMut::with_capacity(ARENA_LEN.max(self.scratch.len()));
+        }
+        self.arena.extend_from_slice(&self.scratch);
+        self.arena.split().freeze()
+    }
+
     /// Writes the buffer to the file. A failure poisons the log: what reached the disk is unknown.
     pub fn flush(&mut self) -> Result<()> {
         self.check()?;

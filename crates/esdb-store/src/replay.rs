@@ -1,19 +1,58 @@
 //! Replay of the log in offset order: [`Store::read_from`] up to the present, [`Store::follow`]
 //! on into the future, waiting on a condition variable (never polling) for new events.
 
+use std::path::Path;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 use crate::event::LogEvent;
 use crate::manifest::{Manifest, SegmentMeta};
 
-/// How often a follower in another process than the writer looks for new records.
-pub const POLL_INTERVAL: Duration = Duration::from_millis(10);
-use crate::open::own_watermark;
+use crate::manifest::store_id_bytes;
 use crate::segment;
 use crate::store::{lock, Shared, Store};
+use crate::watermark;
+
+/// How often a follower in another process than the writer looks for new records when it cannot
+/// watch the store directory.
+pub const POLL_INTERVAL: Duration = Duration::from_millis(10);
+/// How often it looks anyway while it watches the directory: a safety net for file systems that
+/// do not report every change.
+pub const WATCHED_POLL_INTERVAL: Duration = Duration::from_millis(100);
+
+/// A watch on a store directory: the writer rewrites `DURABLE` in place after every fsync and
+/// renames a new `MANIFEST` into place, and both show here.
+struct Watch {
+    _watcher: notify::RecommendedWatcher,
+    changes: mpsc::Receiver<()>,
+}
+
+impl Watch {
+    fn new(dir: &Path) -> Option<Watch> {
+        use notify::Watcher as _;
+        let (sender, changes) = mpsc::channel();
+        let mut watcher = notify::recommended_watcher(move |_: notify::Result<notify::Event>| {
+            let _ = sender.send(());
+        })
+        .ok()?;
+        watcher.watch(dir, notify::RecursiveMode::NonRecursive).ok()?;
+        Some(Watch { _watcher: watcher, changes })
+    }
+
+    /// Waits until the directory changes or `timeout` passes, then forgets changes seen so far.
+    fn wait(&self, timeout: Duration) {
+        let _ = self.changes.recv_timeout(timeout);
+        while self.changes.try_recv().is_ok() {}
+    }
+}
+
+impl std::fmt::Debug for Watch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Watch")
+    }
+}
 
 /// Events of the log in offset order with their offsets, from [`Store::read_from`] (ends when
 /// it reaches the newest visible event) or [`Store::follow`] (waits for more).
@@ -33,6 +72,11 @@ pub struct LogReader {
     /// Following another process's writes: offsets below this are known durable, so records
     /// up to it are read without looking at the watermark again.
     durable: u64,
+    /// The store's id, which the watermark must carry.
+    store_id: [u8; 16],
+    /// Following another process's writes: the watch that wakes the reader.
+    watch: Option<Watch>,
+    watch_failed: bool,
 }
 
 impl Store {
@@ -61,7 +105,18 @@ impl Store {
         if offset < log_start || offset > next {
             return Err(Error::OffsetOutOfRange { offset, log_start, next });
         }
-        Ok(LogReader { shared: self.shared.clone(), next: offset, follow, cursor: None, failed: false, durable: 0 })
+        let store_id = store_id_bytes(&lock(&self.shared.manifest).store_id);
+        Ok(LogReader {
+            shared: self.shared.clone(),
+            next: offset,
+            follow,
+            cursor: None,
+            failed: false,
+            durable: 0,
+            store_id,
+            watch: None,
+            watch_failed: false,
+        })
     }
 }
 
@@ -128,72 +183,73 @@ impl LogReader {
         }
     }
 
-    /// Follows a writer in another process: reads new records from the segment files, looking
-    /// again every [`POLL_INTERVAL`] once caught up, re-reading the manifest to find new segments.
+    /// Follows a writer in another process: reads new records from the segment files, waking
+    /// when the store directory changes (inotify) and, as a fallback, every [`POLL_INTERVAL`].
     fn follow_files(&mut self, deadline: Option<Instant>) -> Result<Option<LogEvent>> {
         loop {
             if let Some(event) = self.next_live_record()? {
                 self.next += 1;
                 return Ok(Some(event));
             }
+            let poll = if self.watch().is_some() { WATCHED_POLL_INTERVAL } else { POLL_INTERVAL };
             let wait = match deadline {
-                None => POLL_INTERVAL,
+                None => poll,
                 Some(deadline) => {
                     let left = deadline.saturating_duration_since(Instant::now());
                     if left.is_zero() {
                         return Ok(None);
                     }
-                    left.min(POLL_INTERVAL)
+                    left.min(poll)
                 }
             };
-            std::thread::sleep(wait);
+            match self.watch() {
+                Some(watch) => watch.wait(wait),
+                None => std::thread::sleep(wait),
+            }
         }
     }
 
-    /// The record at `self.next` if it is completely written, from a fresh look at the manifest
-    /// and the files.
+    /// The watch on the store directory, set up when first needed; `None` when the platform or
+    /// the file system gives none (then the follower polls).
+    fn watch(&mut self) -> Option<&Watch> {
+        if self.watch.is_none() && !self.watch_failed {
+            self.watch = Watch::new(&self.shared.dir);
+            self.watch_failed = self.watch.is_none();
+        }
+        self.watch.as_ref()
+    }
+
+    /// The record at `self.next` if the writer made it durable. Costs one read of the 56-byte
+    /// watermark when caught up and one record read otherwise; the manifest is read only to find
+    /// a segment (at the start and when one ends).
     fn next_live_record(&mut self) -> Result<Option<LogEvent>> {
         if self.cursor.as_ref().is_some_and(|cursor| cursor.next_offset > self.next) {
             self.cursor = None;
         }
-        // The common case costs one record read: the record is below the durable offset last
-        // seen and in the segment open.
-        if self.next < self.durable {
-            if let Some(cursor) = self.cursor.as_mut() {
-                if let Some(event) = cursor.next_event()? {
-                    if event.offset == self.next {
-                        return Ok(Some(event));
-                    }
-                }
-            }
-        }
-        loop {
-            let manifest =
-                Manifest::load(&self.shared.dir)?.ok_or_else(|| Error::NotAStore { path: self.shared.dir.clone() })?;
+        if self.next >= self.durable {
             // Only what the writer made durable: in Sync mode no one sees an event before its
             // producer is told it is durable.
-            self.durable = match own_watermark(&self.shared.dir, &manifest)? {
+            self.durable = match watermark::read(&self.shared.dir)?
+                .filter(|mark| mark.store_id == self.store_id && self.store_id != [0; 16])
+            {
                 Some(mark) => mark.offset,
                 None => u64::MAX,
             };
             if self.next >= self.durable {
                 return Ok(None);
             }
+        }
+        loop {
             if self.cursor.is_none() {
-                let Some(segment) = manifest.segments.iter().rev().find(|s| s.base <= self.next) else {
+                let manifest = self.manifest()?;
+                let segment = manifest.segments.iter().rev().find(|s| s.base <= self.next);
+                let (Some(segment), true) = (segment, self.next >= manifest.log_start) else {
                     return Err(Error::OffsetOutOfRange {
                         offset: self.next,
                         log_start: manifest.log_start,
                         next: self.next,
                     });
                 };
-                if self.next < manifest.log_start {
-                    return Err(Error::OffsetOutOfRange {
-                        offset: self.next,
-                        log_start: manifest.log_start,
-                        next: self.next,
-                    });
-                }
                 self.cursor = Some(segment::Cursor::open_live(&self.shared.dir.join(segment.file()), segment.base)?);
             }
             let cursor = self.cursor.as_mut().expect("opened above");
@@ -202,7 +258,11 @@ impl LogReader {
                     return Ok(Some(event));
                 }
             }
-            // Retention removed what comes next before this reader got to it.
+            // The end of what this segment holds, before the durable end: the segment is closed
+            // and the next record starts the following one (which the manifest names before the
+            // watermark moves into it), unless retention removed what comes next.
+            let end = cursor.next_offset;
+            let manifest = self.manifest()?;
             if self.next < manifest.log_start {
                 self.cursor = None;
                 return Err(Error::OffsetOutOfRange {
@@ -211,16 +271,17 @@ impl LogReader {
                     next: self.next,
                 });
             }
-            // Caught up with this segment: go on to the next one if it is closed, else wait.
-            let closed_at = manifest.segments.iter().find(|s| s.end == Some(cursor.next_offset)).and_then(|s| s.end);
-            if closed_at.is_some_and(|end| end <= self.next)
-                && manifest.segments.iter().any(|s| s.base == cursor.next_offset)
-            {
+            if end <= self.next && manifest.segments.iter().any(|s| s.base == end) {
                 self.cursor = None;
                 continue;
             }
             return Ok(None);
         }
+    }
+
+    /// The manifest as it is now.
+    fn manifest(&self) -> Result<Manifest> {
+        Manifest::load(&self.shared.dir)?.ok_or_else(|| Error::NotAStore { path: self.shared.dir.clone() })
     }
 
     /// Reads the event at `self.next` from the segment files: it is sealed, so fully written.

@@ -8,8 +8,6 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use bytes::Bytes;
-
 use crate::error::{Error, Result};
 use crate::event::NewEvent;
 use crate::io::{Fs, IoHook, NoHook};
@@ -227,6 +225,8 @@ impl Store {
             base: active.base,
             len: loaded.active_len,
             buf: Vec::with_capacity(WRITE_BUFFER_LEN * 2),
+            scratch: Vec::new(),
+            arena: bytes::BytesMut::new(),
             next_offset: loaded.next_offset,
             last_append_ms: loaded.last_append_ms,
             dedupe,
@@ -279,6 +279,8 @@ impl Store {
             base: active.base,
             len: loaded.active_len,
             buf: Vec::new(),
+            scratch: Vec::new(),
+            arena: bytes::BytesMut::new(),
             next_offset: loaded.next_offset,
             last_append_ms: loaded.last_append_ms,
             dedupe: log::Dedupe::new(0),
@@ -542,11 +544,12 @@ impl Shared {
         self.wait_for_room()?;
         let append_ms = now_ms();
         let mut offsets = Vec::with_capacity(events.len());
-        // Each new record's place in `encoded` and its event: the tail keeps the record bytes.
+        // Each new record's place in `scratch` and its space: the tail keeps the record bytes.
         let mut new = Vec::with_capacity(events.len());
-        let mut encoded = Vec::new();
         let mut log = lock(&self.log);
         log.check()?;
+        let mut encoded = std::mem::take(&mut log.scratch);
+        encoded.clear();
         for event in events {
             if let Some(original) = event.id.as_deref().and_then(|id| log.dedupe.get(id, log.next_offset)) {
                 offsets.push(original);
@@ -562,11 +565,12 @@ impl Shared {
             offsets.push(offset);
             new.push((start..encoded.len(), &event.space));
         }
+        log.scratch = encoded;
         if !new.is_empty() {
+            let encoded = log.freeze_scratch();
             log.buf.extend_from_slice(&encoded);
             log.len += encoded.len() as u64;
             log.last_append_ms = Some(append_ms);
-            let encoded = Bytes::from(encoded);
             let mut view = self.write_view();
             for (range, space) in new {
                 view.tail.push(encoded.slice(range.start + 4..range.end - 8), space);

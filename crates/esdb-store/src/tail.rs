@@ -21,7 +21,9 @@ pub struct Tail {
     base: u64,
     /// Record payloads as the log holds them (decoded on demand, which only slices them).
     payloads: VecDeque<Bytes>,
-    by_space: HashMap<Bytes, Vec<u64>>,
+    /// Offsets by space. foldhash, randomly seeded: fast on short keys, and producers choosing
+    /// space ids cannot aim collisions at it.
+    by_space: HashMap<Bytes, Vec<u64>, foldhash::fast::RandomState>,
     /// Log bytes of the events held.
     bytes: u64,
     /// Bytes of the space keys in `by_space`.
