@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
@@ -227,6 +227,8 @@ impl Shared {
         self.writable("seal")?;
         self.check_settled()?;
         let _maintenance = lock(&self.maintenance);
+        let _span = tracing::info_span!("esdb_store::seal", dir = %self.dir.display()).entered();
+        let started = Instant::now();
         let through = {
             let mut log = lock(&self.log);
             log.check()?;
@@ -271,9 +273,14 @@ impl Shared {
         view.partitions = Arc::new(all);
         view.tail.trim(through);
         self.made_room(&view.tail);
+        let partitions = view.partitions.len();
         drop(view);
         drop(manifest);
-        Ok(SealReport { events: through - sealed_from, partitions: metas })
+        let took = started.elapsed();
+        self.instruments.sealed(took, partitions);
+        let events = through - sealed_from;
+        tracing::info!(events, written = metas.len(), partitions, took_ms = took.as_millis() as u64, "sealed");
+        Ok(SealReport { events, partitions: metas })
     }
 
     /// Deletes files a failed step wrote before any manifest named them.
@@ -354,6 +361,8 @@ impl Shared {
         self.writable("compact")?;
         self.check_settled()?;
         let _maintenance = lock(&self.maintenance);
+        let _span = tracing::info_span!("esdb_store::compact", dir = %self.dir.display()).entered();
+        let started = Instant::now();
         let partitions = self.read_view().partitions.clone();
         let groups = compaction_groups(&partitions, self.options.compact_target_bytes);
         drop(partitions);
@@ -368,6 +377,18 @@ impl Shared {
             report.partitions.push(merged);
         }
         self.delete_obsolete();
+        if report.merged > 0 {
+            let took = started.elapsed();
+            let partitions = self.read_view().partitions.len();
+            self.instruments.compacted(took, partitions);
+            tracing::info!(
+                merged = report.merged,
+                into = report.partitions.len(),
+                partitions,
+                took_ms = took.as_millis() as u64,
+                "compacted"
+            );
+        }
         Ok(report)
     }
 
@@ -512,9 +533,17 @@ impl Shared {
         self.install(&mut manifest, next, &[], dropped)?;
         {
             let mut view = self.write_view();
-            let all = view.partitions.iter().filter(|p| !dropped_seqs.contains(&p.meta.seq)).cloned().collect();
+            let all: Vec<Handle> =
+                view.partitions.iter().filter(|p| !dropped_seqs.contains(&p.meta.seq)).cloned().collect();
+            self.instruments.partitions(all.len());
             view.partitions = Arc::new(all);
         }
+        tracing::info!(
+            segments = report.segments,
+            partitions = report.partitions,
+            events = report.partition_events,
+            "retained"
+        );
         drop(manifest);
         self.delete_obsolete();
         Ok(report)

@@ -77,6 +77,8 @@ pub struct LogReader {
     /// Following another process's writes: the watch that wakes the reader.
     watch: Option<Watch>,
     watch_failed: bool,
+    /// A follower's position, for the store's follower count and lag.
+    position: Option<Arc<std::sync::atomic::AtomicU64>>,
 }
 
 impl Store {
@@ -116,6 +118,7 @@ impl Store {
             store_id,
             watch: None,
             watch_failed: false,
+            position: follow.then(|| self.shared.instruments.follower(offset)),
         })
     }
 }
@@ -137,6 +140,14 @@ impl LogReader {
     }
 
     fn next_until(&mut self, deadline: Option<Instant>) -> Result<Option<LogEvent>> {
+        let event = self.step(deadline)?;
+        if let Some(position) = &self.position {
+            position.store(self.next, Ordering::Relaxed);
+        }
+        Ok(event)
+    }
+
+    fn step(&mut self, deadline: Option<Instant>) -> Result<Option<LogEvent>> {
         let shared = &self.shared;
         loop {
             if self.next < shared.visible.load(Ordering::Acquire) {

@@ -18,6 +18,7 @@ use crate::options::{Durability, StoreOptions, TimeUnit, DEFAULT_PARTITION_WINDO
 use crate::partition::{Cache, Handle, Partition};
 use crate::record;
 use crate::tail::Tail;
+use crate::telemetry::Instruments;
 use crate::transition::{write_manifest, Obsolete, WriteFailure};
 use crate::watermark::{Publisher, Watermark};
 
@@ -81,6 +82,8 @@ pub(crate) struct Shared {
     pub unit: Option<TimeUnit>,
     /// [`Tail::memory`] of the view's tail, for appenders to check without the view lock.
     pub tail_memory: AtomicU64,
+    /// Counters, and handles on the `metrics` facade.
+    pub instruments: Instruments,
     /// Appenders waiting for room in the memory budget wait on `room`.
     pub room_lock: Mutex<()>,
     pub room: Condvar,
@@ -164,6 +167,7 @@ impl Store {
     pub fn open_with_io(dir: impl AsRef<Path>, options: StoreOptions, hook: Arc<dyn IoHook>) -> Result<Store> {
         options.validate()?;
         let dir = dir.as_ref().to_path_buf();
+        let _span = tracing::info_span!("esdb_store::open", dir = %dir.display()).entered();
         let fs = Fs::new(hook);
         let mut recovery = Recovery::default();
         fs.create_dir_all(&dir)?;
@@ -236,6 +240,16 @@ impl Store {
         let shared = Shared::new(dir, options, fs, writer, manifest, loaded, false, Some(lock_file));
         *lock(&shared.watermark) = Some(publisher);
         shared.delete_obsolete();
+        tracing::info!(
+            dir = %shared.dir.display(),
+            created = recovery.created,
+            tail_events = recovery.tail_events,
+            torn_bytes = recovery.torn_bytes,
+            removed = recovery.removed_orphans.len(),
+            quarantined = recovery.quarantined.len(),
+            problems = recovery.problems.len(),
+            "opened"
+        );
         let background = {
             let for_thread = shared.clone();
             std::thread::Builder::new()
@@ -471,7 +485,11 @@ impl Shared {
         let partitions = manifest.partitions.iter().map(|meta| Arc::new(Partition::new(&dir, meta.clone()))).collect();
         let obsolete = manifest.obsolete.iter().map(|file| Obsolete::segment(file.clone())).collect();
         let unit = manifest.unit();
+        let instruments = Instruments::new(&dir.display().to_string());
+        instruments.tail((loaded.tail.len(), loaded.tail.bytes(), tail_memory));
+        instruments.partitions(manifest.partitions.len());
         Arc::new(Shared {
+            instruments,
             cache: Cache::new(options.max_open_partitions),
             dir,
             options,
@@ -571,11 +589,14 @@ impl Shared {
             log.buf.extend_from_slice(&encoded);
             log.len += encoded.len() as u64;
             log.last_append_ms = Some(append_ms);
+            let appended = new.len() as u64;
             let mut view = self.write_view();
             for (range, space) in new {
                 view.tail.push(encoded.slice(range.start + 4..range.end - 8), space);
             }
             self.tail_memory.store(view.tail.memory(), Ordering::Relaxed);
+            let tail = (view.tail.len(), view.tail.bytes(), view.tail.memory());
+            self.instruments.appended(appended, encoded.len() as u64, tail);
             let seal_due = self.seal_due_by_size(&view.tail);
             drop(view);
             if seal_due {
@@ -627,6 +648,7 @@ impl Shared {
             return Ok(());
         }
         let started = Instant::now();
+        self.instruments.stalled();
         let mut guard = lock(&self.room_lock);
         loop {
             let used = self.tail_memory.load(Ordering::Relaxed);
@@ -655,6 +677,7 @@ impl Shared {
     /// Tells appenders waiting for room that a seal trimmed the tail.
     pub(crate) fn made_room(&self, tail: &Tail) {
         self.tail_memory.store(tail.memory(), Ordering::Relaxed);
+        self.instruments.tail((tail.len(), tail.bytes(), tail.memory()));
         drop(lock(&self.room_lock));
         self.room.notify_all();
     }
@@ -730,10 +753,12 @@ impl Shared {
             (log.file.clone(), log.path.clone(), log.next_offset, log.base, log.len)
         };
         // Outside the lock: appenders go on filling the buffer while the disk works.
+        let started = Instant::now();
         if let Err(err) = self.fs.sync_data(&file, &path) {
             lock(&self.log).poisoned = Some(err.to_string());
             return Err(err);
         }
+        self.instruments.fsynced(started.elapsed(), self.visible.load(Ordering::Relaxed).saturating_sub(end));
         self.publish_durable(end, base, len);
         Ok(end)
     }
@@ -827,6 +852,7 @@ impl Shared {
                 }
             }
             self.delete_obsolete();
+            self.instruments.refresh_followers(self.visible.load(Ordering::Relaxed));
         }
     }
 
@@ -859,6 +885,7 @@ impl Shared {
     }
 
     pub(crate) fn note_background_error(&self, message: String) {
+        self.instruments.failed();
         let mut slot = lock(&self.background_error);
         if slot.is_none() {
             *slot = Some(message);

@@ -177,3 +177,37 @@ fn retention_by_age_needs_a_time_unit() {
     assert!(matches!(err, Error::NoTimeUnit { .. }), "{err}");
     assert_eq!(store.retain_at(&age, 86_400 * 3).unwrap().partition_events, 1);
 }
+
+#[test]
+fn metrics_count_the_work_and_reach_the_facade() {
+    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+    let handle = recorder.handle();
+    let dir = tempfile::tempdir().unwrap();
+    // The store takes its handles on the facade when it opens.
+    let store = metrics::with_local_recorder(&recorder, || Store::open(dir.path(), budgeted()).unwrap());
+    let mut follower = store.follow(0).unwrap();
+    for from in (0..20_000).step_by(1_000) {
+        store.append_batch(&batch(from, 1_000)).unwrap();
+    }
+    store.sync().unwrap();
+    store.seal().unwrap();
+    store.compact().unwrap();
+    for _ in 0..500 {
+        follower.next().unwrap().unwrap();
+    }
+    let metrics = store.metrics();
+    assert_eq!(metrics.appended_events, 20_000);
+    assert!(metrics.appended_bytes > 20_000 * 200);
+    assert!(metrics.fsyncs >= 1 && metrics.fsync_max <= metrics.fsync_time);
+    assert_eq!((metrics.tail_events, metrics.durable_lag), (0, 0));
+    assert!(metrics.seals >= 1 && metrics.partitions >= 1);
+    assert_eq!((metrics.followers, metrics.follower_lag), (1, 19_500));
+    drop(follower);
+    assert_eq!(store.metrics().followers, 0);
+    let text = handle.render();
+    for line in ["esdb_store_appended_events_total{store=", "esdb_store_seals_total{store="] {
+        assert!(text.contains(line), "{line} missing from:\n{text}");
+    }
+    assert!(text.contains("esdb_store_appended_events_total") && text.contains("} 20000"), "{text}");
+    assert!(text.contains("esdb_store_fsync_seconds"), "{text}");
+}

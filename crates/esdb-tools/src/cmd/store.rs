@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::{anyhow, Context, Result};
 use clap::{Subcommand, ValueEnum};
 use esdb_store::{Durability, LogRetention, NewEvent, PartitionRetention, Retention, Store, StoreOptions};
+use serde_json::{json, Value};
 
 use super::export::{self, ExportFormat};
 use super::import::{FieldSpec, Fields};
@@ -46,8 +47,10 @@ enum Command {
     /// Merge the partitions of each window that has several into one.
     Compact(DirArgs),
     Retain(RetainArgs),
-    /// Offsets, durability, the unsealed tail, segments and partitions.
-    Info(DirArgs),
+    /// Offsets, durability, the unsealed tail, segments, partitions and the store's metrics.
+    ///
+    /// With --json, one JSON object: the same figures as `Store::info` and `Store::metrics`.
+    Info(InfoArgs),
     /// Check the MANIFEST, every log record and every partition byte; exit 1 on problems.
     ///
     /// Also checks every claim of the MANIFEST against the files and lists files it does not
@@ -214,6 +217,16 @@ struct ExportArgs {
     quiet: bool,
 }
 
+/// A store directory to describe.
+#[derive(Debug, clap::Args)]
+struct InfoArgs {
+    /// The store directory.
+    dir: PathBuf,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
 /// A store directory.
 #[derive(Debug, clap::Args)]
 struct DirArgs {
@@ -280,7 +293,7 @@ pub fn run(args: Args) -> Result<Outcome> {
             store.close()?;
             Ok(Outcome::Ok)
         }
-        Command::Info(args) => info(&args.dir),
+        Command::Info(args) => info(&args.dir, args.json),
         Command::Verify(args) => verify(&args.dir),
         Command::Repair(args) => repair(&args.dir, args.partition_window),
     }
@@ -485,10 +498,14 @@ fn spaces(args: &SpacesArgs) -> Result<Outcome> {
     Ok(Outcome::Ok)
 }
 
-fn info(dir: &Path) -> Result<Outcome> {
+fn info(dir: &Path, as_json: bool) -> Result<Outcome> {
     let store = open_for_reading(dir)?;
     let info = store.info()?;
     let manifest = &info.manifest;
+    if as_json {
+        outln!("{}", info_json(dir, &store, &info))?;
+        return Ok(Outcome::Ok);
+    }
     let mut out = io::stdout().lock();
     writeln!(out, "store:            {}", dir.display())?;
     writeln!(out, "store id:         {} (generation {})", manifest.store_id, manifest.generation)?;
@@ -499,6 +516,7 @@ fn info(dir: &Path) -> Result<Outcome> {
     )?;
     writeln!(out, "durable through:  {}", info.durable_through.map_or("-".into(), |o| o.to_string()))?;
     writeln!(out, "sealed through:   {}", manifest.sealed_through)?;
+    writeln!(out, "time unit:        {}", manifest.time_unit.as_deref().unwrap_or("-"))?;
     writeln!(out, "unsealed:         {} events, {} bytes of log", info.tail_events, info.tail_bytes)?;
     writeln!(out, "log:              {} segments, {} bytes", manifest.segments.len(), info.log_bytes)?;
     writeln!(
@@ -523,6 +541,57 @@ fn info(dir: &Path) -> Result<Outcome> {
         )?;
     }
     Ok(Outcome::Ok)
+}
+
+/// `store info --json`: the store's state and its metrics as one JSON object.
+fn info_json(dir: &Path, store: &Store, info: &esdb_store::StoreInfo) -> Value {
+    let manifest = &info.manifest;
+    let metrics = store.metrics();
+    let secs = |d: Duration| d.as_secs_f64();
+    json!({
+        "store": dir.display().to_string(),
+        "store_id": manifest.store_id,
+        "generation": manifest.generation,
+        "layout_version": manifest.version,
+        "time_unit": manifest.time_unit,
+        "partition_window": manifest.partition_window,
+        "log_start": manifest.log_start,
+        "next_offset": info.next_offset,
+        "durable_through": info.durable_through,
+        "sealed_through": manifest.sealed_through,
+        "tail": { "events": info.tail_events, "bytes": info.tail_bytes, "memory": info.tail_memory },
+        "log": { "segments": manifest.segments.len(), "bytes": info.log_bytes },
+        "partitions": {
+            "count": manifest.partitions.len(),
+            "events": manifest.partitions.iter().map(|p| p.events).sum::<u64>(),
+            "bytes": info.partition_bytes,
+            "files": manifest.partitions.iter().map(|p| json!({
+                "file": p.file, "window": p.window, "last_window": p.last_window(), "events": p.events,
+                "min_ts": p.min_ts, "max_ts": p.max_ts, "first_offset": p.first_offset, "last_offset": p.last_offset,
+            })).collect::<Vec<_>>(),
+        },
+        "metrics": {
+            "appended_events": metrics.appended_events,
+            "appended_bytes": metrics.appended_bytes,
+            "fsyncs": metrics.fsyncs,
+            "fsync_seconds": secs(metrics.fsync_time),
+            "fsync_max_seconds": secs(metrics.fsync_max),
+            "durable_lag": metrics.durable_lag,
+            "tail_events": metrics.tail_events,
+            "tail_bytes": metrics.tail_bytes,
+            "tail_memory": metrics.tail_memory,
+            "tail_limit": metrics.tail_limit,
+            "partitions": metrics.partitions,
+            "seals": metrics.seals,
+            "seal_seconds": secs(metrics.seal_time),
+            "compactions": metrics.compactions,
+            "compaction_seconds": secs(metrics.compaction_time),
+            "append_stalls": metrics.append_stalls,
+            "errors": metrics.errors,
+            "followers": metrics.followers,
+            "follower_lag": metrics.follower_lag,
+        },
+    })
 }
 
 fn verify(dir: &Path) -> Result<Outcome> {

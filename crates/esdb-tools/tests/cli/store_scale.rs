@@ -100,3 +100,22 @@ fn a_timestamp_far_ahead_of_the_clock_is_refused_with_its_line() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("timestamp 4102444800") && stderr.contains("ahead of the clock"), "{stderr}");
 }
+
+#[test]
+fn store_info_json_gives_the_state_and_the_metrics() {
+    let s = Scratch::new();
+    append(&s, "store", lines(0, 300), &[]);
+    s.ok(&["store", "seal", "store"]);
+    append(&s, "store", lines(300, 350), &["--time-unit", "s"]);
+    let info: serde_json::Value = serde_json::from_str(&s.ok(&["store", "info", "store", "--json"])).unwrap();
+    assert_eq!(info["next_offset"], 350);
+    assert_eq!(info["sealed_through"], 300);
+    assert_eq!(info["time_unit"], "s");
+    assert_eq!(info["partition_window"], 100);
+    assert_eq!(info["tail"]["events"], 50);
+    assert_eq!(info["metrics"]["tail_events"], 50);
+    assert_eq!(info["metrics"]["durable_lag"], 0);
+    let partitions = &info["partitions"];
+    assert_eq!(partitions["events"], 300);
+    assert_eq!(partitions["count"].as_u64().unwrap() as usize, partitions["files"].as_array().unwrap().len());
+}
