@@ -105,7 +105,7 @@ impl Store {
     /// # Errors
     /// [`Error::Partition`] / [`Error::Seal`] / [`Error::Io`]; the store is unchanged.
     pub fn compact(&self) -> Result<CompactReport> {
-        self.shared.compact()
+        self.shared.compact(false)
     }
 
     /// Applies [`StoreOptions::retention`](crate::StoreOptions::retention) now.
@@ -189,14 +189,36 @@ impl Store {
 }
 
 /// The groups of partitions a compaction merges, each into one partition (size-tiered, as
-/// Prometheus merges blocks into larger time ranges): walking the partitions by first window, a
-/// group takes every partition whose windows overlap its own (so that partitions sharing a
-/// window never hold interleaved offsets) and the next window's partitions while their files add
-/// up to at most `target` bytes. Groups of one partition are left alone.
-pub(crate) fn compaction_groups(partitions: &[Handle], target: u64) -> Vec<Vec<Handle>> {
-    let mut sorted: Vec<&Handle> = partitions.iter().collect();
-    sorted.sort_by_key(|p| (p.meta.window, p.meta.seq));
+/// Prometheus merges blocks into larger time ranges):
+///
+/// 1. Only small partitions (files under `small` bytes) are merged: a larger one is never
+///    written again, which bounds how often an event is rewritten.
+/// 2. A partition is merged only together with every newer partition that shares a window with
+///    it (dropping it otherwise): the merged partition gets the highest sequence number, and
+///    queries rely on a higher sequence number holding the later offsets of a window.
+/// 3. Walking those by first window, a group takes every partition whose windows overlap its
+///    own and the next window's partitions while their files add up to at most `target` bytes.
+///
+/// Groups of one partition are left alone.
+pub(crate) fn compaction_groups(partitions: &[Handle], small: u64, target: u64) -> Vec<Vec<Handle>> {
     let size = |p: &Handle| p.meta.file_len.unwrap_or(0);
+    // Newest first, a partition is chosen when it is small and no newer partition that was not
+    // chosen covers one of its windows; one that is not chosen blocks its windows for older ones.
+    let mut by_age: Vec<usize> = (0..partitions.len()).collect();
+    by_age.sort_by_key(|&idx| std::cmp::Reverse(partitions[idx].meta.seq));
+    let mut chosen = vec![false; partitions.len()];
+    let mut blocked = Windows::default();
+    for idx in by_age {
+        let meta = &partitions[idx].meta;
+        let (lo, hi) = (meta.window, meta.last_window());
+        chosen[idx] = size(&partitions[idx]) < small && !blocked.intersects(lo, hi);
+        if !chosen[idx] {
+            blocked.insert(lo, hi);
+        }
+    }
+    let mut sorted: Vec<&Handle> =
+        partitions.iter().zip(&chosen).filter(|(_, chosen)| **chosen).map(|(p, _)| p).collect();
+    sorted.sort_by_key(|p| (p.meta.window, p.meta.seq));
     let mut groups: Vec<Vec<Handle>> = Vec::new();
     let (mut group, mut last_window, mut bytes): (Vec<Handle>, i64, u64) = (Vec::new(), i64::MIN, 0);
     for partition in sorted {
@@ -214,6 +236,30 @@ pub(crate) fn compaction_groups(partitions: &[Handle], target: u64) -> Vec<Vec<H
     groups.push(group);
     groups.retain(|group| group.len() > 1);
     groups
+}
+
+/// A set of windows as disjoint, non-adjacent ranges `start => end` (inclusive).
+#[derive(Debug, Default)]
+struct Windows(BTreeMap<i64, i64>);
+
+impl Windows {
+    /// True when a window of `lo..=hi` is in the set.
+    fn intersects(&self, lo: i64, hi: i64) -> bool {
+        self.0.range(..=hi).next_back().is_some_and(|(_, &end)| end >= lo)
+    }
+
+    /// Adds `lo..=hi`, merging the ranges it touches.
+    fn insert(&mut self, mut lo: i64, mut hi: i64) {
+        while let Some((&start, &end)) = self.0.range(..=hi.saturating_add(1)).next_back() {
+            if end < lo.saturating_sub(1) {
+                break;
+            }
+            self.0.remove(&start);
+            lo = lo.min(start);
+            hi = hi.max(end);
+        }
+        self.0.insert(lo, hi);
+    }
 }
 
 /// Timestamps `lo..hi` of `window`.
@@ -357,14 +403,18 @@ impl Shared {
             .map_err(|source| Error::Seal { path: path.to_path_buf(), source })
     }
 
-    pub(crate) fn compact(&self) -> Result<CompactReport> {
+    /// A compaction; `automatic` after a seal, where only partitions under an eighth of the
+    /// target are merged again (so that an event is rewritten a few times at most while a store
+    /// grows), where `Store::compact` merges those under half of it.
+    pub(crate) fn compact(&self, automatic: bool) -> Result<CompactReport> {
         self.writable("compact")?;
         self.check_settled()?;
         let _maintenance = lock(&self.maintenance);
         let _span = tracing::info_span!("esdb_store::compact", dir = %self.dir.display()).entered();
         let started = Instant::now();
         let partitions = self.read_view().partitions.clone();
-        let groups = compaction_groups(&partitions, self.options.compact_target_bytes);
+        let target = self.options.compact_target_bytes;
+        let groups = compaction_groups(&partitions, if automatic { target / 8 } else { target / 2 }, target);
         drop(partitions);
         let mut report = CompactReport::default();
         for mut group in groups {
@@ -547,5 +597,56 @@ impl Shared {
         drop(manifest);
         self.delete_obsolete();
         Ok(report)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn partition(seq: u64, windows: (i64, i64), file_len: u64) -> Handle {
+        let meta = PartitionMeta {
+            seq,
+            window: windows.0,
+            last_window: Some(windows.1),
+            file: manifest::partition_file(seq, windows.0, 1),
+            events: 1,
+            min_ts: 0,
+            max_ts: 0,
+            first_offset: 0,
+            last_offset: 0,
+            file_len: Some(file_len),
+            end_checksum: Some(0),
+        };
+        Arc::new(Partition::new(Path::new("/nowhere"), meta))
+    }
+
+    fn seqs(groups: &[Vec<Handle>]) -> Vec<Vec<u64>> {
+        groups.iter().map(|group| group.iter().map(|p| p.meta.seq).collect()).collect()
+    }
+
+    #[test]
+    fn window_sets_merge_touching_ranges() {
+        let mut set = Windows::default();
+        set.insert(5, 7);
+        set.insert(10, 12);
+        assert!(set.intersects(7, 9) && set.intersects(0, 5) && !set.intersects(8, 9) && !set.intersects(13, 20));
+        set.insert(8, 9);
+        assert_eq!(set.0.into_iter().collect::<Vec<_>>(), [(5, 12)]);
+    }
+
+    #[test]
+    fn compaction_merges_small_neighbours_and_never_puts_a_newer_partition_of_a_window_under_an_older_one() {
+        // Small partitions of neighbouring windows merge, up to the target size.
+        let small: Vec<Handle> = (0..6).map(|w| partition(w as u64, (w, w), 30)).collect();
+        assert_eq!(seqs(&compaction_groups(&small, 50, 100)), [vec![0, 1, 2], vec![3, 4, 5]]);
+        assert!(compaction_groups(&small, 30, 100).is_empty(), "none is small");
+        // A large partition is never rewritten; late small ones beside it merge among themselves.
+        let late = vec![partition(0, (0, 5), 90), partition(1, (3, 3), 10), partition(2, (7, 7), 10)];
+        assert_eq!(seqs(&compaction_groups(&late, 50, 100)), [vec![1, 2]]);
+        // A small partition with a newer large one in its window stays: merging it would give its
+        // older offsets the higher sequence number.
+        let blocked = vec![partition(0, (3, 3), 10), partition(1, (3, 4), 90), partition(2, (9, 9), 10)];
+        assert!(compaction_groups(&blocked, 50, 100).is_empty());
     }
 }

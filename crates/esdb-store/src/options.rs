@@ -91,7 +91,7 @@ pub struct StoreOptions {
     /// checked). Default: one day. `None`: no limit.
     pub max_future_skew: Option<Duration>,
     /// Memory the store may use for unsealed events and for sealing them, in bytes. Default:
-    /// 256 MiB. The unsealed tail may take `memory_budget - seal_memory_budget`; past that,
+    /// 256 MiB. The unsealed tail may take `memory_budget - 2 * seal_memory_budget`; past that,
     /// appends wait for a seal to make room (at most
     /// [`max_append_wait`](StoreOptions::max_append_wait)), and a seal starts on its own once the
     /// tail takes half of it, whatever the seal thresholds say.
@@ -107,8 +107,12 @@ pub struct StoreOptions {
     /// Seal automatically once the oldest unsealed event was appended this long ago. Default:
     /// 10 minutes. `None`: never by age.
     pub seal_after_age: Option<Duration>,
-    /// Compaction merges partitions (of one window, then of neighbouring windows) until each is
-    /// at least this many bytes. Default: 256 MiB.
+    /// Compaction merges partitions (of one window and of neighbouring windows) into ones of at
+    /// most this many bytes, and leaves alone those past half of it ([`Store::compact`]) or an
+    /// eighth of it (the automatic compaction after a seal, which so rewrites an event only a
+    /// few times while the store grows). Default: 256 MiB.
+    ///
+    /// [`Store::compact`]: crate::Store::compact
     pub compact_target_bytes: u64,
     /// After every automatic seal, compact what [`Store::compact`](crate::Store::compact) would
     /// merge. Default: true.
@@ -155,9 +159,11 @@ impl Default for StoreOptions {
 pub const DEFAULT_PARTITION_WINDOW: i64 = 86_400;
 
 impl StoreOptions {
-    /// Memory the unsealed tail may take before appends wait.
+    /// Memory the unsealed tail may take before appends wait: the budget less one share for the
+    /// writer of a seal or compaction and one for what reading partitions and the allocator take
+    /// beside it.
     pub(crate) fn tail_limit(&self) -> u64 {
-        self.memory_budget - self.seal_memory_budget as u64
+        self.memory_budget - 2 * self.seal_memory_budget as u64
     }
 
     pub(crate) fn validate(&self) -> Result<(), crate::Error> {
@@ -169,8 +175,8 @@ impl StoreOptions {
         if self.partition_window.is_some_and(|window| window < 1) {
             return invalid("partition_window", "must be at least 1");
         }
-        if self.memory_budget < 2 * self.seal_memory_budget as u64 {
-            return invalid("memory_budget", "must be at least twice seal_memory_budget");
+        if self.memory_budget < 3 * self.seal_memory_budget as u64 {
+            return invalid("memory_budget", "must be at least three times seal_memory_budget");
         }
         if self.seal_memory_budget < 1 << 20 {
             return invalid("seal_memory_budget", "must be at least 1 MiB");

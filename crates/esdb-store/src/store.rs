@@ -844,7 +844,7 @@ impl Shared {
                 match self.seal() {
                     Err(err) => self.note_background_error(format!("automatic seal: {}", err.chain())),
                     Ok(_) if self.options.auto_compact => {
-                        if let Err(err) = self.compact() {
+                        if let Err(err) = self.compact(true) {
                             self.note_background_error(format!("automatic compaction: {}", err.chain()));
                         }
                     }

@@ -113,7 +113,7 @@ impl<'de> serde::de::Visitor<'de> for ReadableVisitor {
 }
 
 /// Writes `bytes` as the value of `key` for `export`, directly into a JSON object being built as
-/// text: raw JSON when lossless (see the module docs), else as [`insert_bytes`] would.
+/// text: raw JSON when lossless (see the module docs), else as [`write_bytes`] writes it.
 pub fn write_export_data(out: &mut String, key: &str, bytes: &[u8]) {
     match as_raw_json(bytes).filter(|raw| !raw.get().starts_with('"')) {
         Some(raw) => {

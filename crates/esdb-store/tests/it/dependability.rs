@@ -322,7 +322,7 @@ fn item_12_many_partitions_hold_no_memory_map_each() {
         max_open_partitions: 8,
         seal_memory_budget: 1 << 20,
         segment_bytes: 64 << 20,
-        compact_target_bytes: 1,
+        compact_target_bytes: 10_000,
         ..small_options(buffered())
     };
     let store = Store::open(dir.path(), options.clone()).unwrap();
@@ -338,8 +338,10 @@ fn item_12_many_partitions_hold_no_memory_map_each() {
     store.append_batch(&late).unwrap();
     store.seal().unwrap();
     let compacted = store.compact().unwrap();
-    // With a target below any file, only partitions sharing a window merge: the many stay many.
-    assert_eq!((compacted.windows, compacted.merged, compacted.partitions.len()), (50, 100, 50));
+    // A target of a few files: every partition merges, into many.
+    assert_eq!(compacted.merged, windows as u64 + 50);
+    let kept = store.info().unwrap().manifest.partitions.len();
+    assert!(kept >= (windows as usize + 50) / 50, "{kept} partitions");
     assert!(mapped_partitions(dir.path()) <= 8);
     // A query for a space found in a quarter of the partitions.
     let space = store.space("s1").unwrap().unwrap();
@@ -349,7 +351,7 @@ fn item_12_many_partitions_hold_no_memory_map_each() {
     assert!(mapped_partitions(dir.path()) <= 8);
     drop(store);
     let store = Store::open(dir.path(), options).unwrap();
-    assert_eq!(store.info().unwrap().manifest.partitions.len() as i64, windows);
+    assert_eq!(store.info().unwrap().manifest.partitions.len(), kept);
     assert!(mapped_partitions(dir.path()) <= 8);
 }
 

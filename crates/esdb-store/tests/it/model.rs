@@ -2,7 +2,7 @@
 //! retention, reopenings, failing fsyncs, read-only opens and repairs, every query and every
 //! replay checked against an in-memory model.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -90,6 +90,22 @@ fn op() -> impl Strategy<Value = Op> {
         1 => any::<u64>().prop_map(|seed| Op::ReadOnly { seed }),
         1 => any::<bool>().prop_map(|lose_manifest| Op::Repair { lose_manifest }),
     ]
+}
+
+/// `(window, offset)` of every event in a partition file, read with `esdb-read` (an event's data
+/// starts with its offset).
+fn contents(dir: &std::path::Path, partition: &esdb_store::PartitionMeta) -> Vec<(i64, u64)> {
+    let db = esdb_read::Db::open(dir.join(&partition.file)).unwrap();
+    let mut out = Vec::new();
+    for space in db.spaces() {
+        for event in space.unwrap().events().unwrap() {
+            let event = event.unwrap();
+            let data = event.data();
+            let digits = &data[..data.iter().position(|&b| b == b':').unwrap()];
+            out.push((event.timestamp().div_euclid(WINDOW), std::str::from_utf8(digits).unwrap().parse().unwrap()));
+        }
+    }
+    out
 }
 
 /// One accepted event as the model keeps it.
@@ -260,7 +276,8 @@ fn reopen(dir: &Path, options: &StoreOptions, switch: &Arc<FsyncSwitch>, model: 
 
 fn run(ops: Vec<Op>, durability: Durability) {
     let dir = tempfile::tempdir().unwrap();
-    let options = small_options(durability);
+    // A target of a few small files: some partitions count as large and are never merged again.
+    let options = StoreOptions { compact_target_bytes: 6_000, ..small_options(durability) };
     let switch = Arc::new(FsyncSwitch::default());
     let mut store = Store::open_with_io(dir.path(), options.clone(), switch.clone()).unwrap();
     let mut model = Model::default();
@@ -317,9 +334,21 @@ fn run(ops: Vec<Op>, durability: Durability) {
             }
             Op::Compact => {
                 store.compact().unwrap();
-                let windows: BTreeSet<i64> =
-                    store.info().unwrap().manifest.partitions.iter().map(|p| p.window).collect();
-                assert_eq!(windows.len(), store.info().unwrap().manifest.partitions.len(), "one partition per window");
+                // What queries rely on: within a window, a partition with a higher sequence
+                // number holds only later offsets than one with a lower.
+                let partitions = store.info().unwrap().manifest.partitions;
+                let contents: Vec<Vec<(i64, u64)>> = partitions.iter().map(|p| contents(dir.path(), p)).collect();
+                for (a, a_events) in partitions.iter().zip(&contents) {
+                    for (b, b_events) in partitions.iter().zip(&contents).filter(|(b, _)| b.seq > a.seq) {
+                        for &(window, offset) in a_events {
+                            let later = b_events.iter().filter(|(w, _)| *w == window).map(|(_, o)| *o).min();
+                            assert!(
+                                later.is_none_or(|later| offset < later),
+                                "{a:?} and {b:?} interleave in window {window}"
+                            );
+                        }
+                    }
+                }
             }
             Op::RetainLog { max_bytes } => {
                 let retention = Retention {
@@ -336,31 +365,20 @@ fn run(ops: Vec<Op>, durability: Durability) {
             Op::RetainPartitions { max_age, now } => {
                 let retention =
                     Retention { partitions: PartitionRetention { max_age: Some(max_age) }, ..Retention::default() };
-                // A partition goes once its last window ended `max_age` before `now`; an event
-                // is in a partition whose windows hold its timestamp and whose offsets its
-                // offset. Partitions sharing a window hold disjoint offset ranges, a higher seq
-                // the later ones, so taking events in offset order, each goes to the oldest such
-                // partition not yet full (which tells them apart also after a repair that lost
-                // the offset ranges).
-                let mut before = store.info().unwrap().manifest.partitions;
-                before.sort_by_key(|p| p.seq);
-                let mut room: Vec<u64> = before.iter().map(|p| p.events).collect();
+                // A partition goes once its last window ended `max_age` before `now`, and with
+                // it the events it holds (read from its file: each event's data starts with its
+                // offset).
+                let before = store.info().unwrap().manifest.partitions;
+                let homes: HashMap<u64, usize> = before
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(idx, p)| contents(dir.path(), p).into_iter().map(move |(_, offset)| (offset, idx)))
+                    .collect();
                 let report = store.retain_at(&retention, now).unwrap();
                 partitions_dropped |= report.partitions > 0;
                 let mut dropped_events = 0;
-                model.events.sort_by_key(|e| e.offset);
                 for event in model.events.iter_mut().filter(|e| e.sealed && !e.dropped) {
-                    let window = event.spec.ts.div_euclid(WINDOW);
-                    let idx = (0..before.len())
-                        .find(|&idx| {
-                            let p = &before[idx];
-                            room[idx] > 0
-                                && (p.window..=p.last_window()).contains(&window)
-                                && (p.first_offset..=p.last_offset).contains(&event.offset)
-                        })
-                        .expect("every sealed event is in a partition");
-                    room[idx] -= 1;
-                    let home = &before[idx];
+                    let home = &before[homes[&event.offset]];
                     if (home.last_window() + 1) * WINDOW <= now - max_age {
                         event.dropped = true;
                         dropped_events += 1;

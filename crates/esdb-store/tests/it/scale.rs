@@ -38,7 +38,7 @@ fn the_unsealed_tail_stays_within_the_memory_budget_whatever_is_appended() {
     let dir = tempfile::tempdir().unwrap();
     let options = budgeted();
     let store = Store::open(dir.path(), options.clone()).unwrap();
-    let limit = options.memory_budget - options.seal_memory_budget as u64;
+    let limit = options.memory_budget - 2 * options.seal_memory_budget as u64;
     let (n, per_batch) = (100_000u64, 1_000u64);
     let mut peak = 0;
     for from in (0..n).step_by(per_batch as usize) {

@@ -97,5 +97,8 @@ fn readme_store_tutorial_runs_as_written() {
     );
     assert!(outputs[4].starts_with("space,timestamp,grouping,type,data\n"), "{}", outputs[4]);
     assert_eq!(outputs[4].lines().count(), 3);
+    let info: serde_json::Value = serde_json::from_str(&outputs[7]).expect("store info --json prints JSON");
+    assert_eq!(info["sealed_through"], 14);
+    assert_eq!(info["metrics"]["tail_events"], 0);
     assert!(outputs.iter().any(|out| out.ends_with("ok\n")), "verify printed ok");
 }
