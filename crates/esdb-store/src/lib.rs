@@ -76,6 +76,8 @@ pub use options::{Durability, LogRetention, PartitionRetention, Retention, Store
 pub use query::{Records, Scan, Space, SpaceSummary};
 pub use repair::{repair, repair_with, RepairReport};
 pub use replay::LogReader;
+#[cfg(feature = "stream")]
+pub use replay::LogStream;
 pub use store::{Recovery, Store};
 pub use telemetry::Metrics;
 pub use verify::{verify, VerifyReport};

@@ -27,18 +27,26 @@ pub const WATCHED_POLL_INTERVAL: Duration = Duration::from_millis(100);
 struct Watch {
     _watcher: notify::RecommendedWatcher,
     changes: mpsc::Receiver<()>,
+    /// The waker of an async follower waiting for a change, woken by the next one.
+    #[cfg_attr(not(feature = "stream"), allow(dead_code))]
+    waker: Arc<std::sync::Mutex<Option<std::task::Waker>>>,
 }
 
 impl Watch {
     fn new(dir: &Path) -> Option<Watch> {
         use notify::Watcher as _;
         let (sender, changes) = mpsc::channel();
+        let waker: Arc<std::sync::Mutex<Option<std::task::Waker>>> = Arc::default();
+        let to_wake = waker.clone();
         let mut watcher = notify::recommended_watcher(move |_: notify::Result<notify::Event>| {
             let _ = sender.send(());
+            if let Some(waker) = lock(&to_wake).take() {
+                waker.wake();
+            }
         })
         .ok()?;
         watcher.watch(dir, notify::RecursiveMode::NonRecursive).ok()?;
-        Some(Watch { _watcher: watcher, changes })
+        Some(Watch { _watcher: watcher, changes, waker })
     }
 
     /// Waits until the directory changes or `timeout` passes, then forgets changes seen so far.
@@ -363,5 +371,100 @@ impl Iterator for LogReader {
                 Some(Err(err))
             }
         }
+    }
+}
+
+/// A follower as a [`futures_core::Stream`], from [`LogReader::into_stream`]: for async hosts,
+/// which then do not park a thread per follower. Polling never blocks: when no event is ready it
+/// registers the task's waker, which the writer wakes when it publishes new events (in its own
+/// process) or the store directory's watch wakes when the writer in another process changes it.
+/// A reader from [`Store::read_from`] ends at the newest event; one from [`Store::follow`] ends
+/// when the store is closed.
+#[cfg(feature = "stream")]
+#[derive(Debug)]
+#[must_use = "streams do nothing unless polled"]
+pub struct LogStream {
+    reader: LogReader,
+}
+
+#[cfg(feature = "stream")]
+impl LogReader {
+    /// This reader as a [`futures_core::Stream`] of events (feature `stream`, on by default).
+    ///
+    /// ```
+    /// use std::pin::pin;
+    /// use std::task::{Context, Poll, Waker};
+    /// use futures_core::Stream;
+    /// use esdb_store::{NewEvent, Store, StoreOptions};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let store = Store::open(dir.path(), StoreOptions::default())?;
+    /// let mut events = pin!(store.follow(0)?.into_stream());
+    /// let mut cx = Context::from_waker(Waker::noop());
+    /// assert!(events.as_mut().poll_next(&mut cx).is_pending(), "nothing yet: the task waits");
+    /// store.append(NewEvent::new("a", 1, "x"))?;
+    /// let Poll::Ready(Some(event)) = events.as_mut().poll_next(&mut cx) else { panic!("an event") };
+    /// assert_eq!(event?.offset, 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn into_stream(self) -> LogStream {
+        LogStream { reader: self }
+    }
+
+    /// Arranges for `waker` to be woken when new events may be there.
+    fn register(&mut self, waker: &std::task::Waker) {
+        let shared = self.shared.clone();
+        if !shared.read_only {
+            let mut wakers = lock(&shared.async_wakers);
+            if !wakers.iter().any(|known| known.will_wake(waker)) {
+                wakers.push(waker.clone());
+            }
+            shared.async_waiting.store(wakers.len(), Ordering::SeqCst);
+            return;
+        }
+        match self.watch() {
+            Some(watch) => *lock(&watch.waker) = Some(waker.clone()),
+            // No watch on this file system: look again after the polling interval.
+            None => {
+                let waker = waker.clone();
+                std::thread::spawn(move || {
+                    std::thread::sleep(POLL_INTERVAL);
+                    waker.wake();
+                });
+            }
+        }
+    }
+}
+
+#[cfg(feature = "stream")]
+impl futures_core::Stream for LogStream {
+    type Item = Result<LogEvent>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<LogEvent>>> {
+        use std::task::Poll;
+        let reader = &mut self.reader;
+        if reader.failed {
+            return Poll::Ready(None);
+        }
+        // Look, register the waker, look again: an event published between the first look and
+        // the registration is found by the second.
+        for attempt in 0..2 {
+            match reader.next_timeout(Duration::ZERO) {
+                Ok(Some(event)) => return Poll::Ready(Some(Ok(event))),
+                Err(err) => {
+                    reader.failed = true;
+                    return Poll::Ready(Some(Err(err)));
+                }
+                Ok(None) if !reader.follow || reader.shared.closing.load(Ordering::Acquire) => {
+                    return Poll::Ready(None)
+                }
+                Ok(None) if attempt == 0 => reader.register(cx.waker()),
+                Ok(None) => {}
+            }
+        }
+        Poll::Pending
     }
 }

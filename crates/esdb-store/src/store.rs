@@ -43,8 +43,8 @@ pub(crate) struct CommitState {
 ///
 /// Lock order (docs/STORE.md, "Locking"): a thread holding one of these locks takes only locks
 /// further down the list: `maintenance` → `log` → `manifest` → `view` → `commit` → `obsolete` →
-/// `watermark`; `cache`, `arrivals`, `wake`, `room_lock`, `unsettled` and `background_error` are
-/// leaves,
+/// `watermark`; `cache`, `arrivals`, `wake`, `room_lock`, `async_wakers`, `unsettled` and
+/// `background_error` are leaves,
 /// held for a few statements with no other lock taken under them.
 #[derive(Debug)]
 pub(crate) struct Shared {
@@ -84,6 +84,9 @@ pub(crate) struct Shared {
     pub tail_memory: AtomicU64,
     /// Counters, and handles on the `metrics` facade.
     pub instruments: Instruments,
+    /// Wakers of async followers ([`crate::LogStream`]) waiting for new events, and how many.
+    pub async_wakers: Mutex<Vec<std::task::Waker>>,
+    pub async_waiting: AtomicUsize,
     /// Appenders waiting for room in the memory budget wait on `room`.
     pub room_lock: Mutex<()>,
     pub room: Condvar,
@@ -393,6 +396,7 @@ impl Store {
         self.shared.woken.notify_all();
         drop(lock(&self.shared.arrivals));
         self.shared.arrived.notify_all();
+        self.shared.wake_async();
         if let Some(handle) = self.background.take() {
             let _ = handle.join();
         }
@@ -514,6 +518,8 @@ impl Shared {
             read_only,
             unit,
             tail_memory: AtomicU64::new(tail_memory),
+            async_wakers: Mutex::new(Vec::new()),
+            async_waiting: AtomicUsize::new(0),
             room_lock: Mutex::new(()),
             room: Condvar::new(),
             _lock: lock_file,
@@ -699,10 +705,24 @@ impl Shared {
     pub(crate) fn publish(&self, end: u64) {
         // SeqCst pairs with the follower's increment of `waiting` before it re-reads `visible`:
         // either the follower sees the new end, or this sees the follower and wakes it.
-        if self.visible.fetch_max(end, Ordering::SeqCst) < end && self.waiting.load(Ordering::SeqCst) > 0 {
+        let advanced = self.visible.fetch_max(end, Ordering::SeqCst) < end;
+        if advanced && self.waiting.load(Ordering::SeqCst) > 0 {
             let _guard = lock(&self.arrivals);
             self.arrived.notify_all();
         }
+        if advanced && self.async_waiting.load(Ordering::SeqCst) > 0 {
+            self.wake_async();
+        }
+    }
+
+    /// Wakes every async follower waiting.
+    pub(crate) fn wake_async(&self) {
+        let wakers = {
+            let mut wakers = lock(&self.async_wakers);
+            self.async_waiting.store(0, Ordering::SeqCst);
+            std::mem::take(&mut *wakers)
+        };
+        wakers.into_iter().for_each(std::task::Waker::wake);
     }
 
     /// Returns once offsets below `end` are fsynced. Callers arriving while an fsync runs wait

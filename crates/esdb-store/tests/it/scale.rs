@@ -211,3 +211,74 @@ fn metrics_count_the_work_and_reach_the_facade() {
     assert!(text.contains("esdb_store_appended_events_total") && text.contains("} 20000"), "{text}");
     assert!(text.contains("esdb_store_fsync_seconds"), "{text}");
 }
+
+/// Wakes by unparking the thread that polls, and counts wakes.
+#[cfg(feature = "stream")]
+struct Unpark(std::thread::Thread, std::sync::atomic::AtomicUsize);
+
+#[cfg(feature = "stream")]
+impl std::task::Wake for Unpark {
+    fn wake(self: Arc<Self>) {
+        self.1.fetch_add(1, Ordering::SeqCst);
+        self.0.unpark();
+    }
+}
+
+/// Takes `n` events from `stream`, parking between polls: it gets on only when woken.
+#[cfg(feature = "stream")]
+fn take_woken(stream: esdb_store::LogStream, n: usize) -> Vec<u64> {
+    use futures_core::Stream;
+    let unpark = Arc::new(Unpark(std::thread::current(), std::sync::atomic::AtomicUsize::new(0)));
+    let waker = std::task::Waker::from(unpark.clone());
+    let mut cx = std::task::Context::from_waker(&waker);
+    let mut stream = std::pin::pin!(stream);
+    let mut offsets = Vec::new();
+    while offsets.len() < n {
+        // A wake from the moment the poll starts means "poll again".
+        let before = unpark.1.load(Ordering::SeqCst);
+        match stream.as_mut().poll_next(&mut cx) {
+            std::task::Poll::Ready(Some(event)) => offsets.push(event.unwrap().offset),
+            std::task::Poll::Ready(None) => panic!("the stream ended after {} events", offsets.len()),
+            std::task::Poll::Pending => {
+                // Parking may return early (an earlier unpark): wait for a wake.
+                let deadline = std::time::Instant::now() + Duration::from_secs(10);
+                while unpark.1.load(Ordering::SeqCst) == before {
+                    assert!(
+                        std::time::Instant::now() < deadline,
+                        "pending after {} events, and never woken",
+                        offsets.len()
+                    );
+                    std::thread::park_timeout(Duration::from_millis(100));
+                }
+            }
+        }
+    }
+    offsets
+}
+
+#[cfg(feature = "stream")]
+#[test]
+fn an_async_follower_is_woken_by_appends_in_this_process_and_in_another() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open(dir.path(), unit_options(TimeUnit::Seconds)).unwrap());
+    let producer = |store: Arc<Store>| {
+        std::thread::spawn(move || {
+            for i in 0..200 {
+                store.append(NewEvent::new("a", now_secs(), format!("{i}"))).unwrap();
+                if i % 20 == 0 {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            }
+        })
+    };
+    // In the writer's process: woken when an append publishes.
+    let writer = producer(store.clone());
+    assert_eq!(take_woken(store.follow(0).unwrap().into_stream(), 200), (0..200).collect::<Vec<_>>());
+    writer.join().unwrap();
+    // In another process (a read-only store on the files): woken by the directory watch.
+    let reader = Store::open_read_only(dir.path()).unwrap();
+    let stream = reader.follow(200).unwrap().into_stream();
+    let writer = producer(store.clone());
+    assert_eq!(take_woken(stream, 200), (200..400).collect::<Vec<_>>());
+    writer.join().unwrap();
+}
