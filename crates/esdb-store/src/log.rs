@@ -30,8 +30,9 @@ pub struct LogWriter {
     pub len: u64,
     /// Records not yet written to the file.
     pub buf: Vec<u8>,
-    /// The records of the append being made, encoded once.
-    pub scratch: Vec<u8>,
+    /// `(start, end, event)` of each record the append being made adds to `buf`, relative to
+    /// where the append started; kept to reuse its allocation.
+    pub added: Vec<(usize, usize, usize)>,
     /// Where the tail's copies of records are cut from: one allocation for many records, freed
     /// once sealing has dropped all of them.
     pub arena: BytesMut,
@@ -48,12 +49,14 @@ pub struct LogWriter {
 }
 
 impl LogWriter {
-    /// The records in `scratch` as one shared buffer cut from the arena.
-    pub fn freeze_scratch(&mut self) -> Bytes {
-        if self.arena.capacity() - self.arena.len() < self.scratch.len() {
-            self.arena = BytesMut::with_capacity(ARENA_LEN.max(self.scratch.len()));
+    /// A copy of `buf[from..]` (the records an append just added) cut from the arena, for the
+    /// tail.
+    pub fn copy_added(&mut self, from: usize) -> Bytes {
+        let added = &self.buf[from..];
+        if self.arena.capacity() - self.arena.len() < added.len() {
+            self.arena = BytesMut::with_capacity(ARENA_LEN.max(added.len()));
         }
-        self.arena.extend_from_slice(&self.scratch);
+        self.arena.extend_from_slice(added);
         self.arena.split().freeze()
     }
 

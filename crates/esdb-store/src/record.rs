@@ -126,17 +126,12 @@ pub fn encode_record(event: &LogEvent, out: &mut Vec<u8>) {
         grouping: &event.grouping,
         data: &event.data,
     };
-    encode_fields(&fields, indexes.collect(), out);
+    encode_fields(&fields, indexes, out);
 }
 
 /// Appends the record of `event` at `offset` to `out`, as [`encode_record`] of its
 /// [`log_event`] but without building one.
 pub fn encode_new(event: &NewEvent, offset: u64, append_time_ms: u64, out: &mut Vec<u8>) {
-    let mut indexes: Vec<(&[u8], &[u8])> = event.indexes.iter().map(|(name, value)| (&name[..], &value[..])).collect();
-    if indexes.len() > 1 {
-        indexes.sort_unstable();
-        indexes.dedup();
-    }
     let fields = Fields {
         offset,
         timestamp: event.timestamp,
@@ -146,7 +141,16 @@ pub fn encode_new(event: &NewEvent, offset: u64, append_time_ms: u64, out: &mut 
         grouping: &event.grouping,
         data: &event.data,
     };
-    encode_fields(&fields, indexes, out);
+    let pairs = event.indexes.iter().map(|(name, value)| (&name[..], &value[..]));
+    if event.indexes.len() <= 1 {
+        // Sorted and unique already: no copy to sort.
+        encode_fields(&fields, pairs, out);
+    } else {
+        let mut indexes: Vec<(&[u8], &[u8])> = pairs.collect();
+        indexes.sort_unstable();
+        indexes.dedup();
+        encode_fields(&fields, indexes.into_iter(), out);
+    }
 }
 
 /// The fields of a record but its index pairs.
@@ -161,7 +165,11 @@ struct Fields<'a> {
 }
 
 /// Appends a record of `fields` and `indexes` (sorted, each once) to `out`.
-fn encode_fields(fields: &Fields<'_>, indexes: Vec<(&[u8], &[u8])>, out: &mut Vec<u8>) {
+fn encode_fields<'a>(
+    fields: &Fields<'_>,
+    indexes: impl ExactSizeIterator<Item = (&'a [u8], &'a [u8])>,
+    out: &mut Vec<u8>,
+) {
     let start = out.len();
     out.extend_from_slice(&[0; 4]);
     out.extend_from_slice(&fields.offset.to_le_bytes());

@@ -232,7 +232,7 @@ impl Store {
             base: active.base,
             len: loaded.active_len,
             buf: Vec::with_capacity(WRITE_BUFFER_LEN * 2),
-            scratch: Vec::new(),
+            added: Vec::new(),
             arena: bytes::BytesMut::new(),
             next_offset: loaded.next_offset,
             last_append_ms: loaded.last_append_ms,
@@ -296,7 +296,7 @@ impl Store {
             base: active.base,
             len: loaded.active_len,
             buf: Vec::new(),
-            scratch: Vec::new(),
+            added: Vec::new(),
             arena: bytes::BytesMut::new(),
             next_offset: loaded.next_offset,
             last_append_ms: loaded.last_append_ms,
@@ -336,7 +336,7 @@ impl Store {
     /// [`Error::FieldLength`] (nothing appended), [`Error::Io`] / [`Error::Poisoned`] /
     /// [`Error::Unsettled`].
     pub fn append(&self, event: NewEvent) -> Result<u64> {
-        Ok(self.append_batch(std::slice::from_ref(&event))?[0])
+        self.shared.append_one(&event)
     }
 
     /// Appends events in order, atomically with respect to validation (a bad field rejects the
@@ -559,6 +559,19 @@ impl Shared {
     }
 
     pub(crate) fn append_batch(&self, events: &[NewEvent]) -> Result<Vec<u64>> {
+        let mut offsets = Vec::with_capacity(events.len());
+        self.append_each(events, |offset| offsets.push(offset))?;
+        Ok(offsets)
+    }
+
+    pub(crate) fn append_one(&self, event: &NewEvent) -> Result<u64> {
+        let mut got = 0;
+        self.append_each(std::slice::from_ref(event), |offset| got = offset)?;
+        Ok(got)
+    }
+
+    /// Appends `events`, calling `on_offset` with the offset of each in order.
+    fn append_each(&self, events: &[NewEvent], mut on_offset: impl FnMut(u64)) -> Result<()> {
         self.writable("append")?;
         self.check_settled()?;
         for (position, event) in events.iter().enumerate() {
@@ -567,48 +580,47 @@ impl Shared {
         self.check_clock(events)?;
         self.wait_for_room()?;
         let append_ms = now_ms();
-        let mut offsets = Vec::with_capacity(events.len());
-        // Each new record's place in `scratch` and its space: the tail keeps the record bytes.
-        let mut new = Vec::with_capacity(events.len());
-        let mut log = lock(&self.log);
+        let mut guard = lock(&self.log);
+        let log = &mut *guard;
         log.check()?;
-        let mut encoded = std::mem::take(&mut log.scratch);
-        encoded.clear();
-        for event in events {
+        // Records are encoded once, into the write buffer; the tail gets one copy of them.
+        let from = log.buf.len();
+        let mut added = std::mem::take(&mut log.added);
+        added.clear();
+        for (idx, event) in events.iter().enumerate() {
             if let Some(original) = event.id.as_deref().and_then(|id| log.dedupe.get(id, log.next_offset)) {
-                offsets.push(original);
+                on_offset(original);
                 continue;
             }
             let offset = log.next_offset;
-            let start = encoded.len();
-            record::encode_new(event, offset, append_ms, &mut encoded);
+            let start = log.buf.len();
+            record::encode_new(event, offset, append_ms, &mut log.buf);
             if let Some(id) = &event.id {
                 log.dedupe.insert(id, offset);
             }
             log.next_offset += 1;
-            offsets.push(offset);
-            new.push((start..encoded.len(), &event.space));
+            on_offset(offset);
+            added.push((start - from, log.buf.len() - from, idx));
         }
-        log.scratch = encoded;
-        if !new.is_empty() {
-            let encoded = log.freeze_scratch();
-            log.buf.extend_from_slice(&encoded);
+        if !added.is_empty() {
+            let encoded = log.copy_added(from);
             log.len += encoded.len() as u64;
             log.last_append_ms = Some(append_ms);
-            let appended = new.len() as u64;
             let mut view = self.write_view();
-            for (range, space) in new {
-                view.tail.push(encoded.slice(range.start + 4..range.end - 8), space);
+            for &(start, end, idx) in &added {
+                view.tail.push(encoded.slice(start + 4..end - 8), &events[idx].space);
             }
             self.tail_memory.store(view.tail.memory(), Ordering::Relaxed);
             let tail = (view.tail.len(), view.tail.bytes(), view.tail.memory());
-            self.instruments.appended(appended, encoded.len() as u64, tail);
+            self.instruments.appended(added.len() as u64, encoded.len() as u64, tail);
             let seal_due = self.seal_due_by_size(&view.tail);
             drop(view);
             if seal_due {
                 self.wake_background();
             }
         }
+        log.added = added;
+        let mut log = guard;
         if log.buf.len() >= WRITE_BUFFER_LEN {
             log.flush()?;
         }
@@ -621,7 +633,7 @@ impl Shared {
             Durability::Buffered { .. } => self.publish(end),
             Durability::Sync => self.sync_through(end)?,
         }
-        Ok(offsets)
+        Ok(())
     }
 
     /// Refuses a batch holding a timestamp further ahead of the wall clock than the store allows.
