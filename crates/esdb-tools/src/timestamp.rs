@@ -77,6 +77,30 @@ pub fn parse_rfc3339(text: &str, unit: TimeUnit, rounding: Rounding) -> Result<i
     i64::try_from(value).map_err(|_| anyhow!("{text:?} is out of range for 64-bit timestamps in this unit"))
 }
 
+/// `timestamp` in `unit` as an RFC 3339 UTC date-time (with as many fraction digits as the unit
+/// has), or `None` when it lies outside the years 1..=9999.
+pub fn format_rfc3339(timestamp: i64, unit: TimeUnit) -> Option<String> {
+    let time = OffsetDateTime::from_unix_timestamp_nanos(i128::from(timestamp) * unit.nanos()).ok()?;
+    if !(1..=9999).contains(&time.year()) {
+        return None;
+    }
+    let fraction = match unit {
+        TimeUnit::S => String::new(),
+        TimeUnit::Ms => format!(".{:03}", time.millisecond()),
+        TimeUnit::Us => format!(".{:06}", time.microsecond()),
+        TimeUnit::Ns => format!(".{:09}", time.nanosecond()),
+    };
+    Some(format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}{fraction}Z",
+        time.year(),
+        u8::from(time.month()),
+        time.day(),
+        time.hour(),
+        time.minute(),
+        time.second()
+    ))
+}
+
 /// A bare date `YYYY-MM-DD`, as midnight UTC.
 fn parse_date(text: &str) -> Option<OffsetDateTime> {
     let bytes = text.as_bytes();
@@ -157,6 +181,10 @@ mod tests {
     fn bounds_round_up_dates_are_midnight_and_minus_zero_is_zero() {
         // See: issue 16 (`--from …01:00:00.5Z` included the event at 01:00:00).
         assert_eq!(parse_bound("1970-01-01T01:00:00.5Z", TimeUnit::S).unwrap(), 3601);
+        assert_eq!(format_rfc3339(1403534919, TimeUnit::S).as_deref(), Some("2014-06-23T14:48:39Z"));
+        assert_eq!(format_rfc3339(1403534919500, TimeUnit::Ms).as_deref(), Some("2014-06-23T14:48:39.500Z"));
+        assert_eq!(format_rfc3339(-1, TimeUnit::Ns).as_deref(), Some("1969-12-31T23:59:59.999999999Z"));
+        assert_eq!(format_rfc3339(i64::MAX, TimeUnit::S), None);
         assert_eq!(parse_bound("1970-01-01T01:00:00Z", TimeUnit::S).unwrap(), 3600);
         assert_eq!(parse_bound("1969-12-31T23:59:59.5Z", TimeUnit::S).unwrap(), 0);
         assert_eq!(parse_text("1970-01-01T01:00:00.5Z", TimeUnit::S).unwrap(), 3600);

@@ -527,15 +527,24 @@ fn info(dir: &Path, as_json: bool) -> Result<Outcome> {
         info.partition_bytes,
         manifest.partition_window
     )?;
+    let unit = store.time_unit().map(TimeUnit::from);
+    // Beside the integers, the times they stand for once the store records its unit.
+    let time = |ts: i64| match unit.and_then(|unit| crate::timestamp::format_rfc3339(ts, unit)) {
+        Some(text) => format!("{ts} ({text})"),
+        None => ts.to_string(),
+    };
     for partition in &manifest.partitions {
+        let windows = match partition.last_window() {
+            last if last == partition.window => partition.window.to_string(),
+            last => format!("{}..={last}", partition.window),
+        };
         writeln!(
             out,
-            "  {}  window {}  {} events  ts {}..={}  offsets {}..={}",
+            "  {}  window {windows}  {} events  ts {}..={}  offsets {}..={}",
             partition.file,
-            partition.window,
             partition.events,
-            partition.min_ts,
-            partition.max_ts,
+            time(partition.min_ts),
+            time(partition.max_ts),
             partition.first_offset,
             partition.last_offset
         )?;
