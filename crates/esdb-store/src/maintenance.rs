@@ -188,6 +188,10 @@ impl Store {
     }
 }
 
+/// Merges installed together: one install per merge would write the manifest, which names every
+/// partition, once per merge.
+const MERGES_PER_INSTALL: usize = 256;
+
 /// The groups of partitions a compaction merges, each into one partition (size-tiered, as
 /// Prometheus merges blocks into larger time ranges):
 ///
@@ -417,15 +421,18 @@ impl Shared {
         let groups = compaction_groups(&partitions, if automatic { target / 8 } else { target / 2 }, target);
         drop(partitions);
         let mut report = CompactReport::default();
-        for mut group in groups {
-            group.sort_by_key(|partition| partition.meta.seq);
-            let first = group.iter().map(|p| p.meta.window).min().unwrap_or(0);
-            let windows = (first, group.iter().map(|p| p.meta.last_window()).max().unwrap_or(first));
-            let merged = self.merge_window(windows, &group)?;
-            report.windows += u64::try_from(i128::from(windows.1) - i128::from(windows.0) + 1).unwrap_or(u64::MAX);
-            report.merged += group.len() as u64;
-            report.partitions.push(merged);
+        let mut groups = groups;
+        for batch in groups.chunks_mut(MERGES_PER_INSTALL) {
+            let merged = self.merge_groups(batch)?;
+            for (group, meta) in batch.iter().zip(merged) {
+                let windows = i128::from(meta.last_window()) - i128::from(meta.window) + 1;
+                report.windows += u64::try_from(windows).unwrap_or(u64::MAX);
+                report.merged += group.len() as u64;
+                report.partitions.push(meta);
+            }
         }
+        // The groups' handles pin the merged-away files: let go before deleting them.
+        drop(groups);
         self.delete_obsolete();
         if report.merged > 0 {
             let took = started.elapsed();
@@ -442,72 +449,87 @@ impl Shared {
         Ok(report)
     }
 
-    /// Writes the events of `group` (ascending sequence numbers, covering `windows`) into one
-    /// partition and switches the manifest to it.
-    fn merge_window(&self, (window, last_window): (i64, i64), group: &[Handle]) -> Result<PartitionMeta> {
-        let (seq, sealed) = {
+    /// Writes each group (its partitions sorted here by sequence number) into one partition, then
+    /// switches the manifest to them in one install.
+    fn merge_groups(&self, groups: &mut [Vec<Handle>]) -> Result<Vec<PartitionMeta>> {
+        let (first_seq, sealed) = {
             let manifest = lock(&self.manifest);
             (manifest.next_partition_seq, manifest.sealed_through)
         };
-        let next_seq = Manifest::seq_after(seq)?;
-        let file = manifest::partition_file(seq, window, sealed);
-        let path = self.dir.join(&file);
+        let next_seq = first_seq
+            .checked_add(groups.len() as u64)
+            .ok_or(Error::Exhausted { what: "partition sequence numbers" })?;
         let mut written = Vec::new();
-        let merged = (|| {
-            let mut writer = self.partition_writer(&path)?;
-            written.push(path.clone());
-            // Partition by partition in sequence order, each space in (timestamp, offset) order:
-            // the writer keeps ties in insertion order, so ties stay in offset order.
-            for partition in group {
-                let read_error = |source| Error::Partition { path: partition.path.clone(), source };
-                let db = self.cache.get(&self.dir, partition)?;
-                for space in db.spaces() {
-                    let space = space.map_err(read_error)?;
-                    for record in space.records().map_err(read_error)? {
-                        let record = record.map_err(read_error)?;
-                        writer
-                            .add(
-                                space.id(),
-                                record.event.timestamp(),
-                                &record.grouping,
-                                record.indexes.iter().cloned(),
-                                record.event.data(),
-                            )
-                            .map_err(|source| Error::Seal { path: path.clone(), source })?;
-                    }
-                }
+        let mut metas = Vec::with_capacity(groups.len());
+        let result = (|| {
+            for (seq, group) in (first_seq..).zip(groups.iter_mut()) {
+                group.sort_by_key(|partition| partition.meta.seq);
+                metas.push(self.write_merged(seq, sealed, group, &mut written)?);
             }
-            let summary = writer.finish().map_err(|source| Error::Seal { path: path.clone(), source })?;
-            let first_offset = group.iter().map(|p| p.meta.first_offset).min().unwrap_or(0);
-            let last_offset = group.iter().map(|p| p.meta.last_offset).max().unwrap_or(0);
-            let meta =
-                self.partition_meta(seq, (window, last_window), file.clone(), &summary, (first_offset, last_offset))?;
-            self.fs.sync_dir(&self.dir.join(PARTITION_DIR))?;
-            Ok(meta)
+            self.fs.sync_dir(&self.dir.join(PARTITION_DIR))
         })();
-        let merged = match merged {
-            Ok(merged) => merged,
-            Err(err) => {
-                self.remove_new(&written);
-                return Err(err);
-            }
-        };
-        let old: Vec<u64> = group.iter().map(|p| p.meta.seq).collect();
+        if let Err(err) = result {
+            self.remove_new(&written);
+            return Err(err);
+        }
+        let old: std::collections::HashSet<u64> = groups.iter().flatten().map(|p| p.meta.seq).collect();
         let mut manifest = lock(&self.manifest);
         let mut next = manifest.clone();
         next.partitions.retain(|p| !old.contains(&p.seq));
-        next.partitions.push(merged.clone());
+        next.partitions.extend(metas.iter().cloned());
         next.next_partition_seq = next_seq;
-        let dropped = group.iter().map(Obsolete::partition).collect();
+        let dropped = groups.iter().flatten().map(Obsolete::partition).collect();
         self.install(&mut manifest, next, &written, dropped)?;
         {
             let mut view = self.write_view();
             let mut all: Vec<Handle> = view.partitions.iter().filter(|p| !old.contains(&p.meta.seq)).cloned().collect();
-            all.push(Arc::new(Partition::new(&self.dir, merged.clone())));
+            all.extend(metas.iter().map(|meta| Arc::new(Partition::new(&self.dir, meta.clone()))));
             view.partitions = Arc::new(all);
         }
         drop(manifest);
-        Ok(merged)
+        Ok(metas)
+    }
+
+    /// Writes the events of `group` (ascending sequence numbers) into partition `seq`, covering
+    /// the group's windows; `written` collects the file, for cleanup on error.
+    fn write_merged(
+        &self,
+        seq: u64,
+        sealed: u64,
+        group: &[Handle],
+        written: &mut Vec<PathBuf>,
+    ) -> Result<PartitionMeta> {
+        let window = group.iter().map(|p| p.meta.window).min().unwrap_or(0);
+        let last_window = group.iter().map(|p| p.meta.last_window()).max().unwrap_or(window);
+        let file = manifest::partition_file(seq, window, sealed);
+        let path = self.dir.join(&file);
+        let mut writer = self.partition_writer(&path)?;
+        written.push(path.clone());
+        // Partition by partition in sequence order, each space in (timestamp, offset) order: the
+        // writer keeps ties in insertion order, so ties stay in offset order.
+        for partition in group {
+            let read_error = |source| Error::Partition { path: partition.path.clone(), source };
+            let db = self.cache.get(&self.dir, partition)?;
+            for space in db.spaces() {
+                let space = space.map_err(read_error)?;
+                for record in space.records().map_err(read_error)? {
+                    let record = record.map_err(read_error)?;
+                    writer
+                        .add(
+                            space.id(),
+                            record.event.timestamp(),
+                            &record.grouping,
+                            record.indexes.iter().cloned(),
+                            record.event.data(),
+                        )
+                        .map_err(|source| Error::Seal { path: path.clone(), source })?;
+                }
+            }
+        }
+        let summary = writer.finish().map_err(|source| Error::Seal { path: path.clone(), source })?;
+        let first_offset = group.iter().map(|p| p.meta.first_offset).min().unwrap_or(0);
+        let last_offset = group.iter().map(|p| p.meta.last_offset).max().unwrap_or(0);
+        self.partition_meta(seq, (window, last_window), file, &summary, (first_offset, last_offset))
     }
 
     pub(crate) fn retain(&self, retention: &crate::Retention, now: Option<i64>) -> Result<RetainReport> {
