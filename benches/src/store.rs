@@ -125,59 +125,15 @@ pub fn run(n: usize) -> AnyResult<()> {
     let dir = tempfile::tempdir()?;
     let store =
         Arc::new(Store::open(dir.path(), options(Durability::Buffered { interval: Duration::from_millis(100) }))?);
-    let samples = 20_000usize;
-    let base = Instant::now();
-    let mut follower = store.follow(0)?;
-    let receiver = std::thread::spawn(move || -> Result<Vec<u64>, esdb_store::Error> {
-        let mut latencies = Vec::with_capacity(samples);
-        while latencies.len() < samples {
-            let event = follower.next_timeout(Duration::from_secs(10))?.expect("events keep coming");
-            let sent = u64::from_le_bytes(event.data[..8].try_into().expect("8 bytes"));
-            latencies.push(base.elapsed().as_nanos() as u64 - sent);
-        }
-        Ok(latencies)
-    });
-    for i in 0..samples {
-        let sent = base.elapsed().as_nanos() as u64;
-        let mut data = sent.to_le_bytes().to_vec();
-        data.resize(130, b'x');
-        store.append(NewEvent::new("s", i as i64, data))?;
-        let next = Duration::from_micros(100 * (i as u64 + 1));
-        if let Some(wait) = next.checked_sub(base.elapsed()) {
-            std::thread::sleep(wait);
-        }
-    }
-    let latencies = receiver.join().expect("follower")?;
+    let latencies = follow_latency(&store, store.follow(0)?, 20_000, Duration::from_micros(100))?;
     println!("| follower sees a buffered append: p50 / p99 / max | {} | p99 ≤ 10 ms |", quantiles(latencies));
     drop(store);
 
     // A follower in another process (a read-only store: it reads the files) sees a sync append.
     let dir = tempfile::tempdir()?;
     let store = Arc::new(Store::open(dir.path(), options(Durability::Sync))?);
-    let samples = 2_000usize;
     let reader = Store::open_read_only(dir.path())?;
-    let mut follower = reader.follow(0)?;
-    let base = Instant::now();
-    let receiver = std::thread::spawn(move || -> Result<Vec<u64>, esdb_store::Error> {
-        let mut latencies = Vec::with_capacity(samples);
-        while latencies.len() < samples {
-            let event = follower.next_timeout(Duration::from_secs(10))?.expect("events keep coming");
-            let sent = u64::from_le_bytes(event.data[..8].try_into().expect("8 bytes"));
-            latencies.push(base.elapsed().as_nanos() as u64 - sent);
-        }
-        Ok(latencies)
-    });
-    for i in 0..samples {
-        let sent = base.elapsed().as_nanos() as u64;
-        let mut data = sent.to_le_bytes().to_vec();
-        data.resize(130, b'x');
-        store.append(NewEvent::new("s", i as i64, data))?;
-        let next = Duration::from_millis(2 * (i as u64 + 1));
-        if let Some(wait) = next.checked_sub(base.elapsed()) {
-            std::thread::sleep(wait);
-        }
-    }
-    let latencies = receiver.join().expect("follower")?;
+    let latencies = follow_latency(&store, reader.follow(0)?, 2_000, Duration::from_millis(2))?;
     println!(
         "| follower in another process (read-only store) sees a sync append, fsync included: p50 / p99 / max | {} | p99 ≤ 10 ms |",
         quantiles(latencies)
@@ -231,6 +187,36 @@ pub fn run(n: usize) -> AnyResult<()> {
         );
     }
     Ok(())
+}
+
+/// Appends `samples` events to `store`, one every `spacing`, each carrying its send time, and
+/// returns how long each took to reach `follower`, in nanoseconds.
+fn follow_latency(
+    store: &Store,
+    mut follower: esdb_store::LogReader,
+    samples: usize,
+    spacing: Duration,
+) -> AnyResult<Vec<u64>> {
+    let base = Instant::now();
+    let receiver = std::thread::spawn(move || -> Result<Vec<u64>, esdb_store::Error> {
+        let mut latencies = Vec::with_capacity(samples);
+        while latencies.len() < samples {
+            let event = follower.next_timeout(Duration::from_secs(10))?.expect("events keep coming");
+            let sent = u64::from_le_bytes(event.data[..8].try_into().expect("8 bytes"));
+            latencies.push(base.elapsed().as_nanos() as u64 - sent);
+        }
+        Ok(latencies)
+    });
+    for i in 0..samples {
+        let sent = base.elapsed().as_nanos() as u64;
+        let mut data = sent.to_le_bytes().to_vec();
+        data.resize(130, b'x');
+        store.append(NewEvent::new("s", i as i64, data))?;
+        if let Some(wait) = (spacing * (i as u32 + 1)).checked_sub(base.elapsed()) {
+            std::thread::sleep(wait);
+        }
+    }
+    Ok(receiver.join().expect("follower")?)
 }
 
 /// `p50 / p99 / max` of latencies in nanoseconds.
