@@ -1,12 +1,14 @@
 //! Project automation, run as `cargo xtask <command>`.
 //!
-//! - `fixtures`: writes the golden files to `fixtures/v1/` and their manifest.
+//! - `fixtures`: writes the golden files to `fixtures/v2/`, their manifest, and the invalid
+//!   files of `fixtures/v2/invalid/` with theirs.
 //! - `fixtures --check`: regenerates them in a temporary directory and fails unless the
-//!   committed files match byte for byte.
+//!   committed files match byte for byte, and unless the frozen `fixtures/v1/` is unchanged.
 //! - `gen visits|activity`: writes a benchmark dataset (see `esdb_bench`).
 
 mod fixtures;
 mod gen;
+mod invalid;
 
 /// The workspace root.
 pub fn root() -> std::path::PathBuf {

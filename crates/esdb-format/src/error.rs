@@ -26,7 +26,7 @@ pub enum DecodeError {
         found_major: u16,
         /// Minor version found in the file.
         found_minor: u16,
-        /// The one major version this build reads.
+        /// The newest major version this build reads (it reads every major from 1 up to it).
         supported_major: u16,
     },
     /// A field runs past the end of its section.
@@ -82,7 +82,7 @@ impl std::fmt::Display for DecodeError {
             ),
             DecodeError::UnsupportedVersion { section, found_major, found_minor, supported_major } => write!(
                 f,
-                "unsupported format version {found_major}.{found_minor} in {section} (this build reads major version {supported_major})"
+                "unsupported format version {found_major}.{found_minor} in {section} (this build reads major versions 1 to {supported_major})"
             ),
             DecodeError::Truncated { field, offset, need, have } => {
                 write!(f, "{field} truncated at offset {offset}: need {need} bytes, {have} left")

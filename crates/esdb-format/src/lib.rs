@@ -6,7 +6,10 @@
 //! the same bytes for other languages.
 //!
 //! # Overview of types
-//! - [`v1::header::Header`] and [`v1::footer::Footer`]: the fixed-size ends of a file.
+//! - [`v1::header::Header`] and [`v2::footer::Footer`]: the fixed-size ends of a file, decoded
+//!   for either version by [`ends::decode`], the one place that dispatches on the version.
+//! - [`v2::features`] and [`v2::metadata`]: what version 2 adds (feature flags, key/value
+//!   metadata such as the time unit and the index names).
 //! - [`v1::frame`]: every block's payload + trailer (codec, raw length, xxh3-64 checksum).
 //! - [`v1::catalog`]: the tree of sorted `(key, value)` blocks that maps spaces, groupings and
 //!   index values ([`v1::key`]) to their streams.
@@ -28,7 +31,7 @@
 //! frame::encode(b"hello hello hello hello", Codec::Lz4, &mut file);
 //!
 //! assert_eq!(Header::decode(&file)?, Header::default());
-//! let payload = frame::open(&file[payload_at as usize..], payload_at, 1024, "example block")?;
+//! let payload = frame::open(&file[payload_at as usize..], payload_at, frame::FrameLimits::v2(1024), "example block")?;
 //! assert_eq!(&payload[..], b"hello hello hello hello");
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
@@ -37,9 +40,11 @@
 pub mod bitpack;
 pub mod checksum;
 pub mod cursor;
+pub mod ends;
 pub mod error;
 pub mod time_unit;
 pub mod v1;
+pub mod v2;
 pub mod varint;
 
 pub use error::DecodeError;
@@ -50,7 +55,8 @@ pub use time_unit::TimeUnit;
 /// `0x89` catches 7-bit transfers, `\r\n` catches line-ending conversion, `0x1a` stops `type` on
 /// DOS (the same trick as PNG).
 pub const MAGIC: [u8; 8] = *b"\x89ESDB\r\n\x1a";
-/// The format major version this build writes and reads.
-pub const FORMAT_MAJOR: u16 = 1;
+/// The format major version this build writes (it reads every major in
+/// [`ends::SUPPORTED_MAJORS`]).
+pub const FORMAT_MAJOR: u16 = 2;
 /// The format minor version this build writes.
-pub const FORMAT_MINOR: u16 = 0;
+pub const FORMAT_MINOR: u16 = v2::MINOR;

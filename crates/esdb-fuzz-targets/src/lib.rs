@@ -23,6 +23,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("roundtrip", roundtrip),
     ("decode_header", decode_header),
     ("decode_footer", decode_footer),
+    ("decode_metadata", decode_metadata),
     ("decode_frame", decode_frame),
     ("decode_catalog_block", decode_catalog_block),
     ("decode_catalog_key", decode_catalog_key),
@@ -196,10 +197,22 @@ pub fn decode_header(data: &[u8]) {
     let _ = header::Header::decode(data);
 }
 
-/// The input is the tail of a file; its last 80 bytes are the footer.
+/// The input is the tail of a file; its last 80 bytes are a version 1 footer, its last 104 a
+/// version 2 footer, and its first 24 a header for the version dispatch.
 pub fn decode_footer(data: &[u8]) {
     if let Some(at) = data.len().checked_sub(footer::LEN) {
         let _ = footer::Footer::decode(&data[at..], data.len() as u64);
+    }
+    if let Some(at) = data.len().checked_sub(esdb_format::v2::footer::LEN) {
+        let _ = esdb_format::v2::footer::Footer::decode(&data[at..], data.len() as u64);
+    }
+    let _ = esdb_format::ends::decode(data.get(..header::LEN).unwrap_or(data), data, data.len() as u64);
+}
+
+/// A metadata block payload.
+pub fn decode_metadata(data: &[u8]) {
+    if let Ok(metadata) = esdb_format::v2::metadata::Metadata::decode(data, 0) {
+        let _ = (metadata.time_unit(), metadata.index_names(), metadata.writer());
     }
 }
 
@@ -209,7 +222,9 @@ pub fn decode_footer(data: &[u8]) {
 pub fn decode_frame(data: &[u8]) {
     let limit = data.first().map_or(0, |b| u32::from(*b) << 10);
     let rest = data.get(1..).unwrap_or_default();
-    let _ = frame::open(rest, 0, limit, "fuzz");
+    let _ = frame::open(rest, 0, frame::FrameLimits::v2(limit), "fuzz");
+    let mut out = vec![0u8; usize::from(data.first().copied().unwrap_or(0)) * 64];
+    let _ = frame::decompress(frame::Codec::Zstd, rest, 0, &mut out);
     let mut prefix = vec![0u8; data.first().map_or(0, |b| usize::from(*b) * 64)];
     let prefix_ok = frame::decompress_prefix(rest, 0, &mut prefix).is_ok();
     let mut full = vec![0u8; 1 << 16];

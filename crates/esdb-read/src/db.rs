@@ -4,11 +4,12 @@ use std::path::Path;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use esdb_format::v1::footer::{self, Footer};
-use esdb_format::v1::frame::{self, Handle};
+use esdb_format::v1::frame::{self, Codec, Handle};
 use esdb_format::v1::header::{self, Header};
 use esdb_format::v1::key;
-use esdb_format::DecodeError;
+use esdb_format::v2::footer::Footer;
+use esdb_format::v2::metadata::Metadata;
+use esdb_format::{ends, DecodeError};
 
 use crate::catalog::CatalogCursor;
 use crate::error::{Error, Result};
@@ -24,6 +25,8 @@ pub(crate) struct Inner {
     memory: Option<Bytes>,
     pub(crate) header: Header,
     pub(crate) footer: Footer,
+    pub(crate) limits: frame::FrameLimits,
+    pub(crate) metadata: Arc<Metadata>,
     pub(crate) root: Bytes,
     pub(crate) file_len: u64,
     pub(crate) catalog_cache: Arc<crate::cache::BlockCache>,
@@ -39,6 +42,8 @@ impl Inner {
             memory: self.memory.clone(),
             header: self.header,
             footer: self.footer,
+            limits: self.limits,
+            metadata: self.metadata.clone(),
             root: self.root.clone(),
             file_len: self.file_len,
             catalog_cache: self.catalog_cache.clone(),
@@ -52,7 +57,7 @@ impl Inner {
 
     /// First byte of the footer: where blocks must end.
     pub(crate) fn body_end(&self) -> u64 {
-        self.file_len - footer::LEN as u64
+        self.file_len - self.footer.encoded_len() as u64
     }
 
     pub(crate) fn read(&self, offset: u64, len: u64) -> Result<Bytes> {
@@ -84,7 +89,9 @@ impl Inner {
     ) -> Result<Bytes> {
         match self.read_checked(handle, section, referenced_at)? {
             StoredBlock::Raw(payload) => Ok(payload),
-            StoredBlock::Lz4 { stored, raw_len } => decompress_reusing(stored.bytes(), raw_len, handle.offset, reuse),
+            StoredBlock::Compressed { codec, stored, raw_len } => {
+                decompress_reusing(codec, stored.bytes(), raw_len, handle.offset, reuse)
+            }
         }
     }
 
@@ -121,7 +128,7 @@ impl Inner {
     ) -> Result<StoredBlock<'_>> {
         handle.check_within(self.body_start(), self.body_end(), section, referenced_at)?;
         let framed = self.stored(handle)?;
-        let trailer = frame::check(framed.bytes(), handle.offset, self.footer.max_block_len, section)?;
+        let trailer = frame::check(framed.bytes(), handle.offset, self.limits, section)?;
         let stored = match framed {
             Stored::InMemory(framed) => Stored::InMemory(&framed[..handle.len as usize]),
             Stored::Read(framed) => Stored::Read(framed.slice(..handle.len as usize)),
@@ -134,7 +141,7 @@ impl Inner {
                 }
                 Stored::Read(stored) => stored,
             }),
-            frame::Codec::Lz4 => StoredBlock::Lz4 { stored, raw_len: trailer.raw_len as usize },
+            codec => StoredBlock::Compressed { codec, stored, raw_len: trailer.raw_len as usize },
         })
     }
 
@@ -145,7 +152,7 @@ impl Inner {
     pub(crate) fn read_block(&self, handle: Handle, section: &'static str, referenced_at: u64) -> Result<Bytes> {
         handle.check_within(self.body_start(), self.body_end(), section, referenced_at)?;
         let framed = self.read(handle.offset, handle.framed_len())?;
-        match frame::open(&framed, handle.offset, self.footer.max_block_len, section)? {
+        match frame::open(&framed, handle.offset, self.limits, section)? {
             std::borrow::Cow::Borrowed(payload) => Ok(framed.slice_ref(payload)),
             std::borrow::Cow::Owned(payload) => Ok(Bytes::from(payload)),
         }
@@ -156,8 +163,8 @@ impl Inner {
 pub(crate) enum StoredBlock<'a> {
     /// The payload itself.
     Raw(Bytes),
-    /// An LZ4 payload of `raw_len` bytes once decompressed.
-    Lz4 { stored: Stored<'a>, raw_len: usize },
+    /// A payload compressed with `codec`, of `raw_len` bytes once decompressed.
+    Compressed { codec: Codec, stored: Stored<'a>, raw_len: usize },
 }
 
 /// Stored bytes of a block: borrowed from a file in memory, or read from the source.
@@ -175,9 +182,15 @@ impl Stored<'_> {
     }
 }
 
-/// Decompresses an LZ4 payload of `raw_len` bytes stored at `offset`, into `reuse` when it is a
-/// buffer no one else holds any more.
-pub(crate) fn decompress_reusing(stored: &[u8], raw_len: usize, offset: u64, reuse: Option<Bytes>) -> Result<Bytes> {
+/// Decompresses a `codec` payload of `raw_len` bytes stored at `offset`, into `reuse` when it is
+/// a buffer no one else holds any more.
+pub(crate) fn decompress_reusing(
+    codec: Codec,
+    stored: &[u8],
+    raw_len: usize,
+    offset: u64,
+    reuse: Option<Bytes>,
+) -> Result<Bytes> {
     let mut buf = reuse.and_then(|bytes| bytes.try_into_mut().ok()).unwrap_or_default();
     // Old contents are fully overwritten by the decompression, so only growth needs
     // initializing.
@@ -186,7 +199,7 @@ pub(crate) fn decompress_reusing(stored: &[u8], raw_len: usize, offset: u64, reu
     } else {
         buf.resize(raw_len, 0);
     }
-    frame::decompress_into(stored, offset, &mut buf)?;
+    frame::decompress(codec, stored, offset, &mut buf)?;
     Ok(buf.freeze())
 }
 
@@ -240,35 +253,39 @@ impl Db {
 
     fn from_parts(source: Arc<dyn Source>, memory: Option<Bytes>) -> Result<Db> {
         let file_len = source.len();
-        let min_len = (header::LEN + footer::LEN) as u64;
-        if file_len < min_len {
-            let head = source.read(0, file_len.min(8) as usize).map_err(|source| Error::Read {
-                offset: 0,
-                len: file_len.min(8),
-                source,
-            })?;
-            if head.len() < 8 || head[..] != esdb_format::MAGIC {
-                let mut found = [0u8; 8];
-                found[..head.len()].copy_from_slice(&head);
-                return Err(DecodeError::BadMagic {
-                    section: "header",
-                    offset: 0,
-                    expected: esdb_format::MAGIC,
-                    found,
-                }
-                .into());
-            }
-            return Err(DecodeError::Truncated { field: "file", offset: 0, need: min_len, have: file_len }.into());
-        }
         let read = |offset: u64, len: usize| {
             source.read(offset, len).map_err(|source| Error::Read { offset, len: len as u64, source })
         };
-        let header = Header::decode(&read(0, header::LEN)?)?;
-        let footer_at = file_len - footer::LEN as u64;
-        let footer = Footer::decode(&read(footer_at, footer::LEN)?, file_len)?;
-        let mut inner =
-            Inner { source, memory, header, footer, root: Bytes::new(), file_len, catalog_cache: Default::default() };
+        let head_len = file_len.min(header::LEN as u64);
+        let head = read(0, head_len as usize)?;
+        if head.len() < esdb_format::MAGIC.len() || head[..esdb_format::MAGIC.len()] != esdb_format::MAGIC {
+            let mut found = [0u8; 8];
+            let n = head.len().min(8);
+            found[..n].copy_from_slice(&head[..n]);
+            return Err(
+                DecodeError::BadMagic { section: "header", offset: 0, expected: esdb_format::MAGIC, found }.into()
+            );
+        }
+        let end_len = file_len.min(ends::MAX_FOOTER_LEN as u64);
+        let end = read(file_len - end_len, end_len as usize)?;
+        let (header, footer) = ends::decode(&head, &end, file_len)?;
+        let mut inner = Inner {
+            source,
+            memory,
+            header,
+            footer,
+            limits: footer.frame_limits(),
+            metadata: Arc::default(),
+            root: Bytes::new(),
+            file_len,
+            catalog_cache: Default::default(),
+        };
+        let footer_at = inner.body_end();
         inner.root = inner.read_block(footer.catalog_root, "catalog root block", footer_at)?;
+        if let Some(handle) = footer.metadata {
+            let payload = inner.read_block(handle, "metadata block", footer_at)?;
+            inner.metadata = Arc::new(Metadata::decode(&payload, handle.offset)?);
+        }
         Ok(Db { inner: Arc::new(inner) })
     }
 
@@ -325,9 +342,26 @@ impl Db {
         &self.inner.header
     }
 
-    /// The decoded footer.
+    /// The decoded footer (for a version 1 file, its fields in the version 2 footer type).
     pub fn footer(&self) -> &Footer {
         &self.inner.footer
+    }
+
+    /// The file's metadata: empty for a version 1 file.
+    pub fn metadata(&self) -> &Metadata {
+        &self.inner.metadata
+    }
+
+    /// The unit of the file's timestamps, if the writer recorded one.
+    pub fn time_unit(&self) -> Option<esdb_format::TimeUnit> {
+        self.inner.metadata.time_unit()
+    }
+
+    /// Every index name of the file, in ascending order, when the file lists them (version 2
+    /// files do); `None` for a version 1 file, whose names are found per space with
+    /// [`Space::index_names`].
+    pub fn index_names(&self) -> Option<Vec<Bytes>> {
+        self.inner.metadata.index_names().map(|names| names.into_iter().map(Bytes::copy_from_slice).collect())
     }
 
     /// Checks every checksum and every structural invariant of the file. Cost: reads and decodes

@@ -13,7 +13,7 @@ use bytes::Bytes;
 use esdb_format::v1::block_index::{BlockIndex, ENTRY_LEN};
 use esdb_format::v1::catalog::StreamRef;
 use esdb_format::v1::data_block::{self, EventSpan};
-use esdb_format::v1::frame::{self, Handle};
+use esdb_format::v1::frame::{self, Codec, Handle};
 use esdb_format::v1::grouping_table::GroupingTable;
 use esdb_format::v1::posting_block;
 use esdb_format::DecodeError;
@@ -178,7 +178,9 @@ impl DataBlock {
         let entry = index.index().entry(block_idx);
         let (stored, raw_len) =
             match inner.read_checked(entry.block, "data block", index.index().entry_offset(block_idx))? {
-                StoredBlock::Lz4 { stored, raw_len } if raw_len >= PREFIX_MIN_BLOCK => (stored, raw_len),
+                StoredBlock::Compressed { codec: Codec::Lz4, stored, raw_len } if raw_len >= PREFIX_MIN_BLOCK => {
+                    (stored, raw_len)
+                }
                 _ => return DataBlock::load(inner, index, block_idx, first_event, None),
             };
         let (first_item, n_items) = index.block_items(block_idx)?;
@@ -225,7 +227,7 @@ impl DataBlock {
     fn complete(&mut self, inner: &Inner) -> Result<()> {
         if let Some(rest) = &self.rest {
             let stored = rest.read.as_deref().unwrap_or_else(|| inner.in_memory(rest.handle));
-            self.payload = crate::db::decompress_reusing(stored, rest.raw_len, rest.handle.offset, None)?;
+            self.payload = crate::db::decompress_reusing(Codec::Lz4, stored, rest.raw_len, rest.handle.offset, None)?;
             self.n_ready = self.spans.len() as u64;
             self.rest = None;
         }

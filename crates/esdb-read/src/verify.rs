@@ -11,7 +11,7 @@ use esdb_format::v1::data_block::{self, EventSpan};
 use esdb_format::v1::frame::Handle;
 use esdb_format::v1::grouping_table::GroupingTable;
 use esdb_format::v1::key::CatalogKey;
-use esdb_format::v1::{footer, header, posting_block};
+use esdb_format::v1::{header, posting_block};
 use esdb_format::DecodeError;
 
 use crate::db::Inner;
@@ -75,6 +75,8 @@ struct Verifier<'i> {
     pending_space: Option<Vec<u8>>,
     spans: Vec<EventSpan>,
     postings: Vec<u64>,
+    /// Every index name the catalog holds, to check against the metadata block's list.
+    index_names: std::collections::BTreeSet<Vec<u8>>,
     /// Messages of the problems reported, so that each is reported once.
     reported: std::collections::HashSet<String>,
 }
@@ -92,11 +94,17 @@ pub(crate) fn verify(inner: &Arc<Inner>, progress: &mut dyn FnMut(u64)) -> Repor
         pending_space: None,
         spans: Vec::new(),
         postings: Vec::new(),
+        index_names: Default::default(),
     };
     let footer = inner.footer;
     let root = footer.catalog_root;
     verifier.cover(root, "catalog root block");
     verifier.count_section("catalog block", root, inner.root.len());
+    if let Some(metadata) = footer.metadata {
+        verifier.report.n_blocks += 1;
+        verifier.cover(metadata, "metadata block");
+        verifier.count_section("metadata block", metadata, metadata.len as usize);
+    }
     if let Err(err) = verifier.walk_catalog(inner.root.clone(), root.offset, footer.catalog_height - 1, None) {
         verifier.problem(err);
     }
@@ -111,12 +119,23 @@ pub(crate) fn verify(inner: &Arc<Inner>, progress: &mut dyn FnMut(u64)) -> Repor
     if verifier.report.n_spaces != footer.n_spaces || verifier.report.n_events != footer.n_events {
         verifier.problem(DecodeError::invalid(
             "footer event count",
-            inner.body_end() + footer::N_SPACES_OFFSET as u64,
+            inner.body_end() + esdb_format::v2::footer::N_SPACES_OFFSET as u64,
             format!(
                 "footer says {} spaces and {} events, the file holds {} and {}",
                 footer.n_spaces, footer.n_events, verifier.report.n_spaces, verifier.report.n_events
             ),
         ));
+    }
+    if let Some(listed) = inner.metadata.index_names() {
+        let found: Vec<&[u8]> = verifier.index_names.iter().map(|name| &name[..]).collect();
+        if listed != found {
+            let at = footer.metadata.map_or(0, |handle| handle.offset);
+            verifier.problem(DecodeError::invalid(
+                "metadata esdb.index_names",
+                at,
+                format!("lists {} index names, the catalog holds {}", listed.len(), found.len()),
+            ));
+        }
     }
     if verifier.report.problems.is_empty() {
         verifier.check_coverage();
@@ -207,7 +226,12 @@ impl Verifier<'_> {
         self.pending_space = Some(parsed.space().to_vec());
         match parsed {
             CatalogKey::Grouping { .. } => self.pending_groupings.push((GroupingEntry::decode(value, at)?, at)),
-            CatalogKey::IndexValue { .. } => self.pending_values.push((IndexValueEntry::decode(value, at)?, at)),
+            CatalogKey::IndexValue { name, .. } => {
+                if !self.index_names.contains(&name[..]) {
+                    self.index_names.insert(name.to_vec());
+                }
+                self.pending_values.push((IndexValueEntry::decode(value, at)?, at))
+            }
             CatalogKey::Space { .. } => {
                 self.pending_space = None;
                 let groupings = std::mem::take(&mut self.pending_groupings);

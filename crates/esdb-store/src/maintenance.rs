@@ -401,6 +401,8 @@ impl Shared {
         let options = WriterOptions {
             memory_budget: self.options.seal_memory_budget,
             max_data_len: self.options.max_data_len,
+            // A partition read on its own (`esdb scan`, a copy elsewhere) knows its unit.
+            time_unit: self.unit,
             ..WriterOptions::default()
         };
         Writer::create_with_hook(path, options, self.fs.writer_hook())

@@ -20,6 +20,16 @@ pub enum TimeUnit {
 }
 
 impl TimeUnit {
+    /// The unit's name on the command line: `s`, `ms`, `us` or `ns`.
+    pub fn name(self) -> &'static str {
+        match self {
+            TimeUnit::S => "s",
+            TimeUnit::Ms => "ms",
+            TimeUnit::Us => "us",
+            TimeUnit::Ns => "ns",
+        }
+    }
+
     fn nanos(self) -> i128 {
         match self {
             TimeUnit::S => 1_000_000_000,
@@ -125,6 +135,12 @@ pub fn parse_text(text: &str, unit: TimeUnit) -> Result<i64> {
 /// A range bound given as text, as [`parse_text`] but rounded up to the unit.
 pub fn parse_bound(text: &str, unit: TimeUnit) -> Result<i64> {
     parse_text_rounded(text, unit, Rounding::Ceil)
+}
+
+/// A timestamp that must be an integer (no unit is known to convert a time with).
+pub fn parse_integer(text: &str) -> Result<i64> {
+    let trimmed = text.trim();
+    trimmed.parse::<i64>().map_err(|_| anyhow!("{trimmed:?} is not an integer timestamp"))
 }
 
 fn parse_text_rounded(text: &str, unit: TimeUnit, rounding: Rounding) -> Result<i64> {

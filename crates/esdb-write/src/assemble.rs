@@ -8,11 +8,12 @@
 use std::io::Write;
 
 use esdb_format::v1::catalog::{GroupingEntry, IndexValueEntry, SpaceSummary, Stats};
-use esdb_format::v1::footer::Footer;
 use esdb_format::v1::frame::{Codec, Handle};
 use esdb_format::v1::grouping_table::GroupingTableEntry;
 use esdb_format::v1::header::Header;
 use esdb_format::v1::key;
+use esdb_format::v2::footer::Footer;
+use esdb_format::v2::metadata::Metadata;
 use esdb_format::varint;
 
 use crate::catalog::CatalogWriter;
@@ -63,7 +64,15 @@ pub(crate) struct Assembler<W: Write> {
     key_buf: Vec<u8>,
     value_buf: Vec<u8>,
     path: std::path::PathBuf,
+    /// Every index name written so far, for the metadata block.
+    index_names: std::collections::BTreeSet<Vec<u8>>,
+    metadata: Metadata,
 }
+
+/// Most bytes of framed blocks a stream holds back so that its block index can go before its
+/// first block (see `stream::IndexBuilder`). Fixed, so that the memory budget never changes what
+/// the writer writes.
+const PENDING_LIMIT: usize = 4 << 20;
 
 impl<W: Write> Assembler<W> {
     /// Starts a file on `inner`; `path` names the file in errors, `dir` receives spill files.
@@ -75,11 +84,21 @@ impl<W: Write> Assembler<W> {
         dir: &std::path::Path,
         hook: &crate::io::Hook,
     ) -> Result<Self, WriteError> {
-        let codec = match options.compression {
-            Compression::Lz4 => Codec::Lz4,
-            Compression::None => Codec::Raw,
+        let (codec, zstd_level) = match options.compression {
+            Compression::Lz4 => (Codec::Lz4, 0),
+            Compression::Zstd { level } => (Codec::Zstd, level),
+            Compression::None => (Codec::Raw, 0),
         };
-        let mut out = Output::new(inner);
+        let mut metadata = Metadata::new();
+        metadata.insert(esdb_format::v2::metadata::WRITER, concat!("esdb-write ", env!("CARGO_PKG_VERSION")));
+        if let Some(unit) = options.time_unit {
+            metadata.set_time_unit(unit);
+        }
+        for (key, value) in &options.metadata {
+            metadata.insert(key.clone(), value.clone());
+        }
+        let pending_limit = PENDING_LIMIT;
+        let mut out = Output::new(inner, zstd_level);
         let mut header = Vec::new();
         Header::default().encode(&mut header);
         out.write_raw(&header).map_err(WriteError::io("write", path))?;
@@ -87,8 +106,8 @@ impl<W: Write> Assembler<W> {
             sinks: Sinks {
                 out,
                 catalog: CatalogWriter::new(options.catalog_block_size),
-                data: DataStream::new(options.block_size, codec),
-                postings: PostingStream::new(options.postings_per_block, codec),
+                data: DataStream::new(options.block_size, codec, pending_limit),
+                postings: PostingStream::new(options.postings_per_block, codec, pending_limit),
                 scratch: Vec::new(),
             },
             index_sorter: Sorter::new(dir, postings_budget, hook.clone()),
@@ -99,6 +118,8 @@ impl<W: Write> Assembler<W> {
             key_buf: Vec::new(),
             value_buf: Vec::new(),
             path: path.to_path_buf(),
+            index_names: Default::default(),
+            metadata,
         })
     }
 
@@ -212,6 +233,9 @@ impl<W: Write> Assembler<W> {
             if group_changed && !current_group.is_empty() {
                 let (stats, stream) = sinks.postings.finish(&mut sinks.out).map_err(WriteError::io("write", path))?;
                 let (name, value) = record::posting_name_value(&current_group);
+                if !self.index_names.contains(&name[..]) {
+                    self.index_names.insert(name.to_vec());
+                }
                 sinks.scratch.clear();
                 IndexValueEntry { stats, stream }.encode(&mut sinks.scratch);
                 sinks
@@ -261,17 +285,25 @@ impl<W: Write> Assembler<W> {
         self.finish_space()?;
         let path = self.path;
         let mut sinks = self.sinks;
-        let (catalog_root, catalog_height) =
-            sinks.catalog.finish(&mut sinks.out).map_err(WriteError::io("write", &path))?;
+        let catalog = sinks.catalog.finish(&mut sinks.out).map_err(WriteError::io("write", &path))?;
+        let mut metadata = self.metadata;
+        metadata.set_index_names(self.index_names.iter().map(|name| &name[..]));
+        sinks.scratch.clear();
+        metadata.encode(&mut sinks.scratch);
+        let metadata_block =
+            sinks.out.write_block(&sinks.scratch, Codec::Raw).map_err(WriteError::io("write", &path))?;
         let totals = self.totals;
         let footer = Footer {
-            catalog_root,
-            catalog_height,
+            catalog_root: catalog.root,
+            catalog_height: catalog.height,
             n_spaces: totals.n_spaces,
             n_events: totals.n_events,
             min_ts: totals.min_ts,
             max_ts: totals.max_ts,
             max_block_len: sinks.out.max_block_len(),
+            features: Default::default(),
+            metadata: Some(metadata_block),
+            tail_offset: catalog.tail_offset,
             major: esdb_format::FORMAT_MAJOR,
             minor: esdb_format::FORMAT_MINOR,
         };

@@ -1,5 +1,9 @@
-//! Streams the catalog tree to the output: leaves are written as they fill, and each written
-//! block's last key goes up one level, so memory stays at one open block per level.
+//! Builds the catalog tree: leaves are written to the output as they fill, while the upper
+//! levels wait for `finish`, which writes them together at the end of the file (its tail
+//! region), so that one read of the file's end gives a reader every interior block.
+//!
+//! Memory: one open leaf, plus the last key and handle of every leaf written (the entries of
+//! level 1), about 1% of the catalog.
 
 use std::io::{self, Write};
 
@@ -8,78 +12,99 @@ use esdb_format::v1::frame::{Codec, Handle};
 
 use crate::output::Output;
 
-struct Level {
-    block: CatalogBlockBuilder,
-    last_key: Vec<u8>,
-    n_written: u64,
-}
-
 /// Builds the catalog from entries added in strictly increasing key order.
 pub(crate) struct CatalogWriter {
-    levels: Vec<Level>,
+    leaf: CatalogBlockBuilder,
+    last_key: Vec<u8>,
+    /// For each leaf written: its last key and its handle.
+    leaves: Vec<(Vec<u8>, Handle)>,
     block_size: usize,
     payload: Vec<u8>,
+    value: Vec<u8>,
+}
+
+/// Where `finish` put the catalog.
+pub(crate) struct CatalogRoot {
+    pub(crate) root: Handle,
+    pub(crate) height: u32,
+    /// First byte of the tail region: the catalog's upper levels, or the root leaf.
+    pub(crate) tail_offset: u64,
+}
+
+/// Bytes an entry may take beyond its key and value: two varint lengths and its offset.
+fn entry_overhead() -> usize {
+    2 * esdb_format::varint::MAX_LEN + 4
 }
 
 impl CatalogWriter {
     pub(crate) fn new(block_size: usize) -> Self {
-        CatalogWriter { levels: Vec::new(), block_size, payload: Vec::new() }
+        CatalogWriter {
+            leaf: CatalogBlockBuilder::new(),
+            last_key: Vec::new(),
+            leaves: Vec::new(),
+            block_size,
+            payload: Vec::new(),
+            value: Vec::new(),
+        }
     }
 
     /// Adds a leaf entry.
     pub(crate) fn add<W: Write>(&mut self, key: &[u8], value: &[u8], out: &mut Output<W>) -> io::Result<()> {
-        self.add_at(0, key, value, out)
-    }
-
-    fn add_at<W: Write>(&mut self, level: usize, key: &[u8], value: &[u8], out: &mut Output<W>) -> io::Result<()> {
-        if self.levels.len() == level {
-            self.levels.push(Level { block: CatalogBlockBuilder::new(), last_key: Vec::new(), n_written: 0 });
+        let entry_len = key.len() + value.len() + entry_overhead();
+        if !self.leaf.is_empty() && self.leaf.encoded_len() + entry_len > self.block_size {
+            let handle = self.write_block(0, out)?;
+            self.leaves.push((std::mem::take(&mut self.last_key), handle));
         }
-        let entry_len = key.len() + value.len() + 2 * esdb_format::varint::MAX_LEN + 4;
-        let block = &self.levels[level].block;
-        if !block.is_empty() && block.encoded_len() + entry_len > self.block_size {
-            self.flush(level, out)?;
-        }
-        let state = &mut self.levels[level];
-        state.block.push(key, value);
-        state.last_key.clear();
-        state.last_key.extend_from_slice(key);
+        self.leaf.push(key, value);
+        self.last_key.clear();
+        self.last_key.extend_from_slice(key);
         Ok(())
     }
 
+    /// Writes the block `self.leaf` holds, at `level`, raw: lookups read catalog blocks on every
+    /// query, and a raw block is searched in place without decompression.
     fn write_block<W: Write>(&mut self, level: usize, out: &mut Output<W>) -> io::Result<Handle> {
         self.payload.clear();
         let level_byte = u8::try_from(level).expect("catalog height stays far below 256");
-        self.levels[level].block.finish(level_byte, &mut self.payload);
-        self.levels[level].n_written += 1;
-        // Catalog blocks stay raw: lookups read them on every query, and a raw block is read in
-        // place without decompression.
+        self.leaf.finish(level_byte, &mut self.payload);
         out.write_block(&self.payload, Codec::Raw)
     }
 
-    fn flush<W: Write>(&mut self, level: usize, out: &mut Output<W>) -> io::Result<()> {
-        let handle = self.write_block(level, out)?;
-        let mut value = Vec::new();
-        handle.encode(&mut value);
-        let last_key = std::mem::take(&mut self.levels[level].last_key);
-        self.add_at(level + 1, &last_key, &value, out)
-    }
-
-    /// Writes every open block and returns the root and the tree's height.
-    pub(crate) fn finish<W: Write>(mut self, out: &mut Output<W>) -> io::Result<(Handle, u32)> {
-        if self.levels.is_empty() {
-            self.levels.push(Level { block: CatalogBlockBuilder::new(), last_key: Vec::new(), n_written: 0 });
+    /// Writes the last leaf and every upper level, bottom up; returns the root, the tree's height
+    /// and where the tail region starts.
+    pub(crate) fn finish<W: Write>(mut self, out: &mut Output<W>) -> io::Result<CatalogRoot> {
+        if self.leaves.is_empty() {
+            // One leaf (perhaps the empty one of an empty file) is the whole tree.
+            let tail_offset = out.offset();
+            let root = self.write_block(0, out)?;
+            return Ok(CatalogRoot { root, height: 1, tail_offset });
         }
-        let mut level = 0;
+        if !self.leaf.is_empty() {
+            let handle = self.write_block(0, out)?;
+            self.leaves.push((std::mem::take(&mut self.last_key), handle));
+        }
+        let tail_offset = out.offset();
+        let mut children = std::mem::take(&mut self.leaves);
+        let mut level = 1;
         loop {
-            let is_top = level + 1 == self.levels.len();
-            if is_top && self.levels[level].n_written == 0 {
-                let root = self.write_block(level, out)?;
-                return Ok((root, level as u32 + 1));
+            let mut parents = Vec::new();
+            for (last_key, handle) in &children {
+                self.value.clear();
+                handle.encode(&mut self.value);
+                let entry_len = last_key.len() + self.value.len() + entry_overhead();
+                if !self.leaf.is_empty() && self.leaf.encoded_len() + entry_len > self.block_size {
+                    let written = self.write_block(level, out)?;
+                    parents.push((std::mem::take(&mut self.last_key), written));
+                }
+                self.leaf.push(last_key, &self.value);
+                self.last_key.clone_from(last_key);
             }
-            if !self.levels[level].block.is_empty() {
-                self.flush(level, out)?;
+            let written = self.write_block(level, out)?;
+            if parents.is_empty() {
+                return Ok(CatalogRoot { root: written, height: level as u32 + 1, tail_offset });
             }
+            parents.push((std::mem::take(&mut self.last_key), written));
+            children = parents;
             level += 1;
         }
     }

@@ -47,6 +47,7 @@ use std::path::{Path, PathBuf};
 use esdb_format::v1::MAX_KEY_PART_LEN;
 
 pub use error::WriteError;
+pub use esdb_format::TimeUnit;
 pub use options::{Compression, WriterOptions};
 
 use crate::assemble::Assembler;
@@ -144,6 +145,18 @@ impl Writer {
         // Until `finish`, event records are all the writer buffers.
         let sorter = Sorter::new(&dir, options.memory_budget, hook.clone());
         Ok(Writer { path, dir, options, hook, sorter, seq: 0, key_buf: Vec::new(), value_buf: Vec::new() })
+    }
+
+    /// Records `unit` as the unit of the file's timestamps, replacing
+    /// [`WriterOptions::time_unit`]: for callers that learn it while adding events (for example an
+    /// import that meets RFC 3339 times). Takes effect in [`finish`](Writer::finish).
+    pub fn set_time_unit(&mut self, unit: esdb_format::TimeUnit) {
+        self.options.time_unit = Some(unit);
+    }
+
+    /// The unit the file will record, if any.
+    pub fn time_unit(&self) -> Option<esdb_format::TimeUnit> {
+        self.options.time_unit
     }
 
     /// Events added so far.

@@ -14,8 +14,14 @@ pub(crate) struct Output<W: Write> {
 }
 
 impl<W: Write> Output<W> {
-    pub(crate) fn new(inner: W) -> Self {
-        Output { inner, offset: 0, max_block_len: 0, scratch: Vec::new(), encoder: frame::Encoder::default() }
+    pub(crate) fn new(inner: W, zstd_level: i32) -> Self {
+        Output {
+            inner,
+            offset: 0,
+            max_block_len: 0,
+            scratch: Vec::new(),
+            encoder: frame::Encoder::with_zstd_level(zstd_level),
+        }
     }
 
     /// Bytes written so far, which is the absolute offset of the next byte.
@@ -37,6 +43,21 @@ impl<W: Write> Output<W> {
 
     /// Frames `payload` with `codec` (stored raw when compression does not help) and writes it.
     pub(crate) fn write_block(&mut self, payload: &[u8], codec: Codec) -> io::Result<Handle> {
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.clear();
+        let framed = self.frame_block(payload, codec, &mut scratch);
+        let result = framed.and_then(|len| {
+            let handle = Handle { offset: self.offset, len };
+            self.write_framed(&scratch)?;
+            Ok(handle)
+        });
+        self.scratch = scratch;
+        result
+    }
+
+    /// Frames `payload` with `codec` onto the end of `into`, to be written later with
+    /// [`write_framed`](Output::write_framed); returns the stored payload length.
+    pub(crate) fn frame_block(&mut self, payload: &[u8], codec: Codec, into: &mut Vec<u8>) -> io::Result<u32> {
         let raw_len = u32::try_from(payload.len())
             .ok()
             .filter(|len| *len <= esdb_format::v1::MAX_BLOCK_LEN)
@@ -46,13 +67,16 @@ impl<W: Write> Output<W> {
                     format!("block of {} bytes exceeds the format limit", payload.len()),
                 )
             })?;
-        self.scratch.clear();
-        let (_, len) = self.encoder.encode(payload, codec, &mut self.scratch);
-        let handle = Handle { offset: self.offset, len };
-        self.inner.write_all(&self.scratch)?;
-        self.offset += self.scratch.len() as u64;
+        let (_, len) = self.encoder.encode(payload, codec, into);
         self.max_block_len = self.max_block_len.max(raw_len);
-        Ok(handle)
+        Ok(len)
+    }
+
+    /// Writes blocks framed by [`frame_block`](Output::frame_block).
+    pub(crate) fn write_framed(&mut self, framed: &[u8]) -> io::Result<()> {
+        self.inner.write_all(framed)?;
+        self.offset += framed.len() as u64;
+        Ok(())
     }
 
     /// Flushes and returns the inner writer.

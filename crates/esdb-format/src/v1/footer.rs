@@ -1,13 +1,16 @@
 //! The fixed-size footer at the end of every file: where the catalog starts, and file-wide totals.
 //!
-//! Layout: docs/FORMAT.md#footer.
+//! Layout: docs/FORMAT-v1.md#footer.
 
 use crate::checksum::xxh3;
 use crate::cursor::Cursor;
 use crate::error::DecodeError;
 use crate::v1::frame::Handle;
 use crate::v1::{MAX_BLOCK_LEN, MAX_CATALOG_HEIGHT};
-use crate::{FORMAT_MAJOR, MAGIC};
+use crate::MAGIC;
+
+/// The major version this footer belongs to.
+pub const MAJOR: u16 = 1;
 
 /// Offset of the catalog root block's file offset.
 pub const ROOT_OFFSET_OFFSET: usize = 0;
@@ -130,12 +133,12 @@ impl Footer {
         if !crate::checksum::accepts(stored, computed) {
             return Err(DecodeError::ChecksumMismatch { section: "footer", offset: at, stored, computed });
         }
-        if major != FORMAT_MAJOR {
+        if major != MAJOR {
             return Err(DecodeError::UnsupportedVersion {
                 section: "footer",
                 found_major: major,
                 found_minor: minor,
-                supported_major: FORMAT_MAJOR,
+                supported_major: crate::FORMAT_MAJOR,
             });
         }
         if flags != 0 {
@@ -204,8 +207,8 @@ mod tests {
             min_ts: -3,
             max_ts: 9,
             max_block_len: 100,
-            major: FORMAT_MAJOR,
-            minor: crate::FORMAT_MINOR,
+            major: MAJOR,
+            minor: 0,
         }
     }
 

@@ -25,6 +25,10 @@ pub const MIN_COMPRESSED_LEN: usize = 64;
 /// LZ4 never expands more than this factor (a run of 255 literal-free length bytes).
 const LZ4_MAX_EXPANSION: u64 = 255;
 
+/// A zstd frame never expands more than this factor: an RLE block of 4 bytes stands for up to
+/// 128 KiB.
+const ZSTD_MAX_EXPANSION: u64 = 32_768;
+
 /// How a block payload is stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
@@ -33,16 +37,45 @@ pub enum Codec {
     Raw = 0,
     /// Compressed with the LZ4 block format (no frame, no size prefix).
     Lz4 = 1,
+    /// One zstd frame (RFC 8878) without a dictionary. Format version 2 and later only.
+    Zstd = 2,
 }
 
 impl Codec {
-    /// The codec for a stored byte.
-    pub fn from_byte(byte: u8, offset: u64) -> Result<Codec, DecodeError> {
+    /// The codec for a stored byte, among those `limits` allow.
+    ///
+    /// # Errors
+    /// An unknown codec byte, or one the file's version does not allow.
+    pub fn from_byte(byte: u8, offset: u64, limits: FrameLimits) -> Result<Codec, DecodeError> {
         match byte {
             0 => Ok(Codec::Raw),
             1 => Ok(Codec::Lz4),
+            2 if limits.zstd => Ok(Codec::Zstd),
+            2 => Err(DecodeError::invalid("block codec", offset, "codec 2 (zstd) needs format version 2")),
             other => Err(DecodeError::invalid("block codec", offset, format!("unknown codec {other}"))),
         }
+    }
+}
+
+/// What the file around a block allows in its frame: the largest raw payload and the codecs of
+/// its version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameLimits {
+    /// Largest raw length a block of the file may claim (the footer's `max_block_len`).
+    pub max_raw_len: u32,
+    /// Whether [`Codec::Zstd`] is allowed (format version 2 and later).
+    pub zstd: bool,
+}
+
+impl FrameLimits {
+    /// The limits of a version 1 file: raw and LZ4 blocks of at most `max_raw_len` bytes.
+    pub fn v1(max_raw_len: u32) -> FrameLimits {
+        FrameLimits { max_raw_len, zstd: false }
+    }
+
+    /// The limits of a version 2 file: raw, LZ4 and zstd blocks of at most `max_raw_len` bytes.
+    pub fn v2(max_raw_len: u32) -> FrameLimits {
+        FrameLimits { max_raw_len, zstd: true }
     }
 }
 
@@ -101,12 +134,16 @@ pub fn encode(payload: &[u8], codec: Codec, out: &mut Vec<u8>) -> (Codec, u32) {
     Encoder::default().encode(payload, codec, out)
 }
 
-/// Frames blocks like [`encode`], keeping LZ4's hash table and output buffer from one block to
-/// the next instead of allocating them per block. Produces the same bytes as [`encode`].
+/// Frames blocks like [`encode`], keeping LZ4's hash table, the zstd context and the output
+/// buffer from one block to the next instead of allocating them per block. Produces the same
+/// bytes as [`encode`].
 #[derive(Default)]
 pub struct Encoder {
     table: lz4_flex::block::CompressTable,
     compressed: Vec<u8>,
+    #[cfg(feature = "zstd")]
+    zstd: Option<zstd::bulk::Compressor<'static>>,
+    zstd_level: i32,
 }
 
 impl std::fmt::Debug for Encoder {
@@ -115,8 +152,21 @@ impl std::fmt::Debug for Encoder {
     }
 }
 
+/// The zstd level [`Encoder`] uses unless told otherwise.
+pub const DEFAULT_ZSTD_LEVEL: i32 = 3;
+
 impl Encoder {
+    /// An encoder that compresses [`Codec::Zstd`] blocks at `level` (1..=22; negative levels are
+    /// zstd's faster modes; 0 means [`DEFAULT_ZSTD_LEVEL`]).
+    pub fn with_zstd_level(level: i32) -> Encoder {
+        Encoder { zstd_level: level, ..Encoder::default() }
+    }
+
     /// Appends `payload` framed with `codec` to `out`; see [`encode`].
+    ///
+    /// # Panics
+    /// With [`Codec::Zstd`] in a build without the `zstd` feature, or if zstd cannot allocate its
+    /// context.
     pub fn encode(&mut self, payload: &[u8], codec: Codec, out: &mut Vec<u8>) -> (Codec, u32) {
         let raw_len = u32::try_from(payload.len()).expect("block payloads are limited to MAX_BLOCK_LEN");
         let start = out.len();
@@ -136,7 +186,42 @@ impl Encoder {
                 used = Codec::Lz4;
             }
         }
+        if codec == Codec::Zstd && payload.len() >= MIN_COMPRESSED_LEN {
+            let n = self.compress_zstd(payload);
+            if n < payload.len() {
+                out.extend_from_slice(&self.compressed[..n]);
+                used = Codec::Zstd;
+            }
+        }
         finish_frame(payload, used, raw_len, start, out)
+    }
+}
+
+impl Encoder {
+    /// Compresses `payload` into the front of `self.compressed`; returns the compressed length.
+    #[cfg(feature = "zstd")]
+    fn compress_zstd(&mut self, payload: &[u8]) -> usize {
+        let level = if self.zstd_level == 0 { DEFAULT_ZSTD_LEVEL } else { self.zstd_level };
+        let compressor = self.zstd.get_or_insert_with(|| {
+            let mut compressor = zstd::bulk::Compressor::new(level).expect("zstd allocates its context");
+            // The frame's checksum would repeat the block's xxh3; its content size lets any zstd
+            // tool decompress a block on its own.
+            compressor.include_checksum(false).expect("a known zstd parameter");
+            compressor.include_contentsize(true).expect("a known zstd parameter");
+            compressor
+        });
+        let max_len = zstd::zstd_safe::compress_bound(payload.len());
+        if self.compressed.len() < max_len {
+            self.compressed.resize(max_len, 0);
+        }
+        compressor
+            .compress_to_buffer(payload, &mut self.compressed[..max_len])
+            .expect("the output buffer has the bound size")
+    }
+
+    #[cfg(not(feature = "zstd"))]
+    fn compress_zstd(&mut self, _payload: &[u8]) -> usize {
+        panic!("esdb-format was built without the `zstd` feature")
     }
 }
 
@@ -164,9 +249,11 @@ pub struct Trailer {
 
 /// Checks the frame of a block whose payload starts at absolute `offset`.
 ///
-/// `framed` is the payload followed by the trailer. Verifies the checksum, the codec and that the
-/// raw length is within `max_raw_len` and plausible for the stored length.
-pub fn check(framed: &[u8], offset: u64, max_raw_len: u32, section: &'static str) -> Result<Trailer, DecodeError> {
+/// `framed` is the payload followed by the trailer. Verifies the checksum, that the codec is one
+/// `limits` allow, and that the raw length is within `limits.max_raw_len` and plausible for the
+/// stored length.
+pub fn check(framed: &[u8], offset: u64, limits: FrameLimits, section: &'static str) -> Result<Trailer, DecodeError> {
+    let max_raw_len = limits.max_raw_len;
     let Some(payload_len) = framed.len().checked_sub(TRAILER_LEN) else {
         return Err(DecodeError::Truncated {
             field: section,
@@ -184,7 +271,7 @@ pub fn check(framed: &[u8], offset: u64, max_raw_len: u32, section: &'static str
     if !crate::checksum::accepts(stored, computed) {
         return Err(DecodeError::ChecksumMismatch { section, offset, stored, computed });
     }
-    let codec = Codec::from_byte(codec_byte, trailer_at)?;
+    let codec = Codec::from_byte(codec_byte, trailer_at, limits)?;
     let raw_len_at = trailer_at + RAW_LEN_OFFSET as u64;
     if raw_len > max_raw_len.min(MAX_BLOCK_LEN) {
         return Err(DecodeError::invalid(
@@ -208,6 +295,13 @@ pub fn check(framed: &[u8], offset: u64, max_raw_len: u32, section: &'static str
                 format!("{raw_len} is more than LZ4 can expand {payload_len} bytes to"),
             ));
         }
+        Codec::Zstd if u64::from(raw_len) > (payload_len as u64).saturating_mul(ZSTD_MAX_EXPANSION) => {
+            return Err(DecodeError::invalid(
+                "block raw length",
+                raw_len_at,
+                format!("{raw_len} is more than zstd can expand {payload_len} bytes to"),
+            ));
+        }
         _ => {}
     }
     Ok(Trailer { codec, raw_len })
@@ -215,23 +309,78 @@ pub fn check(framed: &[u8], offset: u64, max_raw_len: u32, section: &'static str
 
 /// Checks a framed block and returns its raw payload, borrowed when stored raw.
 ///
-/// Allocates at most `raw_len` bytes, which [`check`] bounds by `max_raw_len`.
+/// Allocates at most `raw_len` bytes, which [`check`] bounds by `limits.max_raw_len`.
 pub fn open<'a>(
     framed: &'a [u8],
     offset: u64,
-    max_raw_len: u32,
+    limits: FrameLimits,
     section: &'static str,
 ) -> Result<Cow<'a, [u8]>, DecodeError> {
-    let trailer = check(framed, offset, max_raw_len, section)?;
+    let trailer = check(framed, offset, limits, section)?;
     let payload = &framed[..framed.len() - TRAILER_LEN];
     match trailer.codec {
         Codec::Raw => Ok(Cow::Borrowed(payload)),
-        Codec::Lz4 => {
+        codec => {
             let mut raw = vec![0u8; trailer.raw_len as usize];
-            decompress_into(payload, offset, &mut raw)?;
+            decompress(codec, payload, offset, &mut raw)?;
             Ok(Cow::Owned(raw))
         }
     }
+}
+
+/// Decompresses the `payload` of a block at absolute `offset`, stored with `codec`, into `out`,
+/// which must be exactly the raw length its trailer states (see [`check`]); every byte of `out`
+/// is overwritten. A raw payload is copied.
+///
+/// # Errors
+/// A corrupt payload, one that does not decompress to exactly `out.len()` bytes, or a zstd
+/// payload in a build without the `zstd` feature.
+pub fn decompress(codec: Codec, payload: &[u8], offset: u64, out: &mut [u8]) -> Result<(), DecodeError> {
+    match codec {
+        Codec::Raw if payload.len() == out.len() => {
+            out.copy_from_slice(payload);
+            Ok(())
+        }
+        Codec::Raw => Err(DecodeError::invalid(
+            "block payload",
+            offset,
+            format!("raw payload of {} bytes, trailer says {}", payload.len(), out.len()),
+        )),
+        Codec::Lz4 => decompress_into(payload, offset, out),
+        Codec::Zstd => decompress_zstd(payload, offset, out),
+    }
+}
+
+#[cfg(feature = "zstd")]
+fn decompress_zstd(payload: &[u8], offset: u64, out: &mut [u8]) -> Result<(), DecodeError> {
+    thread_local! {
+        // A decompression context is a few hundred KiB to set up: one per thread, reused.
+        static CONTEXT: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    let corrupt =
+        |what: String| DecodeError::invalid("block payload", offset, format!("zstd payload is corrupt: {what}"));
+    let result = CONTEXT.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        let context = match &mut *slot {
+            Some(context) => context,
+            None => slot.insert(zstd::bulk::Decompressor::new().map_err(|err| corrupt(err.to_string()))?),
+        };
+        context.decompress_to_buffer(payload, out).map_err(|err| corrupt(err.to_string()))
+    });
+    match result? {
+        n if n == out.len() => Ok(()),
+        n => Err(DecodeError::invalid(
+            "block payload",
+            offset,
+            format!("zstd payload decompressed to {n} bytes, trailer says {}", out.len()),
+        )),
+    }
+}
+
+#[cfg(not(feature = "zstd"))]
+fn decompress_zstd(_payload: &[u8], offset: u64, _out: &mut [u8]) -> Result<(), DecodeError> {
+    Err(DecodeError::invalid("block codec", offset, "zstd block, but this build has no zstd support (feature `zstd`)"))
 }
 
 /// Decompresses the LZ4 `payload` of a block at absolute `offset` into `out`, which must be
@@ -364,7 +513,34 @@ mod tests {
         assert_eq!(codec, Codec::Lz4);
         assert!((stored_len as usize) < payload.len());
         assert_eq!(out.len(), stored_len as usize + TRAILER_LEN);
-        assert_eq!(open(&out, 50, 1000, "data block").unwrap().as_ref(), &payload[..]);
+        assert_eq!(open(&out, 50, FrameLimits::v1(1000), "data block").unwrap().as_ref(), &payload[..]);
+    }
+
+    #[test]
+    fn zstd_payload_roundtrips_and_needs_version_2() {
+        let payload: Vec<u8> = (0..4000u32).flat_map(|i| (i % 17).to_le_bytes()).collect();
+        let mut out = Vec::new();
+        let (codec, _) = Encoder::with_zstd_level(3).encode(&payload, Codec::Zstd, &mut out);
+        assert_eq!(codec, Codec::Zstd);
+        assert_eq!(open(&out, 0, FrameLimits::v2(16_000), "b").unwrap().as_ref(), &payload[..]);
+        assert!(matches!(
+            check(&out, 0, FrameLimits::v1(16_000), "b"),
+            Err(DecodeError::Invalid { field: "block codec", .. })
+        ));
+    }
+
+    #[test]
+    fn zstd_payload_of_the_wrong_length_is_an_error() {
+        let payload = vec![9u8; 5000];
+        let compressed = zstd::bulk::compress(&payload, 3).unwrap();
+        let mut short = vec![0u8; 4999];
+        assert!(decompress(Codec::Zstd, &compressed, 7, &mut short).is_err());
+        let mut long = vec![0u8; 5001];
+        assert!(matches!(
+            decompress(Codec::Zstd, &compressed, 7, &mut long),
+            Err(DecodeError::Invalid { offset: 7, .. })
+        ));
+        assert!(decompress(Codec::Zstd, &compressed[..compressed.len() - 2], 7, &mut vec![0u8; 5000]).is_err());
     }
 
     #[test]
@@ -372,7 +548,7 @@ mod tests {
         let payload: Vec<u8> = (0..64u8).collect();
         let mut out = Vec::new();
         assert_eq!(encode(&payload, Codec::Lz4, &mut out).0, Codec::Raw);
-        assert!(matches!(open(&out, 0, 64, "b").unwrap(), Cow::Borrowed(_)));
+        assert!(matches!(open(&out, 0, FrameLimits::v1(64), "b").unwrap(), Cow::Borrowed(_)));
     }
 
     #[test]
@@ -380,7 +556,7 @@ mod tests {
         let mut out = Vec::new();
         encode(&[1u8; 100], Codec::Raw, &mut out);
         assert!(matches!(
-            check(&out, 0, 99, "b"),
+            check(&out, 0, FrameLimits::v1(99), "b"),
             Err(DecodeError::Invalid { field: "block raw length", offset: 101, .. })
         ));
     }
@@ -392,7 +568,7 @@ mod tests {
         for pos in 0..clean.len() {
             let mut out = clean.clone();
             out[pos] ^= 1;
-            assert!(check(&out, 0, 300, "b").is_err(), "flip at {pos} went unnoticed");
+            assert!(check(&out, 0, FrameLimits::v1(300), "b").is_err(), "flip at {pos} went unnoticed");
         }
     }
 }

@@ -65,7 +65,7 @@ impl Header {
         if !crate::checksum::accepts(stored, computed) {
             return Err(DecodeError::ChecksumMismatch { section: "header", offset: 0, stored, computed });
         }
-        if major != FORMAT_MAJOR {
+        if !crate::ends::SUPPORTED_MAJORS.contains(&major) {
             return Err(DecodeError::UnsupportedVersion {
                 section: "header",
                 found_major: major,
@@ -93,7 +93,7 @@ mod tests {
         let mut out = Vec::new();
         Header::default().encode(&mut out);
         assert_eq!(out.len(), LEN);
-        assert_eq!(&out[..12], b"\x89ESDB\r\n\x1a\x01\x00\x00\x00");
+        assert_eq!(&out[..12], b"\x89ESDB\r\n\x1a\x02\x00\x00\x00");
         assert_eq!(Header::decode(&out), Ok(Header::default()));
     }
 

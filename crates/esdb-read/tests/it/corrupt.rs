@@ -33,16 +33,16 @@ fn other_formats_are_bad_magic() {
 #[test]
 fn unknown_major_version_is_named() {
     let mut bytes = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/v1/one_event.esdb")).unwrap();
-    bytes[8] = 2;
+    bytes[8] = 3;
     // Re-seal the header so that only the version is wrong.
     let checksum = esdb_format::checksum::xxh3(&bytes[..16]);
     bytes[16..24].copy_from_slice(&checksum.to_le_bytes());
     let err = open(&bytes).unwrap_err();
     assert!(
-        matches!(err.as_decode(), Some(DecodeError::UnsupportedVersion { found_major: 2, found_minor: 0, .. })),
+        matches!(err.as_decode(), Some(DecodeError::UnsupportedVersion { found_major: 3, found_minor: 0, .. })),
         "{err:?}"
     );
-    assert!(err.as_decode().unwrap().to_string().contains("unsupported format version 2.0"));
+    assert!(err.as_decode().unwrap().to_string().contains("unsupported format version 3.0"));
 }
 
 #[test]

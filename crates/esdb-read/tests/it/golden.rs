@@ -1,5 +1,7 @@
-//! The golden files in `fixtures/v1/` read back as their manifest says, and the writer still
-//! produces them byte for byte: the compatibility contract for ports and future versions.
+//! The golden files in `fixtures/v1/` and `fixtures/v2/` read back as their manifests say, and
+//! the writer still produces the version 2 files byte for byte: the compatibility contract for
+//! ports and future versions. (Version 1 files are frozen: `cargo xtask fixtures --check` checks
+//! their hashes.)
 
 use std::path::{Path, PathBuf};
 
@@ -11,8 +13,8 @@ use serde_json::Value;
 
 use crate::common::{all_queries, collect, open_bytes, run_query, write_file, TestEvent};
 
-fn fixtures_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/v1")
+fn fixtures_dir(version: u16) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../fixtures/v{version}"))
 }
 
 fn bytes_of(value: &Value) -> Vec<u8> {
@@ -33,10 +35,15 @@ pub struct Golden {
     pub options: WriterOptions,
 }
 
-/// Every fixture with its manifest entry.
+/// Every fixture of the current version (2) with its manifest entry.
 pub fn goldens() -> Vec<Golden> {
+    goldens_of(2)
+}
+
+/// Every fixture of format `version` with its manifest entry.
+pub fn goldens_of(version: u16) -> Vec<Golden> {
     let manifest: Value =
-        serde_json::from_slice(&std::fs::read(fixtures_dir().join("manifest.json")).unwrap()).unwrap();
+        serde_json::from_slice(&std::fs::read(fixtures_dir(version).join("manifest.json")).unwrap()).unwrap();
     manifest["fixtures"]
         .as_array()
         .unwrap()
@@ -48,7 +55,18 @@ pub fn goldens() -> Vec<Golden> {
                 block_size: options["block_size"].as_u64().unwrap() as usize,
                 postings_per_block: options["postings_per_block"].as_u64().unwrap() as usize,
                 catalog_block_size: options["catalog_block_size"].as_u64().unwrap() as usize,
-                compression: if options["compression"] == "none" { Compression::None } else { Compression::Lz4 },
+                compression: match options["compression"].as_str().unwrap() {
+                    "none" => Compression::None,
+                    "lz4" => Compression::Lz4,
+                    "zstd" => Compression::Zstd { level: options["zstd_level"].as_i64().unwrap() as i32 },
+                    other => panic!("unknown compression {other}"),
+                },
+                time_unit: options.get("time_unit").and_then(Value::as_str).map(|unit| unit.parse().unwrap()),
+                metadata: options
+                    .get("metadata")
+                    .and_then(Value::as_array)
+                    .map(|pairs| pairs.iter().map(|pair| (bytes_of(&pair[0]), bytes_of(&pair[1]))).collect())
+                    .unwrap_or_default(),
                 ..Default::default()
             };
             let events = entry["events_in_insertion_order"]
@@ -68,7 +86,7 @@ pub fn goldens() -> Vec<Golden> {
                     data: bytes_of(&e["data"]),
                 })
                 .collect();
-            let bytes = std::fs::read(fixtures_dir().join(&file)).unwrap();
+            let bytes = std::fs::read(fixtures_dir(version).join(&file)).unwrap();
             assert_eq!(bytes.len() as u64, entry["file_len"].as_u64().unwrap(), "{file}");
             Golden { file, bytes, events, options }
         })
@@ -77,9 +95,34 @@ pub fn goldens() -> Vec<Golden> {
 
 #[test]
 fn every_golden_file_reads_as_its_manifest_says() {
-    let goldens = goldens();
-    assert!(goldens.len() >= 7);
-    for golden in goldens {
+    for version in [1, 2] {
+        let goldens = goldens_of(version);
+        assert!(goldens.len() >= 7);
+        for golden in goldens {
+            check_golden(&golden);
+            let db = open_bytes(golden.bytes.clone());
+            assert_eq!(db.header().major, version, "{}", golden.file);
+            if version == 2 {
+                assert_eq!(db.time_unit(), golden.options.time_unit, "{}", golden.file);
+                for (key, value) in &golden.options.metadata {
+                    assert_eq!(db.metadata().get(key), Some(&value[..]), "{}", golden.file);
+                }
+                assert_eq!(db.metadata().writer(), Some("esdb-write (golden fixtures)"), "{}", golden.file);
+                let mut names: Vec<Vec<u8>> =
+                    golden.events.iter().flat_map(|e| e.indexes.iter().map(|(name, _)| name.clone())).collect();
+                names.sort();
+                names.dedup();
+                let listed: Vec<Vec<u8>> = db.index_names().unwrap().iter().map(|n| n.to_vec()).collect();
+                assert_eq!(listed, names, "{}", golden.file);
+            } else {
+                assert!(db.metadata().is_empty() && db.index_names().is_none(), "{}", golden.file);
+            }
+        }
+    }
+}
+
+fn check_golden(golden: &Golden) {
+    {
         let db = open_bytes(golden.bytes.clone());
         assert_eq!(db.len(), golden.events.len() as u64, "{}", golden.file);
         assert!(db.verify().is_ok(), "{}: {:?}", golden.file, db.verify().problems);
@@ -108,9 +151,58 @@ fn the_writer_reproduces_every_golden_file_byte_for_byte() {
 
 #[test]
 fn many_blocks_fixture_has_a_catalog_tree_of_several_levels() {
-    let bytes = std::fs::read(fixtures_dir().join("many_blocks.esdb")).unwrap();
-    let db = open_bytes(bytes);
-    assert!(db.footer().catalog_height >= 3, "height {}", db.footer().catalog_height);
+    for version in [1, 2] {
+        let bytes = std::fs::read(fixtures_dir(version).join("many_blocks.esdb")).unwrap();
+        let db = open_bytes(bytes);
+        assert!(db.footer().catalog_height >= 3, "height {}", db.footer().catalog_height);
+    }
+}
+
+/// In version 2 files, the catalog's upper levels and the metadata block sit in the tail region,
+/// and a stream's block index right before its first block.
+#[test]
+fn version_2_layout_puts_what_a_lookup_needs_together() {
+    let golden = goldens().into_iter().find(|g| g.file == "many_blocks.esdb").unwrap();
+    let db = open_bytes(golden.bytes.clone());
+    let footer = db.footer();
+    assert!(footer.catalog_root.offset >= footer.tail_offset);
+    assert!(footer.metadata.unwrap().offset >= footer.tail_offset);
+    assert!(golden.bytes.len() as u64 - footer.tail_offset < esdb_format::v2::SUFFIX_READ_LEN);
+    // Every interior block is in the tail; every leaf before it. Every multi-block stream's
+    // block index ends where its first block starts.
+    let mut stack = vec![(footer.catalog_root, footer.catalog_height - 1)];
+    let (mut n_leaves, mut n_indexed_streams) = (0, 0);
+    while let Some((handle, level)) = stack.pop() {
+        let payload = db.raw_block(handle, "catalog").unwrap();
+        let block = CatalogBlock::decode(&payload, handle.offset).unwrap();
+        if level > 0 {
+            assert!(handle.offset >= footer.tail_offset, "interior block at {}", handle.offset);
+            for idx in 0..block.len() {
+                let (_, value, at) = block.entry(idx).unwrap();
+                stack.push((decode_child(value, at).unwrap(), level - 1));
+            }
+            continue;
+        }
+        n_leaves += 1;
+        assert!(handle.offset < footer.tail_offset);
+        for idx in 0..block.len() {
+            let (key, value, at) = block.entry(idx).unwrap();
+            let stream = match CatalogKey::decode(key, at).unwrap() {
+                CatalogKey::Grouping { .. } => GroupingEntry::decode(value, at).unwrap().stream,
+                CatalogKey::IndexValue { .. } => IndexValueEntry::decode(value, at).unwrap().stream,
+                CatalogKey::Space { .. } => continue,
+            };
+            if stream.n_blocks > 1 {
+                n_indexed_streams += 1;
+                let index = db.raw_block(stream.handle, "block index").unwrap();
+                let index =
+                    esdb_format::v1::block_index::BlockIndex::decode(&index, stream.handle.offset, stream.n_blocks)
+                        .unwrap();
+                assert_eq!(index.entry(0).block.offset, stream.handle.end());
+            }
+        }
+    }
+    assert!(n_leaves > 1 && n_indexed_streams > 10, "{n_leaves} leaves, {n_indexed_streams} indexed streams");
 }
 
 /// A readable listing of a file's footer and catalog, decoded with `esdb-format` alone.
@@ -124,7 +216,7 @@ fn describe(bytes: &[u8]) -> String {
         let payload = esdb_format::v1::frame::open(
             &bytes[handle.offset as usize..handle.end() as usize],
             handle.offset,
-            u32::MAX,
+            esdb_format::v1::frame::FrameLimits::v2(u32::MAX),
             "catalog",
         )
         .unwrap();
@@ -155,12 +247,52 @@ fn describe(bytes: &[u8]) -> String {
 
 #[test]
 fn decoded_structure_of_the_activity_fixture() {
-    let bytes = std::fs::read(fixtures_dir().join("activity.esdb")).unwrap();
+    let bytes = std::fs::read(fixtures_dir(2).join("activity.esdb")).unwrap();
     insta::assert_snapshot!(describe(&bytes));
 }
 
 #[test]
 fn decoded_structure_of_the_edge_cases_fixture() {
-    let bytes = std::fs::read(fixtures_dir().join("edge_cases.esdb")).unwrap();
+    let bytes = std::fs::read(fixtures_dir(2).join("edge_cases.esdb")).unwrap();
     insta::assert_snapshot!(describe(&bytes));
+}
+
+/// The field an error names, for comparing with the invalid files' manifest.
+fn field_of(err: &esdb_read::DecodeError) -> &'static str {
+    use esdb_read::DecodeError as E;
+    match err {
+        E::BadMagic { section, .. } | E::UnsupportedVersion { section, .. } | E::ChecksumMismatch { section, .. } => {
+            section
+        }
+        E::Truncated { field, .. } | E::Invalid { field, .. } => field,
+        E::TrailingBytes { section, .. } => section,
+        _ => "unknown",
+    }
+}
+
+/// Every file of `fixtures/v2/invalid/` fails where its manifest says, with the field and offset
+/// it names.
+#[test]
+fn every_invalid_file_fails_with_the_error_its_manifest_names() {
+    let dir = fixtures_dir(2).join("invalid");
+    let manifest: Value = serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
+    let files = manifest["files"].as_array().unwrap();
+    assert!(files.len() >= 9);
+    for entry in files {
+        let file = entry["file"].as_str().unwrap();
+        let bytes = std::fs::read(dir.join(file)).unwrap();
+        let result = Db::from_bytes(bytes.into()).and_then(|db| match &entry["fails_on"] {
+            Value::String(open) if open == "open" => Ok(()),
+            Value::Object(how) => {
+                let scan = &how["scan"];
+                let space = db.space(scan["space"].as_str().unwrap())?.expect("the space exists");
+                space.scan(scan["grouping"].as_str().unwrap())?.try_for_each(|event| event.map(drop))
+            }
+            other => panic!("{file}: unknown fails_on {other}"),
+        });
+        let err = result.expect_err(file);
+        let decode = err.as_decode().unwrap_or_else(|| panic!("{file}: {err}"));
+        assert_eq!(field_of(decode), entry["error"]["field"].as_str().unwrap(), "{file}: {decode}");
+        assert_eq!(decode.offset(), entry["error"]["offset"].as_u64().unwrap(), "{file}: {decode}");
+    }
 }

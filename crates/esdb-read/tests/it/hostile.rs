@@ -11,7 +11,7 @@ use esdb_read::Db;
 /// Header, then `blocks` (each given the offset it will land at), then a footer.
 fn file(blocks: &[Vec<u8>], root: usize, height: u32) -> Vec<u8> {
     let mut out = Vec::new();
-    Header::default().encode(&mut out);
+    Header { major: 1, minor: 0 }.encode(&mut out);
     let mut handles = Vec::new();
     for payload in blocks {
         let offset = out.len() as u64;

@@ -157,6 +157,13 @@ fn a_producer_clock_far_ahead_is_refused_and_cannot_make_history_look_old() {
     store.append_batch(&recent).unwrap();
     store.append(NewEvent::new("a", year_2100, "from a bad clock")).unwrap();
     store.seal().unwrap();
+    // Every partition records the store's unit, so a copy read on its own knows it too.
+    let partitions = store.info().unwrap().manifest.partitions;
+    assert!(!partitions.is_empty());
+    for partition in partitions {
+        let db = esdb_read::Db::open(dir.path().join(&partition.file)).unwrap();
+        assert_eq!(db.time_unit(), Some(TimeUnit::Seconds), "{}", partition.file);
+    }
     let one_year = Retention { partitions: PartitionRetention { max_age: Some(31_536_000) }, ..Retention::default() };
     let report = store.retain_with(&one_year).unwrap();
     assert_eq!(report.partition_events, 0);

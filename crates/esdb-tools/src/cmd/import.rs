@@ -63,9 +63,18 @@ pub struct Args {
     /// Input format; guessed from the file extension when not given.
     #[arg(long, value_enum)]
     input_format: Option<InputFormat>,
-    /// Unit of the stored timestamps; RFC 3339 input is converted to it.
-    #[arg(long, value_enum, default_value_t = TimeUnit::S)]
-    time_unit: TimeUnit,
+    /// Unit of the stored timestamps, recorded in the file; RFC 3339 input is converted to it.
+    /// Without it, integers are stored as given and the file records no unit, unless some
+    /// timestamp was RFC 3339 text (converted to seconds, so the file records `s`).
+    #[arg(long, value_enum)]
+    time_unit: Option<TimeUnit>,
+    /// Compression of data and posting blocks: lz4 (fastest to read), zstd (about half the
+    /// size), or none.
+    #[arg(long, value_enum, default_value_t = CompressionArg::Lz4)]
+    compression: CompressionArg,
+    /// zstd level with --compression zstd (1..=22; higher is smaller and slower to write).
+    #[arg(long, value_name = "N", default_value_t = 3, allow_hyphen_values = true)]
+    zstd_level: i32,
     /// Skip bad records (counted and reported at the end) instead of stopping.
     #[arg(long)]
     skip_invalid: bool,
@@ -163,6 +172,28 @@ pub(crate) fn kind(value: &Value) -> &'static str {
     }
 }
 
+/// `--compression`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CompressionArg {
+    /// LZ4 blocks.
+    Lz4,
+    /// zstd blocks, at --zstd-level.
+    Zstd,
+    /// Raw blocks.
+    None,
+}
+
+impl CompressionArg {
+    /// The writer's setting, with `level` for zstd.
+    pub fn to_writer(self, level: i32) -> esdb_write::Compression {
+        match self {
+            CompressionArg::Lz4 => esdb_write::Compression::Lz4,
+            CompressionArg::Zstd => esdb_write::Compression::Zstd { level },
+            CompressionArg::None => esdb_write::Compression::None,
+        }
+    }
+}
+
 /// Which fields of a record make up an event: the `--space`, `--timestamp`, `--grouping`,
 /// `--index` and `--data` flags of `import` (and `store append`).
 pub(crate) struct FieldSpec<'a> {
@@ -181,15 +212,24 @@ pub(crate) struct Extracted {
     pub grouping: Vec<u8>,
     pub indexes: Vec<(String, Vec<u8>)>,
     pub data: Vec<u8>,
+    /// Whether the timestamp was RFC 3339 text, converted to the spec's unit.
+    pub converted_time: bool,
 }
 
 impl FieldSpec<'_> {
     /// The event of one record, or what is wrong with it (naming the field).
     pub(crate) fn extract(&self, fields: &Fields<'_>) -> Result<Extracted> {
         let space = scalar_bytes(&fields.required(self.space)?, self.space)?;
+        let converted_time;
         let timestamp = match fields.required(self.timestamp)? {
-            FieldValue::Text(text) => timestamp::parse_text(text, self.time_unit),
-            FieldValue::Json { value, .. } => timestamp::parse_json(&value, self.time_unit),
+            FieldValue::Text(text) => {
+                converted_time = text.trim().parse::<i64>().is_err();
+                timestamp::parse_text(text, self.time_unit)
+            }
+            FieldValue::Json { value, .. } => {
+                converted_time = value.is_string();
+                timestamp::parse_json(&value, self.time_unit)
+            }
         }
         .with_context(|| format!("field {:?}", self.timestamp))?;
         let grouping = match self.grouping {
@@ -220,7 +260,7 @@ impl FieldSpec<'_> {
                 FieldValue::Json { raw, .. } => raw.as_bytes().to_vec(),
             },
         };
-        Ok(Extracted { space, timestamp, grouping, indexes, data })
+        Ok(Extracted { space, timestamp, grouping, indexes, data, converted_time })
     }
 }
 
@@ -248,9 +288,12 @@ impl Importer {
             grouping: self.args.grouping.as_deref(),
             indexes: &self.args.indexes,
             data: self.args.data.as_deref(),
-            time_unit: self.args.time_unit,
+            time_unit: self.args.time_unit.unwrap_or_default(),
         };
         let event = spec.extract(fields)?;
+        if event.converted_time && self.sink.writer.time_unit().is_none() {
+            self.sink.writer.set_time_unit(TimeUnit::S.into());
+        }
         if let Fields::Json { object, .. } = fields {
             self.seen_grouping |= spec.grouping.is_some_and(|field| object.contains_key(field));
             for (seen, field) in self.seen_indexes.iter_mut().zip(spec.indexes) {
@@ -430,7 +473,13 @@ pub fn run(args: Args) -> Result<Outcome> {
         let len = file.metadata().ok().map(|m| m.len());
         (Box::new(file), len)
     };
-    let options = WriterOptions { memory_budget: args.memory.max(1) << 20, ..Default::default() };
+    let options = WriterOptions {
+        memory_budget: args.memory.max(1) << 20,
+        compression: args.compression.to_writer(args.zstd_level),
+        time_unit: args.time_unit.map(Into::into),
+        metadata: vec![(b"esdb.import".to_vec(), import_metadata(&args, format).into_bytes())],
+        ..Default::default()
+    };
     let target = super::OutputFile::new(&args.output)?;
     let writer = Writer::create_with(&target.path, options)
         .with_context(|| format!("cannot create {}", args.output.display()))?;
@@ -480,6 +529,20 @@ pub fn run(args: Args) -> Result<Outcome> {
         }
     }
     Ok(Outcome::Ok)
+}
+
+/// What `esdb.import` records: how records became events, as a JSON object.
+fn import_metadata(args: &Args, format: InputFormat) -> String {
+    let value = serde_json::json!({
+        "input_format": format.to_possible_value().map(|v| v.get_name().to_owned()),
+        "space": args.space,
+        "timestamp": args.timestamp,
+        "grouping": args.grouping,
+        "index": args.indexes,
+        "data": args.data,
+        "time_unit": args.time_unit.and_then(|unit| unit.to_possible_value()).map(|v| v.get_name().to_owned()),
+    });
+    value.to_string()
 }
 
 fn import_csv(importer: &mut Importer, reader: impl Read) -> Result<()> {

@@ -2,9 +2,10 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use esdb_write::{Writer, WriterOptions};
 
+use super::import::CompressionArg;
 use crate::{progress, Outcome};
 
 /// Merge files into one new file holding all their events (e.g. daily files into a month).
@@ -24,14 +25,42 @@ pub struct Args {
     /// Memory budget of the writer in MiB.
     #[arg(long, value_name = "MIB", default_value_t = 256)]
     memory: usize,
+    /// Compression of the output's data and posting blocks, as for `esdb import`.
+    #[arg(long, value_enum, default_value_t = CompressionArg::Lz4)]
+    compression: CompressionArg,
+    /// zstd level with --compression zstd.
+    #[arg(long, value_name = "N", default_value_t = 3, allow_hyphen_values = true)]
+    zstd_level: i32,
     /// No progress bar and no summary.
     #[arg(short, long)]
     quiet: bool,
 }
 
+/// The time unit the inputs record: the same for every input that records one.
+fn common_time_unit(dbs: &[esdb_read::Db], paths: &[PathBuf]) -> Result<Option<esdb_write::TimeUnit>> {
+    let mut found: Option<(esdb_write::TimeUnit, &PathBuf)> = None;
+    for (db, path) in dbs.iter().zip(paths) {
+        match (db.time_unit(), found) {
+            (Some(unit), Some((first, first_path))) if unit != first => bail!(
+                "cannot merge {} (timestamps in {unit}) with {} (in {first}): convert one first",
+                path.display(),
+                first_path.display()
+            ),
+            (Some(unit), None) => found = Some((unit, path)),
+            _ => {}
+        }
+    }
+    Ok(found.map(|(unit, _)| unit))
+}
+
 pub fn run(args: Args) -> Result<Outcome> {
     let dbs = args.inputs.iter().map(|path| super::open_db(path)).collect::<Result<Vec<_>>>()?;
-    let options = WriterOptions { memory_budget: args.memory.max(1) << 20, ..Default::default() };
+    let options = WriterOptions {
+        memory_budget: args.memory.max(1) << 20,
+        compression: args.compression.to_writer(args.zstd_level),
+        time_unit: common_time_unit(&dbs, &args.inputs)?,
+        ..Default::default()
+    };
     let target = super::OutputFile::new(&args.output)?;
     let mut writer = Writer::create_with(&target.path, options)
         .with_context(|| format!("cannot create {}", args.output.display()))?;

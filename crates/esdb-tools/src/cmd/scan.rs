@@ -4,7 +4,7 @@ use std::io::Write;
 use std::ops::Bound;
 use std::path::PathBuf;
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use clap::ValueEnum;
 
 use crate::output::{self, display_bytes};
@@ -69,9 +69,10 @@ pub struct ScanFlags {
     /// Output format.
     #[arg(long, value_enum, default_value_t = ScanFormat::Jsonl)]
     format: ScanFormat,
-    /// Unit of the file's timestamps, for RFC 3339 --from and --until.
-    #[arg(long, value_enum, default_value_t = TimeUnit::S)]
-    time_unit: TimeUnit,
+    /// Unit of the file's timestamps, for RFC 3339 --from and --until: needed only when the
+    /// file records none (it must agree with the one it records).
+    #[arg(long, value_enum)]
+    time_unit: Option<TimeUnit>,
 }
 
 /// `--from` and `--until` as bounds.
@@ -91,11 +92,25 @@ pub enum Selection {
 }
 
 impl ScanFlags {
-    /// The selection and the time range.
-    pub fn parse(&self) -> Result<(Selection, TimeRange)> {
+    /// The selection and the time range; `recorded` is the unit the file (or store) records.
+    pub fn parse(&self, recorded: Option<esdb_format::TimeUnit>) -> Result<(Selection, TimeRange)> {
+        let recorded = recorded.map(TimeUnit::from);
+        let unit = match (self.time_unit, recorded) {
+            (Some(given), Some(recorded)) if given != recorded => bail!(
+                "--time-unit {} disagrees with the unit the data records ({}); drop --time-unit",
+                given.name(),
+                recorded.name()
+            ),
+            (given, recorded) => given.or(recorded),
+        };
         let parse = |flag: &str, text: &Option<String>| {
             text.as_deref()
-                .map(|t| timestamp::parse_bound(t, self.time_unit))
+                .map(|t| match unit {
+                    Some(unit) => timestamp::parse_bound(t, unit),
+                    None => timestamp::parse_integer(t).map_err(|err| {
+                        anyhow!("{err}; the data records no time unit, so a time needs --time-unit s|ms|us|ns")
+                    }),
+                })
                 .transpose()
                 .map_err(|err| anyhow!("{flag}: {err:#}"))
         };
@@ -156,7 +171,7 @@ impl ScanFlags {
 
 pub fn run(args: Args) -> Result<Outcome> {
     let db = super::open_db(&args.file)?;
-    let (selection, range) = args.flags.parse()?;
+    let (selection, range) = args.flags.parse(db.time_unit())?;
     let id = output::arg_bytes(&args.space)?;
     let Some(space) = db.space(&id)? else {
         diag!("esdb: no space {} in {}", display_bytes(&id), args.file.display());

@@ -463,7 +463,7 @@ fn read(args: ReadArgs) -> Result<Outcome> {
 
 fn scan(args: ScanArgs) -> Result<Outcome> {
     let store = open_for_reading(&args.dir)?;
-    let (selection, range) = args.flags.parse()?;
+    let (selection, range) = args.flags.parse(store.time_unit())?;
     let id = output::arg_bytes(&args.space)?;
     let Some(space) = store.space(&id)? else {
         diag!("esdb: no space {} in {}", display_bytes(&id), args.dir.display());

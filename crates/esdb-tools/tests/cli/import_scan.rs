@@ -64,13 +64,16 @@ fn scan_time_range_with_integers_and_rfc3339() {
     );
     // 1403534921 is 2014-06-23T14:48:41Z.
     assert_eq!(
-        ts(s.ok(&["scan", "activity.esdb", "3", "--from", "2014-06-23T14:48:41Z"])),
+        ts(s.ok(&["scan", "activity.esdb", "3", "--from", "2014-06-23T14:48:41Z", "--time-unit", "s"])),
         [1403534921, 1403534922, 1403534923, 1403534923]
     );
     assert_eq!(
-        ts(s.ok(&["scan", "activity.esdb", "3", "--until", "2014-06-23T14:48:41Z", "--reverse"])),
+        ts(s.ok(&["scan", "activity.esdb", "3", "--until", "2014-06-23T14:48:41Z", "--reverse", "--time-unit", "s"])),
         [1403534920, 1403534919]
     );
+    // The file records no unit (its timestamps were integers): a time needs --time-unit.
+    let err = s.fails(&["scan", "activity.esdb", "3", "--from", "2014-06-23T14:48:41Z"], 1);
+    assert!(err.contains("records no time unit") && err.contains("--time-unit"), "{err}");
     let err = s.fails(&["scan", "activity.esdb", "3", "--from", "last tuesday"], 1);
     assert!(err.contains("--from"), "{err}");
 }
@@ -175,7 +178,7 @@ fn info_reports_versions_counts_and_sections() {
     let s = Scratch::new();
     activity(&s);
     let info: Value = serde_json::from_str(&s.ok(&["info", "activity.esdb", "--json"])).unwrap();
-    assert_eq!(info["format_version"], "1.0");
+    assert_eq!(info["format_version"], "2.0");
     assert_eq!(info["events"], 14);
     assert_eq!(info["spaces"], 3);
     assert_eq!(info["groupings"], 3);
@@ -187,6 +190,68 @@ fn info_reports_versions_counts_and_sections() {
     assert!(info["per_event_overhead_bytes"].as_f64().unwrap() > 0.0);
     let text = s.ok(&["info", "activity.esdb"]);
     assert!(text.contains("events:            14"), "{text}");
+    assert!(text.contains("time unit:         (not recorded)"), "{text}");
+}
+
+/// Format 2 records the unit, the writer, the index names and how the import read its input;
+/// `--compression zstd` writes zstd blocks; `info --fast` reads only the catalog.
+#[test]
+fn info_shows_what_the_file_records() {
+    let s = Scratch::new();
+    s.write("activity.csv", ACTIVITY_CSV);
+    s.ok(&[
+        "import",
+        "activity.csv",
+        "-o",
+        "z.esdb",
+        "--space",
+        "customer",
+        "--timestamp",
+        "ts",
+        "--index",
+        "type",
+        "--time-unit",
+        "s",
+        "--compression",
+        "zstd",
+        "--zstd-level",
+        "9",
+        "--quiet",
+    ]);
+    let info: Value = serde_json::from_str(&s.ok(&["info", "z.esdb", "--json"])).unwrap();
+    assert_eq!(info["time_unit"], "s");
+    assert_eq!(info["time_range"]["min_time"], "2014-06-23T14:48:39Z");
+    assert_eq!(info["index_names"], serde_json::json!(["type"]));
+    assert!(info["writer"].as_str().unwrap().starts_with("esdb-write "));
+    let import: Value = serde_json::from_str(info["metadata"]["esdb.import"].as_str().unwrap()).unwrap();
+    assert_eq!(import["space"], "customer");
+    assert_eq!(import["index"], serde_json::json!(["type"]));
+    assert_eq!(import["time_unit"], "s");
+    let fast: Value = serde_json::from_str(&s.ok(&["info", "z.esdb", "--json", "--fast"])).unwrap();
+    for key in ["events", "spaces", "groupings", "index_values", "time_range", "time_unit"] {
+        assert_eq!(fast[key], info[key], "{key}");
+    }
+    assert!(fast.get("sections").is_none());
+    // A time bound now needs no --time-unit, and a contradicting one is refused.
+    assert_eq!(s.ok(&["scan", "z.esdb", "3", "--from", "2014-06-23T14:48:42Z"]).lines().count(), 3);
+    let err = s.fails(&["scan", "z.esdb", "3", "--from", "2014-06-23T14:48:42Z", "--time-unit", "ms"], 1);
+    assert!(err.contains("disagrees"), "{err}");
+    // The same events as with LZ4.
+    s.ok(&[
+        "import",
+        "activity.csv",
+        "-o",
+        "l.esdb",
+        "--space",
+        "customer",
+        "--timestamp",
+        "ts",
+        "--index",
+        "type",
+        "--quiet",
+    ]);
+    assert_eq!(s.ok(&["export", "z.esdb"]), s.ok(&["export", "l.esdb"]));
+    assert_eq!(s.ok(&["verify", "z.esdb"]), "ok\n");
 }
 
 #[test]

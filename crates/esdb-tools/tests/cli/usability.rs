@@ -65,7 +65,7 @@ fn time_bounds_round_up_and_take_bare_dates() {
         "in.jsonl",
         "{\"s\":\"a\",\"t\":3600}\n{\"s\":\"a\",\"t\":3601}\n{\"s\":\"a\",\"t\":-0}\n{\"s\":\"a\",\"t\":86400}\n",
     );
-    s.ok(&["import", "in.jsonl", "-o", "a.esdb", "--space", "s", "--timestamp", "t"]);
+    s.ok(&["import", "in.jsonl", "-o", "a.esdb", "--space", "s", "--timestamp", "t", "--time-unit", "s"]);
     let from_half = s.ok(&["scan", "a.esdb", "a", "--from", "1970-01-01T01:00:00.5Z"]);
     assert_eq!(from_half.lines().count(), 2, "{from_half}");
     let until_half = s.ok(&["scan", "a.esdb", "a", "--until", "1970-01-01T01:00:00.5Z"]);

@@ -1,0 +1,16 @@
+//! Format major version 2: the version-1 blocks, plus zstd blocks, feature flags, a metadata
+//! block and a footer that says where the file's tail region starts.
+//!
+//! Layout: docs/FORMAT.md. Every block kind of version 1 keeps its encoding (see [`crate::v1`]);
+//! this module holds only what version 2 adds. Once released, nothing here changes meaning.
+
+pub mod features;
+pub mod footer;
+pub mod metadata;
+
+/// The minor version of format 2 this build writes.
+pub const MINOR: u16 = 0;
+
+/// How many bytes at the end of a file a reader far away SHOULD read first: enough, in files of
+/// this writer, for the footer, the metadata block and the catalog's upper levels at once.
+pub const SUFFIX_READ_LEN: u64 = 64 * 1024;
