@@ -6,8 +6,10 @@
 //! cargo run --release -p esdb-bench -- blocksize [--events N]
 //! cargo run --release -p esdb-bench -- write     [--events N] [--memory MIB]
 //! cargo run --release -p esdb-bench -- store     [--events N]   # the live store (esdb-store)
+//! cargo run --release -p esdb-bench -- codecs    [--events N] [--dump DIR]   # LZ4 vs zstd
 //! ```
 
+mod codecs;
 mod compare;
 mod store;
 
@@ -307,9 +309,23 @@ fn run_profile(what: &str, l1: &Path, l2: &Path) -> AnyResult<()> {
             }
             println!("index: {:.2} M events/s", n as f64 / start.elapsed().as_secs_f64() / 1e6);
         }
+        "events" | "events-rev" => {
+            // The merged timeline of all groupings (`Space::events`, what `esdb scan` reads).
+            let (start, mut n) = (std::time::Instant::now(), 0usize);
+            for _ in 0..3 {
+                let mut scan = space.events()?;
+                loop {
+                    let event = if what == "events" { scan.next_ref() } else { scan.next_back_ref() };
+                    let Some(event) = event else { break };
+                    total += event?.data().len();
+                    n += 1;
+                }
+            }
+            println!("{what}: {:.2} M events/s", n as f64 / start.elapsed().as_secs_f64() / 1e6);
+        }
         other => {
             return Err(format!(
-                "unknown profile {other:?}: scan, scan-ref, lookup, index, list, parallel, lz4-threads or write[:MIB]"
+                "unknown profile {other:?}: scan, scan-ref, events, events-rev, lookup, index, list, parallel, lz4-threads or write[:MIB]"
             )
             .into())
         }
@@ -327,10 +343,14 @@ fn main() -> AnyResult<()> {
         Some("write") => write(events, arg(&args, "--memory", 64)? as usize),
         Some("compare") | Some("--events") | None => compare::run(events),
         Some("store") => store::run(events),
+        Some("codecs") => {
+            let dump = args.iter().position(|a| a == "--dump").and_then(|pos| args.get(pos + 1));
+            codecs::run(events, dump.map(String::as_str))
+        }
         Some("profile") => {
             let files = args.iter().position(|a| a == "--files").and_then(|pos| args.get(pos + 1));
             profile(args.get(1).map(String::as_str).unwrap_or("scan"), events, files.map(String::as_str))
         }
-        _ => Err("usage: esdb-bench [compare|overhead|blocksize|write|store] [--events N] [--memory MIB]".into()),
+        _ => Err("usage: esdb-bench [compare|overhead|blocksize|write|store|codecs] [--events N] [--memory MIB]".into()),
     }
 }

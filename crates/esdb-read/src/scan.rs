@@ -31,14 +31,13 @@ const RESOLVER_INDEXES: usize = 16;
 /// first events quick to arrive; large later ones decode each data block once for many events.
 const FIRST_BATCH_POSTINGS: u64 = 16;
 const BATCH_GROWTH: u64 = 4;
-const MAX_BATCH_POSTINGS: u64 = 1 << 16;
+const MAX_BATCH_POSTINGS: u64 = 1 << 18;
 /// Event bytes one batch copies at most (beyond its last event); a batch that would copy more
-/// is retried with half as many postings.
-#[cfg(not(test))]
-const MAX_BATCH_BYTES: usize = 8 << 20;
-/// Small enough for the unit tests to shorten batches.
-#[cfg(test)]
-const MAX_BATCH_BYTES: usize = 100;
+/// is retried with half as many postings. With one batch per end, an index scan or
+/// [`Space::events`](crate::Space::events) holds at most twice this (64 MiB) of event data.
+/// Larger batches decode each data block for more events: on 1M events over 20,000 groupings,
+/// 32 MiB batches read the merged timeline 1.9x as fast as 8 MiB ones.
+const MAX_BATCH_BYTES: usize = 32 << 20;
 
 /// A stream's block index, checked against the stream's item count.
 #[derive(Debug, Clone)]
@@ -463,6 +462,8 @@ struct PostingStream {
     back_batch: Batch,
     front_batch_len: u64,
     back_batch_len: u64,
+    /// [`MAX_BATCH_BYTES`], or less in tests that make batches shorten.
+    max_batch_bytes: usize,
 }
 
 impl PostingStream {
@@ -530,7 +531,7 @@ impl PostingStream {
     }
 
     /// Resolves the postings `run` into `batch`, reusing its buffers. Copies at most
-    /// [`MAX_BATCH_BYTES`] beyond one event: a run whose events hold more is shortened (keeping
+    /// `max_batch_bytes` beyond one event: a run whose events hold more is shortened (keeping
     /// the posting nearest the end the run was taken for) and resolved again.
     fn fill_batch(&mut self, run: std::ops::Range<u64>, end: End, batch: &mut Batch) -> Result<()> {
         let mut run = run;
@@ -564,7 +565,7 @@ impl PostingStream {
             let mut fits = true;
             for &(event, pos) in &order {
                 // A run of one posting always fits: its one event is what must be returned.
-                if arena.len() > MAX_BATCH_BYTES && postings.len() > 1 {
+                if arena.len() > self.max_batch_bytes && postings.len() > 1 {
                     fits = false;
                     break;
                 }
@@ -700,6 +701,7 @@ impl Scan {
                 back_batch: Batch::default(),
                 front_batch_len: FIRST_BATCH_POSTINGS,
                 back_batch_len: FIRST_BATCH_POSTINGS,
+                max_batch_bytes: MAX_BATCH_BYTES,
             })),
             ..Scan::empty()
         })
@@ -1049,6 +1051,10 @@ mod tests {
             let db = Db::open(&path).unwrap();
             let space = db.space("s").unwrap().unwrap();
             let mut scan = space.scan_index("k", "v").unwrap().range(range.0..range.1);
+            // A 100-byte budget: most batches are shortened.
+            if let super::Kind::Postings(stream) = &mut scan.kind {
+                stream.max_batch_bytes = 100;
+            }
             let (mut front, mut back) = (Vec::new(), Vec::new());
             for &(from_front, borrowed) in steps.iter().chain(std::iter::repeat(&(true, false))) {
                 let event = match (from_front, borrowed) {

@@ -272,6 +272,10 @@ impl Verifier<'_> {
             .into());
         }
         let mut stats = None;
+        // Every event's timestamp in event-number order, so that postings are checked without
+        // decoding their data blocks again (a posting's events are spread over the groupings).
+        let mut timestamps =
+            (summary.stats.n_events <= MAX_TIMESTAMPS).then(|| Vec::with_capacity(summary.stats.n_events as usize));
         for (idx, (grouping, grouping_at)) in groupings.iter().enumerate() {
             let entry = table.entry(idx);
             if entry.first_event != grouping.first_event
@@ -283,14 +287,19 @@ impl Verifier<'_> {
                     table.entry_offset(idx),
                     "differs from the grouping's catalog entry",
                 ));
+                timestamps = None;
                 continue;
             }
             self.report.n_groupings += 1;
-            match self.data_stream(grouping.stream, grouping.stats, *grouping_at) {
+            match self.data_stream(grouping.stream, grouping.stats, *grouping_at, timestamps.as_mut()) {
                 Ok(()) => stats = Some(merge_stats(stats, grouping.stats)),
-                Err(err) => self.problem(err),
+                Err(err) => {
+                    self.problem(err);
+                    timestamps = None;
+                }
             }
         }
+        let timestamps = timestamps.filter(|ts| ts.len() as u64 == summary.stats.n_events);
         if stats.is_some_and(|stats| stats != summary.stats) {
             self.problem(DecodeError::invalid(
                 "space summary",
@@ -300,6 +309,7 @@ impl Verifier<'_> {
         }
         self.report.n_events += summary.stats.n_events;
         let mut resolver = Resolver::new(self.inner.clone(), table_payload.clone(), summary.grouping_table.offset);
+        let mut resolver = Timestamps { resolver: &mut resolver, known: timestamps.as_deref() };
         if let Some(timeline) = summary.timeline {
             let mut seen = vec![false; summary.stats.n_events as usize];
             if let Err(err) =
@@ -352,7 +362,13 @@ impl Verifier<'_> {
         Ok((payload, index_at))
     }
 
-    fn data_stream(&mut self, stream: StreamRef, stats: Stats, at: u64) -> Result<()> {
+    fn data_stream(
+        &mut self,
+        stream: StreamRef,
+        stats: Stats,
+        at: u64,
+        mut timestamps: Option<&mut Vec<i64>>,
+    ) -> Result<()> {
         let (payload, index_at) = self.stream_index(stream, stats, at)?;
         let index = BlockIndex::decode(&payload, index_at, stream.n_blocks)?;
         let mut previous_ts = i64::MIN;
@@ -371,6 +387,9 @@ impl Verifier<'_> {
                 .into());
             }
             previous_ts = spans.last().map_or(previous_ts, |span| span.ts);
+            if let Some(timestamps) = timestamps.as_deref_mut() {
+                timestamps.extend(spans.iter().map(|span| span.ts));
+            }
             self.report.data_bytes += spans.iter().map(|span| u64::from(span.end - span.start)).sum::<u64>();
             self.spans = spans;
         }
@@ -396,12 +415,12 @@ impl Verifier<'_> {
         stats: Stats,
         n_space_events: u64,
         at: u64,
-        resolver: &mut Resolver,
+        resolver: &mut Timestamps<'_>,
         mut seen: Option<&mut Vec<bool>>,
     ) -> Result<()> {
         let (payload, index_at) = self.stream_index(stream, stats, at)?;
         let index = BlockIndex::decode(&payload, index_at, stream.n_blocks)?;
-        let table = resolver.table();
+        let table = resolver.resolver.table();
         let grouping_count = table.len();
         let mut previous: Option<(i64, u64)> = None;
         let mut bounds: Option<(i64, i64)> = None;
@@ -413,7 +432,7 @@ impl Verifier<'_> {
             let mut postings = std::mem::take(&mut self.postings);
             posting_block::decode(&block, entry.block.offset, end - entry.first_item, n_space_events, &mut postings)?;
             for (pos, &event) in postings.iter().enumerate() {
-                let ts = resolver.event(event, entry.block.offset)?.ts;
+                let ts = resolver.ts(event, entry.block.offset)?;
                 if pos == 0 && ts != entry.first_ts {
                     return Err(DecodeError::invalid(
                         "block index first timestamp",
@@ -425,7 +444,8 @@ impl Verifier<'_> {
                 if let Some((previous_ts, previous_event)) = previous {
                     // Equal timestamps within one grouping keep insertion order, which is event order.
                     let same_grouping = grouping_count <= 1
-                        || resolver.table().grouping_of(event) == resolver.table().grouping_of(previous_event);
+                        || resolver.resolver.table().grouping_of(event)
+                            == resolver.resolver.table().grouping_of(previous_event);
                     if ts < previous_ts || (ts == previous_ts && same_grouping && event <= previous_event) {
                         return Err(DecodeError::invalid(
                             "posting",
@@ -487,6 +507,28 @@ impl Verifier<'_> {
                     self.inner.body_end().saturating_sub(expected)
                 ),
             ));
+        }
+    }
+}
+
+/// Largest space whose event timestamps `verify` keeps (8 bytes each, 256 MiB at most) to check
+/// its postings; a larger space's postings are checked by decoding their events' blocks.
+const MAX_TIMESTAMPS: u64 = 32 << 20;
+
+/// The timestamp of an event number of the space being verified: from the timestamps its data
+/// blocks gave, or by decoding the event's block.
+struct Timestamps<'a> {
+    resolver: &'a mut Resolver,
+    known: Option<&'a [i64]>,
+}
+
+impl Timestamps<'_> {
+    fn ts(&mut self, event: u64, posting_at: u64) -> Result<i64> {
+        match self.known {
+            Some(known) => known.get(event as usize).copied().ok_or_else(|| {
+                DecodeError::invalid("posting", posting_at, format!("event number {event} is in no grouping")).into()
+            }),
+            None => Ok(self.resolver.event(event, posting_at)?.ts),
         }
     }
 }

@@ -1,0 +1,94 @@
+//! `esdb-bench codecs`: the same 1M `visits` (layout L1) with each block codec: file size, where
+//! the bytes go, write time and full-scan rate. With `--dump DIR`, also writes the events as
+//! JSON Lines to `DIR/visits.jsonl` for `benches/duckdb_compare.py`, which measures DuckDB with
+//! zstd Parquet on the same rows.
+
+use std::io::Write as _;
+use std::path::Path;
+use std::time::Instant;
+
+use esdb_bench::{Visit, Visits};
+use esdb_read::Db;
+use esdb_write::{Compression, Writer, WriterOptions};
+
+type AnyResult<T> = Result<T, Box<dyn std::error::Error>>;
+
+fn median(runs: usize, mut f: impl FnMut() -> usize) -> f64 {
+    let mut samples: Vec<f64> = (0..runs)
+        .map(|_| {
+            let start = Instant::now();
+            std::hint::black_box(f());
+            start.elapsed().as_secs_f64()
+        })
+        .collect();
+    samples.sort_by(f64::total_cmp);
+    samples[samples.len() / 2]
+}
+
+/// Every event of the file in storage order, borrowed; returns the data bytes read.
+fn full_scan(db: &Db) -> usize {
+    let mut total = 0;
+    for space in db.spaces() {
+        for grouping in space.unwrap().grouping_scans() {
+            let mut scan = grouping.unwrap().1;
+            while let Some(event) = scan.next_ref() {
+                total += event.unwrap().data().len();
+            }
+        }
+    }
+    total
+}
+
+pub fn run(n: usize, dump: Option<&str>) -> AnyResult<()> {
+    let dir = tempfile::tempdir()?;
+    let visits: Vec<Visit> = Visits::new(20_000, 1).take(n).collect();
+    if let Some(dump) = dump {
+        std::fs::create_dir_all(dump)?;
+        let mut out = std::io::BufWriter::new(std::fs::File::create(Path::new(dump).join("visits.jsonl"))?);
+        for v in &visits {
+            let row = serde_json::json!({"host": v.host, "visitor": v.visitor, "city": v.city, "ts": v.ts, "data": v.data});
+            writeln!(out, "{row}")?;
+        }
+        out.flush()?;
+    }
+    println!("{n} `visits` events, layout L1 (space `visit`, grouping host, indexes visitor and city).\n");
+    println!("| codec | file | data blocks | posting blocks | catalog | other | write | full scan, borrowed |");
+    println!("|---|---|---|---|---|---|---|---|");
+    let codecs = [
+        ("LZ4", Compression::Lz4),
+        ("zstd 1", Compression::Zstd { level: 1 }),
+        ("zstd 3", Compression::ZSTD),
+        ("zstd 9", Compression::Zstd { level: 9 }),
+        ("none", Compression::None),
+    ];
+    for (label, compression) in codecs {
+        let path = dir.path().join(format!("{}.esdb", label.replace(' ', "")));
+        let start = Instant::now();
+        let mut writer = Writer::create_with(&path, WriterOptions { compression, ..Default::default() })?;
+        for v in &visits {
+            writer.add("visit", v.ts, &v.host, [("visitor", v.visitor.as_str()), ("city", v.city)], &v.data)?;
+        }
+        writer.finish()?;
+        let write_secs = start.elapsed().as_secs_f64();
+        let db = Db::open(&path)?;
+        let report = db.verify();
+        assert!(report.is_ok(), "{:?}", report.problems);
+        let section = |name: &str| report.sections.get(name).map_or(0, |s| s.stored_bytes);
+        let (data, postings, catalog) = (section("data block"), section("posting block"), section("catalog block"));
+        let other = db.file_len() - data - postings - catalog;
+        let scan_secs = median(5, || full_scan(&db));
+        let mb = |bytes: u64| format!("{:.1} MB", bytes as f64 / 1e6);
+        println!(
+            "| {label} | {} | {} | {} | {} | {} | {:.2} s | {:.1} M/s ({:.0} ms) |",
+            mb(db.file_len()),
+            mb(data),
+            mb(postings),
+            mb(catalog),
+            mb(other),
+            write_secs,
+            n as f64 / scan_secs / 1e6,
+            scan_secs * 1e3
+        );
+    }
+    Ok(())
+}
