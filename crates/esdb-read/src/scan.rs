@@ -538,6 +538,9 @@ impl PostingStream {
         let mut postings = Vec::with_capacity((run.end - run.start) as usize);
         let mut block = self.index.index().block_of_item(run.start);
         let mut decoded = Vec::new();
+        // Where each block's first posting lands in `postings` (if the run holds it), with the
+        // block's `first_ts`, for the cross-check below.
+        let mut block_starts = Vec::new();
         while (postings.len() as u64) < run.end - run.start {
             let (first_item, n_items) = self.index.block_items(block)?;
             let entry = self.index.index().entry(block);
@@ -546,6 +549,9 @@ impl PostingStream {
             posting_block::decode(&payload, entry.block.offset, n_items, self.n_space_events, &mut decoded)?;
             let from = run.start.max(first_item) - first_item;
             let to = (run.end - first_item).min(n_items);
+            if from == 0 {
+                block_starts.push((postings.len(), entry.first_ts, entry.block.offset));
+            }
             postings.extend_from_slice(&decoded[from as usize..to as usize]);
             block += 1;
         }
@@ -579,6 +585,7 @@ impl PostingStream {
                 ordinals[pos] = event.ordinal();
             }
             if fits {
+                check_posting_times(&spans, &block_starts, at)?;
                 break;
             }
             let keep = postings.len() / 2;
@@ -613,6 +620,32 @@ impl PostingStream {
         }
         Ok(first_item + lo)
     }
+}
+
+/// Postings are ordered by the timestamps of their events, and a block index entry's
+/// `first_ts` is its first posting's: a resolved batch that breaks either comes from a forged
+/// file (its checksums sealed again), and is an error rather than events out of order. Costs one
+/// comparison per event; `verify` checks the rest of the postings' invariants.
+fn check_posting_times(spans: &[EventSpan], block_starts: &[(usize, i64, u64)], at: u64) -> Result<()> {
+    if let Some(pos) = spans.windows(2).position(|pair| pair[1].ts < pair[0].ts) {
+        return Err(DecodeError::invalid(
+            "posting",
+            at,
+            format!("postings out of time order: an event at {} follows one at {}", spans[pos + 1].ts, spans[pos].ts),
+        )
+        .into());
+    }
+    for &(pos, first_ts, block_at) in block_starts {
+        if let Some(span) = spans.get(pos).filter(|span| span.ts != first_ts) {
+            return Err(DecodeError::invalid(
+                "block index first timestamp",
+                block_at,
+                format!("{first_ts} differs from the first posting's timestamp {}", span.ts),
+            )
+            .into());
+        }
+    }
+    Ok(())
 }
 
 #[derive(Debug)]

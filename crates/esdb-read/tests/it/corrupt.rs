@@ -208,3 +208,33 @@ fn checksum_error_names_section_and_offset() {
         .to_string()
         .starts_with("data block at offset 24: xxh3 checksum mismatch"));
 }
+
+/// A forged file (postings reordered, checksum sealed again) makes the index scan fail instead of
+/// returning events out of time order.
+/// See: issue 14 ("exited 0 with changed answers that `verify` flagged").
+#[test]
+fn postings_out_of_time_order_are_an_error_not_an_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("forged.esdb");
+    let options = esdb_write::WriterOptions { compression: esdb_write::Compression::None, ..Default::default() };
+    let mut writer = esdb_write::Writer::create_with(&path, options).unwrap();
+    for ts in 1..=3 {
+        writer.add("s", ts, "", [("k", "v")], format!("event {ts}")).unwrap();
+    }
+    writer.finish().unwrap();
+    let mut bytes = std::fs::read(&path).unwrap();
+    // The posting block: 3 postings 0, 1, 2 (deltas +1, +1), stored raw: then 2, 0, 1.
+    let at = bytes.windows(5).position(|w| w == [3, 0, 2, 2, 0]).expect("the raw posting block");
+    bytes[at + 1..at + 4].copy_from_slice(&[2, 3, 2]);
+    let covered = at + 4 + 5;
+    let checksum = esdb_format::checksum::xxh3(&bytes[at..covered]);
+    bytes[covered..covered + 8].copy_from_slice(&checksum.to_le_bytes());
+    let db = open(&bytes).unwrap();
+    let space = db.space("s").unwrap().unwrap();
+    let result: Result<Vec<_>, _> = space.scan_index("k", "v").unwrap().collect();
+    let err = result.expect_err("forged postings");
+    assert!(matches!(err.as_decode(), Some(DecodeError::Invalid { .. })), "{err}");
+    let result: Result<Vec<_>, _> = space.scan_index("k", "v").unwrap().rev().collect();
+    assert!(result.is_err());
+    assert!(!db.verify().is_ok());
+}
