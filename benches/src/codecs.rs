@@ -46,7 +46,8 @@ pub fn run(n: usize, dump: Option<&str>) -> AnyResult<()> {
         std::fs::create_dir_all(dump)?;
         let mut out = std::io::BufWriter::new(std::fs::File::create(Path::new(dump).join("visits.jsonl"))?);
         for v in &visits {
-            let row = serde_json::json!({"host": v.host, "visitor": v.visitor, "city": v.city, "ts": v.ts, "data": v.data});
+            let row =
+                serde_json::json!({"host": v.host, "visitor": v.visitor, "city": v.city, "ts": v.ts, "data": v.data});
             writeln!(out, "{row}")?;
         }
         out.flush()?;
@@ -55,16 +56,19 @@ pub fn run(n: usize, dump: Option<&str>) -> AnyResult<()> {
     println!("| codec | file | data blocks | posting blocks | catalog | other | write | full scan, borrowed |");
     println!("|---|---|---|---|---|---|---|---|");
     let codecs = [
-        ("LZ4", Compression::Lz4),
-        ("zstd 1", Compression::Zstd { level: 1 }),
-        ("zstd 3", Compression::ZSTD),
-        ("zstd 9", Compression::Zstd { level: 9 }),
-        ("none", Compression::None),
+        ("LZ4", Compression::Lz4, 0),
+        ("zstd 1", Compression::Zstd { level: 1 }, 0),
+        ("zstd 3", Compression::ZSTD, 0),
+        ("zstd 9", Compression::Zstd { level: 9 }, 0),
+        ("zstd 3, 32 KiB dictionary", Compression::ZSTD, 32 << 10),
+        ("zstd 3, 110 KiB dictionary", Compression::ZSTD, 110 << 10),
+        ("none", Compression::None, 0),
     ];
-    for (label, compression) in codecs {
-        let path = dir.path().join(format!("{}.esdb", label.replace(' ', "")));
+    for (label, compression, zstd_dictionary) in codecs {
+        let path = dir.path().join(format!("{}.esdb", label.replace([' ', ','], "")));
         let start = Instant::now();
-        let mut writer = Writer::create_with(&path, WriterOptions { compression, ..Default::default() })?;
+        let options = WriterOptions { compression, zstd_dictionary, ..Default::default() };
+        let mut writer = Writer::create_with(&path, options)?;
         for v in &visits {
             writer.add("visit", v.ts, &v.host, [("visitor", v.visitor.as_str()), ("city", v.city)], &v.data)?;
         }

@@ -351,6 +351,8 @@ fn main() -> AnyResult<()> {
             let files = args.iter().position(|a| a == "--files").and_then(|pos| args.get(pos + 1));
             profile(args.get(1).map(String::as_str).unwrap_or("scan"), events, files.map(String::as_str))
         }
-        _ => Err("usage: esdb-bench [compare|overhead|blocksize|write|store|codecs] [--events N] [--memory MIB]".into()),
+        _ => {
+            Err("usage: esdb-bench [compare|overhead|blocksize|write|store|codecs] [--events N] [--memory MIB]".into())
+        }
     }
 }

@@ -136,6 +136,18 @@ fn fixture_list() -> Vec<Fixture> {
             events: zstd_events,
         },
         Fixture {
+            name: "zstd_dictionary",
+            description: "zstd level 3 with a 1 KiB dictionary trained from the events: the zstd_dictionary feature, codec 3 data and posting blocks, the dictionary block in the tail region",
+            options: WriterOptions {
+                block_size: 512,
+                postings_per_block: 32,
+                compression: Compression::ZSTD,
+                zstd_dictionary: 1024,
+                ..Default::default()
+            },
+            events: many.iter().take(300).map(|e| Event { space: e.space.clone(), ts: e.ts, grouping: e.grouping.clone(), indexes: e.indexes.clone(), data: e.data.clone() }).collect(),
+        },
+        Fixture {
             name: "metadata",
             description: "application metadata beside the writer's own keys: a UTF-8 pair and a binary one; timestamps in seconds",
             options: WriterOptions {
@@ -211,6 +223,9 @@ fn options_json(options: &WriterOptions) -> Value {
     });
     if let Compression::Zstd { level } = options.compression {
         json["zstd_level"] = json!(level);
+    }
+    if options.zstd_dictionary > 0 {
+        json["zstd_dictionary"] = json!(options.zstd_dictionary);
     }
     if let Some(unit) = options.time_unit {
         json["time_unit"] = json!(unit.as_str());

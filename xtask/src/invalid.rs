@@ -78,11 +78,25 @@ fn invalid_files(base: &dyn Fn(&str) -> Vec<u8>) -> Result<Vec<Invalid>> {
 
     let mut bytes = base("one_event");
     let at = footer_at(&bytes);
-    put_u32(&mut bytes, at + footer::INCOMPATIBLE_OFFSET, 1);
+    put_u32(&mut bytes, at + footer::INCOMPATIBLE_OFFSET, 1 << 31);
     reseal_footer(&mut bytes);
     out.push(Invalid {
         name: "unknown_incompatible_feature.esdb",
-        rule: "A reader MUST refuse a file with an incompatible feature it does not know (here bit 0, which version 2.0 leaves undefined).",
+        rule: "A reader MUST refuse a file with an incompatible feature it does not know (here bit 31, which version 2.0 leaves undefined).",
+        base: "one_event.esdb",
+        bytes,
+        when: json!("open"),
+        field: "footer incompatible features",
+        offset: (at + footer::INCOMPATIBLE_OFFSET) as u64,
+    });
+
+    let mut bytes = base("one_event");
+    let at = footer_at(&bytes);
+    put_u32(&mut bytes, at + footer::INCOMPATIBLE_OFFSET, esdb_format::v2::features::ZSTD_DICTIONARY);
+    reseal_footer(&mut bytes);
+    out.push(Invalid {
+        name: "dictionary_feature_without_dictionary.esdb",
+        rule: "A file with the zstd_dictionary feature MUST name its dictionary block in esdb.zstd_dictionary.",
         base: "one_event.esdb",
         bytes,
         when: json!("open"),

@@ -171,8 +171,8 @@ fn codec_table_matches_the_decoder() {
         .take_while(|line| line.starts_with('|'))
         .map(|line| line.split('|').nth(1).unwrap().trim().parse().unwrap())
         .collect();
-    let known: Vec<u8> =
-        (0..=255u8).filter(|&byte| frame::Codec::from_byte(byte, 0, frame::FrameLimits::v2(0)).is_ok()).collect();
+    let every = frame::FrameLimits { zstd_dictionary: true, ..frame::FrameLimits::v2(0) };
+    let known: Vec<u8> = (0..=255u8).filter(|&byte| frame::Codec::from_byte(byte, 0, every).is_ok()).collect();
     assert_eq!(bytes, known);
 }
 
@@ -180,10 +180,23 @@ fn codec_table_matches_the_decoder() {
 #[test]
 fn metadata_key_table_lists_the_defined_keys() {
     let spec = spec();
-    for key in [v2::metadata::TIME_UNIT, v2::metadata::WRITER, v2::metadata::INDEX_NAMES] {
+    for key in [v2::metadata::TIME_UNIT, v2::metadata::WRITER, v2::metadata::INDEX_NAMES, v2::metadata::ZSTD_DICTIONARY]
+    {
         let key = std::str::from_utf8(key).unwrap();
         assert!(spec.contains(&format!("| `{key}` |")), "FORMAT.md's metadata table lacks {key}");
     }
+}
+
+/// The feature table lists exactly the incompatible bits the code knows.
+#[test]
+fn feature_table_lists_the_known_bits() {
+    let spec = spec();
+    let listed: u32 = spec
+        .lines()
+        .filter_map(|line| line.strip_prefix("| incompatible | "))
+        .map(|rest| 1u32 << rest.split_whitespace().next().unwrap().parse::<u32>().unwrap())
+        .fold(0, |acc, bit| acc | bit);
+    assert_eq!(listed, v2::features::KNOWN_INCOMPATIBLE);
 }
 
 #[test]

@@ -27,6 +27,8 @@ pub(crate) struct Inner {
     pub(crate) footer: Footer,
     pub(crate) limits: frame::FrameLimits,
     pub(crate) metadata: Arc<Metadata>,
+    /// The file's zstd dictionary, when its blocks use one.
+    pub(crate) dictionary: Option<Arc<frame::ZstdDictionary>>,
     pub(crate) root: Bytes,
     pub(crate) file_len: u64,
     pub(crate) catalog_cache: Arc<crate::cache::BlockCache>,
@@ -44,6 +46,7 @@ impl Inner {
             footer: self.footer,
             limits: self.limits,
             metadata: self.metadata.clone(),
+            dictionary: self.dictionary.clone(),
             root: self.root.clone(),
             file_len: self.file_len,
             catalog_cache: self.catalog_cache.clone(),
@@ -90,7 +93,7 @@ impl Inner {
         match self.read_checked(handle, section, referenced_at)? {
             StoredBlock::Raw(payload) => Ok(payload),
             StoredBlock::Compressed { codec, stored, raw_len } => {
-                decompress_reusing(codec, stored.bytes(), raw_len, handle.offset, reuse)
+                decompress_reusing(codec, stored.bytes(), raw_len, handle.offset, reuse, self.dictionary.as_deref())
             }
         }
     }
@@ -152,10 +155,36 @@ impl Inner {
     pub(crate) fn read_block(&self, handle: Handle, section: &'static str, referenced_at: u64) -> Result<Bytes> {
         handle.check_within(self.body_start(), self.body_end(), section, referenced_at)?;
         let framed = self.read(handle.offset, handle.framed_len())?;
-        match frame::open(&framed, handle.offset, self.limits, section)? {
+        match frame::open_with(&framed, handle.offset, self.limits, self.dictionary.as_deref(), section)? {
             std::borrow::Cow::Borrowed(payload) => Ok(framed.slice_ref(payload)),
             std::borrow::Cow::Owned(payload) => Ok(Bytes::from(payload)),
         }
+    }
+}
+
+/// The zstd dictionary of a file with the `zstd_dictionary` feature, which its metadata locates.
+fn load_dictionary(inner: &Inner) -> Result<Option<frame::ZstdDictionary>> {
+    let footer = &inner.footer;
+    let handle = inner.metadata.zstd_dictionary();
+    let feature_at = inner.body_end() + esdb_format::v2::footer::INCOMPATIBLE_OFFSET as u64;
+    match (footer.features.zstd_dictionary(), handle) {
+        (false, None) => Ok(None),
+        (true, Some(handle)) => {
+            let payload = inner.read_block(handle, "zstd dictionary", footer.metadata.map_or(0, |m| m.offset))?;
+            Ok(Some(frame::ZstdDictionary::new(&payload, handle.offset)?))
+        }
+        (true, None) => Err(DecodeError::invalid(
+            "footer incompatible features",
+            feature_at,
+            "the zstd_dictionary feature is set, but the metadata has no esdb.zstd_dictionary",
+        )
+        .into()),
+        (false, Some(_)) => Err(DecodeError::invalid(
+            "metadata esdb.zstd_dictionary",
+            footer.metadata.map_or(0, |m| m.offset),
+            "a dictionary, but the footer lacks the zstd_dictionary feature",
+        )
+        .into()),
     }
 }
 
@@ -190,6 +219,7 @@ pub(crate) fn decompress_reusing(
     raw_len: usize,
     offset: u64,
     reuse: Option<Bytes>,
+    dictionary: Option<&frame::ZstdDictionary>,
 ) -> Result<Bytes> {
     let mut buf = reuse.and_then(|bytes| bytes.try_into_mut().ok()).unwrap_or_default();
     // Old contents are fully overwritten by the decompression, so only growth needs
@@ -199,7 +229,7 @@ pub(crate) fn decompress_reusing(
     } else {
         buf.resize(raw_len, 0);
     }
-    frame::decompress(codec, stored, offset, &mut buf)?;
+    frame::decompress_with(codec, stored, offset, &mut buf, dictionary)?;
     Ok(buf.freeze())
 }
 
@@ -276,6 +306,7 @@ impl Db {
             footer,
             limits: footer.frame_limits(),
             metadata: Arc::default(),
+            dictionary: None,
             root: Bytes::new(),
             file_len,
             catalog_cache: Default::default(),
@@ -286,6 +317,7 @@ impl Db {
             let payload = inner.read_block(handle, "metadata block", footer_at)?;
             inner.metadata = Arc::new(Metadata::decode(&payload, handle.offset)?);
         }
+        inner.dictionary = load_dictionary(&inner)?.map(Arc::new);
         Ok(Db { inner: Arc::new(inner) })
     }
 

@@ -226,7 +226,8 @@ impl DataBlock {
     fn complete(&mut self, inner: &Inner) -> Result<()> {
         if let Some(rest) = &self.rest {
             let stored = rest.read.as_deref().unwrap_or_else(|| inner.in_memory(rest.handle));
-            self.payload = crate::db::decompress_reusing(Codec::Lz4, stored, rest.raw_len, rest.handle.offset, None)?;
+            self.payload =
+                crate::db::decompress_reusing(Codec::Lz4, stored, rest.raw_len, rest.handle.offset, None, None)?;
             self.n_ready = self.spans.len() as u64;
             self.rest = None;
         }

@@ -105,6 +105,11 @@ pub(crate) fn verify(inner: &Arc<Inner>, progress: &mut dyn FnMut(u64)) -> Repor
         verifier.cover(metadata, "metadata block");
         verifier.count_section("metadata block", metadata, metadata.len as usize);
     }
+    if let Some(dictionary) = inner.metadata.zstd_dictionary().filter(|_| inner.dictionary.is_some()) {
+        verifier.report.n_blocks += 1;
+        verifier.cover(dictionary, "zstd dictionary");
+        verifier.count_section("zstd dictionary", dictionary, dictionary.len as usize);
+    }
     if let Err(err) = verifier.walk_catalog(inner.root.clone(), root.offset, footer.catalog_height - 1, None) {
         verifier.problem(err);
     }

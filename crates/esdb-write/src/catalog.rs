@@ -19,6 +19,8 @@ pub(crate) struct CatalogWriter {
     /// For each leaf written: its last key and its handle.
     leaves: Vec<(Vec<u8>, Handle)>,
     block_size: usize,
+    /// Raw, so that lookups search blocks in place, unless the file is written for size (zstd).
+    codec: Codec,
     payload: Vec<u8>,
     value: Vec<u8>,
 }
@@ -37,12 +39,13 @@ fn entry_overhead() -> usize {
 }
 
 impl CatalogWriter {
-    pub(crate) fn new(block_size: usize) -> Self {
+    pub(crate) fn new(block_size: usize, codec: Codec) -> Self {
         CatalogWriter {
             leaf: CatalogBlockBuilder::new(),
             last_key: Vec::new(),
             leaves: Vec::new(),
             block_size,
+            codec,
             payload: Vec::new(),
             value: Vec::new(),
         }
@@ -61,13 +64,13 @@ impl CatalogWriter {
         Ok(())
     }
 
-    /// Writes the block `self.leaf` holds, at `level`, raw: lookups read catalog blocks on every
-    /// query, and a raw block is searched in place without decompression.
+    /// Writes the block `self.leaf` holds, at `level`: raw by default, since lookups read catalog
+    /// blocks on every query and a raw block is searched in place without decompression.
     fn write_block<W: Write>(&mut self, level: usize, out: &mut Output<W>) -> io::Result<Handle> {
         self.payload.clear();
         let level_byte = u8::try_from(level).expect("catalog height stays far below 256");
         self.leaf.finish(level_byte, &mut self.payload);
-        out.write_block(&self.payload, Codec::Raw)
+        out.write_block(&self.payload, self.codec)
     }
 
     /// Writes the last leaf and every upper level, bottom up; returns the root, the tree's height

@@ -32,6 +32,7 @@
 
 mod assemble;
 mod catalog;
+mod dictionary;
 mod error;
 pub mod io;
 mod options;
@@ -92,6 +93,8 @@ pub struct Writer {
     options: WriterOptions,
     hook: Hook,
     sorter: Sorter,
+    /// Event data sampled for the zstd dictionary, when the options ask for one.
+    sampler: Option<dictionary::Sampler>,
     seq: u64,
     key_buf: Vec<u8>,
     value_buf: Vec<u8>,
@@ -144,7 +147,9 @@ impl Writer {
         }
         // Until `finish`, event records are all the writer buffers.
         let sorter = Sorter::new(&dir, options.memory_budget, hook.clone());
-        Ok(Writer { path, dir, options, hook, sorter, seq: 0, key_buf: Vec::new(), value_buf: Vec::new() })
+        let sampler = (options.zstd_dictionary > 0 && matches!(options.compression, Compression::Zstd { .. }))
+            .then(|| dictionary::Sampler::new(options.zstd_dictionary));
+        Ok(Writer { path, dir, options, hook, sorter, sampler, seq: 0, key_buf: Vec::new(), value_buf: Vec::new() })
     }
 
     /// Records `unit` as the unit of the file's timestamps, replacing
@@ -223,6 +228,9 @@ impl Writer {
         record::event_group(space, grouping, &mut self.key_buf);
         record::event_value(&pairs, data, &mut self.value_buf);
         self.sorter.push(&self.key_buf, record::order(timestamp, self.seq), &self.value_buf)?;
+        if let Some(sampler) = &mut self.sampler {
+            sampler.offer(self.seq, data);
+        }
         self.seq += 1;
         Ok(())
     }
@@ -256,6 +264,7 @@ impl Writer {
             self.sorter.spill()?;
         }
         let postings_budget = budget - self.sorter.held_by_finish();
+        let dictionary = self.sampler.take().and_then(dictionary::Sampler::train);
         let mut assembler = Assembler::new(
             BufWriter::with_capacity(
                 OUTPUT_BUFFER_LEN,
@@ -266,6 +275,7 @@ impl Writer {
             &temp_path,
             &self.dir,
             &self.hook,
+            dictionary,
         )?;
         let mut sorted = self.sorter.finish()?;
         while let Some(record) = sorted.next()? {

@@ -24,6 +24,11 @@ impl<W: Write> Output<W> {
         }
     }
 
+    /// Sets the dictionary of [`Codec::ZstdDictionary`] blocks.
+    pub(crate) fn set_zstd_dictionary(&mut self, dictionary: &[u8]) {
+        self.encoder.set_zstd_dictionary(dictionary);
+    }
+
     /// Bytes written so far, which is the absolute offset of the next byte.
     pub(crate) fn offset(&self) -> u64 {
         self.offset

@@ -39,6 +39,9 @@ pub enum Codec {
     Lz4 = 1,
     /// One zstd frame (RFC 8878) without a dictionary. Format version 2 and later only.
     Zstd = 2,
+    /// One zstd frame compressed with the file's dictionary: version 2 files with the
+    /// `zstd_dictionary` feature only.
+    ZstdDictionary = 3,
 }
 
 impl Codec {
@@ -52,6 +55,12 @@ impl Codec {
             1 => Ok(Codec::Lz4),
             2 if limits.zstd => Ok(Codec::Zstd),
             2 => Err(DecodeError::invalid("block codec", offset, "codec 2 (zstd) needs format version 2")),
+            3 if limits.zstd_dictionary => Ok(Codec::ZstdDictionary),
+            3 => Err(DecodeError::invalid(
+                "block codec",
+                offset,
+                "codec 3 (zstd with the file's dictionary) needs the zstd_dictionary feature",
+            )),
             other => Err(DecodeError::invalid("block codec", offset, format!("unknown codec {other}"))),
         }
     }
@@ -65,17 +74,19 @@ pub struct FrameLimits {
     pub max_raw_len: u32,
     /// Whether [`Codec::Zstd`] is allowed (format version 2 and later).
     pub zstd: bool,
+    /// Whether [`Codec::ZstdDictionary`] is allowed (the file has a dictionary).
+    pub zstd_dictionary: bool,
 }
 
 impl FrameLimits {
     /// The limits of a version 1 file: raw and LZ4 blocks of at most `max_raw_len` bytes.
     pub fn v1(max_raw_len: u32) -> FrameLimits {
-        FrameLimits { max_raw_len, zstd: false }
+        FrameLimits { max_raw_len, zstd: false, zstd_dictionary: false }
     }
 
     /// The limits of a version 2 file: raw, LZ4 and zstd blocks of at most `max_raw_len` bytes.
     pub fn v2(max_raw_len: u32) -> FrameLimits {
-        FrameLimits { max_raw_len, zstd: true }
+        FrameLimits { max_raw_len, zstd: true, zstd_dictionary: false }
     }
 }
 
@@ -143,7 +154,10 @@ pub struct Encoder {
     compressed: Vec<u8>,
     #[cfg(feature = "zstd")]
     zstd: Option<zstd::bulk::Compressor<'static>>,
+    #[cfg(feature = "zstd")]
+    zstd_with_dictionary: Option<zstd::bulk::Compressor<'static>>,
     zstd_level: i32,
+    dictionary: Vec<u8>,
 }
 
 impl std::fmt::Debug for Encoder {
@@ -160,6 +174,15 @@ impl Encoder {
     /// zstd's faster modes; 0 means [`DEFAULT_ZSTD_LEVEL`]).
     pub fn with_zstd_level(level: i32) -> Encoder {
         Encoder { zstd_level: level, ..Encoder::default() }
+    }
+
+    /// Sets the dictionary [`Codec::ZstdDictionary`] blocks are compressed with.
+    pub fn set_zstd_dictionary(&mut self, dictionary: &[u8]) {
+        self.dictionary = dictionary.to_vec();
+        #[cfg(feature = "zstd")]
+        {
+            self.zstd_with_dictionary = None;
+        }
     }
 
     /// Appends `payload` framed with `codec` to `out`; see [`encode`].
@@ -186,11 +209,11 @@ impl Encoder {
                 used = Codec::Lz4;
             }
         }
-        if codec == Codec::Zstd && payload.len() >= MIN_COMPRESSED_LEN {
-            let n = self.compress_zstd(payload);
+        if matches!(codec, Codec::Zstd | Codec::ZstdDictionary) && payload.len() >= MIN_COMPRESSED_LEN {
+            let n = self.compress_zstd(payload, codec == Codec::ZstdDictionary);
             if n < payload.len() {
                 out.extend_from_slice(&self.compressed[..n]);
-                used = Codec::Zstd;
+                used = codec;
             }
         }
         finish_frame(payload, used, raw_len, start, out)
@@ -200,10 +223,17 @@ impl Encoder {
 impl Encoder {
     /// Compresses `payload` into the front of `self.compressed`; returns the compressed length.
     #[cfg(feature = "zstd")]
-    fn compress_zstd(&mut self, payload: &[u8]) -> usize {
+    fn compress_zstd(&mut self, payload: &[u8], with_dictionary: bool) -> usize {
         let level = if self.zstd_level == 0 { DEFAULT_ZSTD_LEVEL } else { self.zstd_level };
-        let compressor = self.zstd.get_or_insert_with(|| {
-            let mut compressor = zstd::bulk::Compressor::new(level).expect("zstd allocates its context");
+        let dictionary = &self.dictionary;
+        let slot = if with_dictionary { &mut self.zstd_with_dictionary } else { &mut self.zstd };
+        let compressor = slot.get_or_insert_with(|| {
+            let mut compressor = if with_dictionary {
+                zstd::bulk::Compressor::with_dictionary(level, dictionary)
+            } else {
+                zstd::bulk::Compressor::new(level)
+            }
+            .expect("zstd allocates its context");
             // The frame's checksum would repeat the block's xxh3; its content size lets any zstd
             // tool decompress a block on its own.
             compressor.include_checksum(false).expect("a known zstd parameter");
@@ -220,7 +250,7 @@ impl Encoder {
     }
 
     #[cfg(not(feature = "zstd"))]
-    fn compress_zstd(&mut self, _payload: &[u8]) -> usize {
+    fn compress_zstd(&mut self, _payload: &[u8], _with_dictionary: bool) -> usize {
         panic!("esdb-format was built without the `zstd` feature")
     }
 }
@@ -295,7 +325,9 @@ pub fn check(framed: &[u8], offset: u64, limits: FrameLimits, section: &'static 
                 format!("{raw_len} is more than LZ4 can expand {payload_len} bytes to"),
             ));
         }
-        Codec::Zstd if u64::from(raw_len) > (payload_len as u64).saturating_mul(ZSTD_MAX_EXPANSION) => {
+        Codec::Zstd | Codec::ZstdDictionary
+            if u64::from(raw_len) > (payload_len as u64).saturating_mul(ZSTD_MAX_EXPANSION) =>
+        {
             return Err(DecodeError::invalid(
                 "block raw length",
                 raw_len_at,
@@ -316,14 +348,57 @@ pub fn open<'a>(
     limits: FrameLimits,
     section: &'static str,
 ) -> Result<Cow<'a, [u8]>, DecodeError> {
+    open_with(framed, offset, limits, None, section)
+}
+
+/// As [`open`], for a file with a zstd dictionary.
+pub fn open_with<'a>(
+    framed: &'a [u8],
+    offset: u64,
+    limits: FrameLimits,
+    dictionary: Option<&ZstdDictionary>,
+    section: &'static str,
+) -> Result<Cow<'a, [u8]>, DecodeError> {
     let trailer = check(framed, offset, limits, section)?;
     let payload = &framed[..framed.len() - TRAILER_LEN];
     match trailer.codec {
         Codec::Raw => Ok(Cow::Borrowed(payload)),
         codec => {
             let mut raw = vec![0u8; trailer.raw_len as usize];
-            decompress(codec, payload, offset, &mut raw)?;
+            decompress_with(codec, payload, offset, &mut raw, dictionary)?;
             Ok(Cow::Owned(raw))
+        }
+    }
+}
+
+/// A file's zstd dictionary, prepared for decompressing its [`Codec::ZstdDictionary`] blocks.
+pub struct ZstdDictionary {
+    #[cfg(feature = "zstd")]
+    prepared: zstd::zstd_safe::DDict<'static>,
+}
+
+impl std::fmt::Debug for ZstdDictionary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ZstdDictionary").finish_non_exhaustive()
+    }
+}
+
+impl ZstdDictionary {
+    /// Prepares `bytes` (a dictionary block's payload at `offset`).
+    ///
+    /// # Errors
+    /// zstd refuses the dictionary, or this build has no zstd support.
+    pub fn new(bytes: &[u8], offset: u64) -> Result<ZstdDictionary, DecodeError> {
+        #[cfg(feature = "zstd")]
+        {
+            zstd::zstd_safe::DDict::try_create(bytes)
+                .map(|prepared| ZstdDictionary { prepared })
+                .ok_or_else(|| DecodeError::invalid("zstd dictionary", offset, "zstd cannot load it"))
+        }
+        #[cfg(not(feature = "zstd"))]
+        {
+            let _ = bytes;
+            Err(DecodeError::invalid("zstd dictionary", offset, "this build has no zstd support (feature `zstd`)"))
         }
     }
 }
@@ -336,6 +411,20 @@ pub fn open<'a>(
 /// A corrupt payload, one that does not decompress to exactly `out.len()` bytes, or a zstd
 /// payload in a build without the `zstd` feature.
 pub fn decompress(codec: Codec, payload: &[u8], offset: u64, out: &mut [u8]) -> Result<(), DecodeError> {
+    decompress_with(codec, payload, offset, out, None)
+}
+
+/// As [`decompress`], with the file's dictionary for [`Codec::ZstdDictionary`] blocks.
+///
+/// # Errors
+/// As [`decompress`], and a dictionary block in a file without a dictionary.
+pub fn decompress_with(
+    codec: Codec,
+    payload: &[u8],
+    offset: u64,
+    out: &mut [u8],
+    dictionary: Option<&ZstdDictionary>,
+) -> Result<(), DecodeError> {
     match codec {
         Codec::Raw if payload.len() == out.len() => {
             out.copy_from_slice(payload);
@@ -347,26 +436,41 @@ pub fn decompress(codec: Codec, payload: &[u8], offset: u64, out: &mut [u8]) -> 
             format!("raw payload of {} bytes, trailer says {}", payload.len(), out.len()),
         )),
         Codec::Lz4 => decompress_into(payload, offset, out),
-        Codec::Zstd => decompress_zstd(payload, offset, out),
+        Codec::Zstd => decompress_zstd(payload, offset, out, None),
+        Codec::ZstdDictionary => match dictionary {
+            Some(dictionary) => decompress_zstd(payload, offset, out, Some(dictionary)),
+            None => {
+                Err(DecodeError::invalid("block codec", offset, "a dictionary block, but the file has no dictionary"))
+            }
+        },
     }
 }
 
 #[cfg(feature = "zstd")]
-fn decompress_zstd(payload: &[u8], offset: u64, out: &mut [u8]) -> Result<(), DecodeError> {
+fn decompress_zstd(
+    payload: &[u8],
+    offset: u64,
+    out: &mut [u8],
+    dictionary: Option<&ZstdDictionary>,
+) -> Result<(), DecodeError> {
+    use zstd::zstd_safe::DCtx;
     thread_local! {
         // A decompression context is a few hundred KiB to set up: one per thread, reused.
-        static CONTEXT: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
-            const { std::cell::RefCell::new(None) };
+        static CONTEXT: std::cell::RefCell<Option<DCtx<'static>>> = const { std::cell::RefCell::new(None) };
     }
     let corrupt =
-        |what: String| DecodeError::invalid("block payload", offset, format!("zstd payload is corrupt: {what}"));
+        |what: &str| DecodeError::invalid("block payload", offset, format!("zstd payload is corrupt: {what}"));
     let result = CONTEXT.with(|cell| {
         let mut slot = cell.borrow_mut();
         let context = match &mut *slot {
             Some(context) => context,
-            None => slot.insert(zstd::bulk::Decompressor::new().map_err(|err| corrupt(err.to_string()))?),
+            None => slot.insert(DCtx::try_create().ok_or_else(|| corrupt("no memory for a context"))?),
         };
-        context.decompress_to_buffer(payload, out).map_err(|err| corrupt(err.to_string()))
+        let written = match dictionary {
+            Some(dictionary) => context.decompress_using_ddict(out, payload, &dictionary.prepared),
+            None => context.decompress(out, payload),
+        };
+        written.map_err(|code| corrupt(zstd::zstd_safe::get_error_name(code)))
     });
     match result? {
         n if n == out.len() => Ok(()),
@@ -379,7 +483,12 @@ fn decompress_zstd(payload: &[u8], offset: u64, out: &mut [u8]) -> Result<(), De
 }
 
 #[cfg(not(feature = "zstd"))]
-fn decompress_zstd(_payload: &[u8], offset: u64, _out: &mut [u8]) -> Result<(), DecodeError> {
+fn decompress_zstd(
+    _payload: &[u8],
+    offset: u64,
+    _out: &mut [u8],
+    _dictionary: Option<&ZstdDictionary>,
+) -> Result<(), DecodeError> {
     Err(DecodeError::invalid("block codec", offset, "zstd block, but this build has no zstd support (feature `zstd`)"))
 }
 

@@ -6,9 +6,13 @@
 
 use crate::error::DecodeError;
 
-/// Incompatible features this build understands. Version 2.0 defines none: every bit is
-/// reserved for a later minor version, whose files an older 2.x reader then refuses by name.
-pub const KNOWN_INCOMPATIBLE: u32 = 0;
+/// Incompatible feature: data and posting blocks may use codec 3, zstd with the file's
+/// dictionary, which the metadata key `esdb.zstd_dictionary` locates.
+pub const ZSTD_DICTIONARY: u32 = 1 << 0;
+
+/// Incompatible features this build understands. Every other bit is reserved for a later minor
+/// version, whose files an older 2.x reader then refuses by name.
+pub const KNOWN_INCOMPATIBLE: u32 = ZSTD_DICTIONARY;
 
 /// Compatible features this build understands. Version 2.0 defines none.
 pub const KNOWN_COMPATIBLE: u32 = 0;
@@ -40,6 +44,11 @@ impl Features {
         Ok(())
     }
 
+    /// Whether the file has a zstd dictionary ([`ZSTD_DICTIONARY`]).
+    pub fn zstd_dictionary(&self) -> bool {
+        self.incompatible & ZSTD_DICTIONARY != 0
+    }
+
     /// Compatible features set in the file that this build ignores.
     pub fn unknown_compatible(&self) -> u32 {
         self.compatible & !KNOWN_COMPATIBLE
@@ -54,6 +63,7 @@ mod tests {
     fn unknown_incompatible_bits_are_refused_unknown_compatible_ones_are_not() {
         assert!(Features { incompatible: 0, compatible: 0xffff }.check_supported(0).is_ok());
         assert_eq!(Features { incompatible: 0, compatible: 0x10 }.unknown_compatible(), 0x10);
+        assert!(Features { incompatible: ZSTD_DICTIONARY, compatible: 0 }.check_supported(0).is_ok());
         let err = Features { incompatible: 4, compatible: 0 }.check_supported(77).unwrap_err();
         assert!(matches!(err, DecodeError::Invalid { offset: 77, .. }));
         assert!(err.to_string().contains("0x00000004"), "{err}");

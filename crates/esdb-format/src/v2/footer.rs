@@ -108,7 +108,7 @@ impl Footer {
     /// The frame limits of every block in this file.
     pub fn frame_limits(&self) -> FrameLimits {
         if self.major >= MAJOR {
-            FrameLimits::v2(self.max_block_len)
+            FrameLimits { zstd_dictionary: self.features.zstd_dictionary(), ..FrameLimits::v2(self.max_block_len) }
         } else {
             FrameLimits::v1(self.max_block_len)
         }
@@ -332,7 +332,7 @@ mod tests {
     #[test]
     fn unknown_incompatible_feature_is_refused() {
         let mut out = Vec::new();
-        Footer { features: Features { incompatible: 1, compatible: 0 }, ..sample() }.encode(&mut out);
+        Footer { features: Features { incompatible: 1 << 31, compatible: 0 }, ..sample() }.encode(&mut out);
         assert!(matches!(
             Footer::decode(&out, 1000),
             Err(DecodeError::Invalid { field: "footer incompatible features", offset, .. }) if offset == 896 + INCOMPATIBLE_OFFSET as u64

@@ -16,6 +16,9 @@ pub const TIME_UNIT: &[u8] = b"esdb.time_unit";
 pub const WRITER: &[u8] = b"esdb.writer";
 /// Every index name used in the file, each as `len <uvarint>` and the name, strictly increasing.
 pub const INDEX_NAMES: &[u8] = b"esdb.index_names";
+/// Where the file's zstd dictionary block is: its handle, `offset <uvarint>` `len <uvarint>`.
+/// Present exactly when the footer has the `zstd_dictionary` feature.
+pub const ZSTD_DICTIONARY: &[u8] = b"esdb.zstd_dictionary";
 /// Largest key, in bytes.
 pub const MAX_KEY_LEN: usize = 65_535;
 /// Largest value, in bytes.
@@ -101,6 +104,19 @@ impl Metadata {
         self.insert(INDEX_NAMES, value);
     }
 
+    /// The handle of the zstd dictionary block, if the file has one (checked when decoded).
+    pub fn zstd_dictionary(&self) -> Option<crate::v1::frame::Handle> {
+        let value = self.get(ZSTD_DICTIONARY)?;
+        crate::v1::frame::Handle::decode(&mut Cursor::new(value, 0), "metadata esdb.zstd_dictionary").ok()
+    }
+
+    /// Records the handle of the zstd dictionary block.
+    pub fn set_zstd_dictionary(&mut self, handle: crate::v1::frame::Handle) {
+        let mut value = Vec::new();
+        handle.encode(&mut value);
+        self.insert(ZSTD_DICTIONARY, value);
+    }
+
     /// Appends the encoded block payload to `out`.
     pub fn encode(&self, out: &mut Vec<u8>) {
         crate::varint::encode(self.entries.len() as u64, out);
@@ -171,6 +187,11 @@ fn check_known(key: &[u8], value: &[u8], at: u64) -> Result<(), DecodeError> {
                 previous = Some(name);
             }
             Ok(())
+        }
+        ZSTD_DICTIONARY => {
+            let mut cur = Cursor::new(value, at);
+            crate::v1::frame::Handle::decode(&mut cur, "metadata esdb.zstd_dictionary")?;
+            cur.finish("metadata esdb.zstd_dictionary")
         }
         _ => Ok(()),
     }

@@ -62,6 +62,7 @@ pub fn goldens_of(version: u16) -> Vec<Golden> {
                     other => panic!("unknown compression {other}"),
                 },
                 time_unit: options.get("time_unit").and_then(Value::as_str).map(|unit| unit.parse().unwrap()),
+                zstd_dictionary: options.get("zstd_dictionary").and_then(Value::as_u64).unwrap_or(0) as usize,
                 metadata: options
                     .get("metadata")
                     .and_then(Value::as_array)

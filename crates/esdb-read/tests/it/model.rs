@@ -38,13 +38,24 @@ fn event() -> impl Strategy<Value = TestEvent> {
 }
 
 fn options() -> impl Strategy<Value = WriterOptions> {
-    (1usize..300, 1024usize..6000, 1usize..6, 64usize..400).prop_map(
-        |(block_size, memory_budget, postings_per_block, catalog_block_size)| WriterOptions {
-            block_size,
-            memory_budget,
-            postings_per_block,
-            catalog_block_size,
-            ..Default::default()
+    // Every codec: LZ4, zstd, zstd with a (small) trained dictionary, raw.
+    let compression = prop_oneof![
+        4 => Just((esdb_write::Compression::Lz4, 0usize)),
+        1 => Just((esdb_write::Compression::ZSTD, 0)),
+        1 => Just((esdb_write::Compression::ZSTD, 256)),
+        1 => Just((esdb_write::Compression::None, 0)),
+    ];
+    (1usize..300, 1024usize..6000, 1usize..6, 64usize..400, compression).prop_map(
+        |(block_size, memory_budget, postings_per_block, catalog_block_size, (compression, zstd_dictionary))| {
+            WriterOptions {
+                block_size,
+                memory_budget,
+                postings_per_block,
+                catalog_block_size,
+                compression,
+                zstd_dictionary,
+                ..Default::default()
+            }
         },
     )
 }
