@@ -74,7 +74,21 @@ pub fn run(args: Args) -> Result<Outcome> {
     let footer = db.footer();
     writeln!(out, "file {} ({} bytes)", args.file.display(), db.file_len())?;
     writeln!(out, "header @0 len 24: magic ok, version {}.{}", header.major, header.minor)?;
-    writeln!(out, "footer @{} len 80:", db.file_len() - 80)?;
+    let footer_len = footer.encoded_len() as u64;
+    writeln!(out, "footer @{} len {footer_len}:", db.file_len() - footer_len)?;
+    if footer.major >= 2 {
+        writeln!(
+            out,
+            "  features incompatible {:#x} compatible {:#x}, tail region @{}, metadata {}",
+            footer.features.incompatible,
+            footer.features.compatible,
+            footer.tail_offset,
+            footer.metadata.as_ref().map_or("none".to_owned(), handle)
+        )?;
+        for (key, value) in db.metadata().iter() {
+            writeln!(out, "  metadata {}: {}", display_bytes(key), display_bytes(value))?;
+        }
+    }
     writeln!(out, "  catalog root {} height {}", handle(&footer.catalog_root), footer.catalog_height)?;
     writeln!(
         out,
@@ -83,10 +97,13 @@ pub fn run(args: Args) -> Result<Outcome> {
     )?;
     writeln!(out, "catalog:")?;
 
-    // Depth-first walk of the catalog tree; leaves are collected for the space listing.
+    // Depth-first walk of the catalog tree; leaves are collected for the space listing. Each
+    // block's keys must lie above the keys before its subtree and at most its parent's key, so
+    // that a crafted file whose interior blocks share children (or list keys out of order)
+    // fails here instead of being walked once per path: every block is visited once.
     let mut leaves: Vec<(Vec<u8>, Vec<u8>, u64)> = Vec::new();
-    let mut stack = vec![(footer.catalog_root, footer.catalog_height - 1, 1usize)];
-    while let Some((block_handle, level, depth)) = stack.pop() {
+    let mut stack = vec![(footer.catalog_root, footer.catalog_height - 1, 1usize, None::<Vec<u8>>, None::<Vec<u8>>)];
+    while let Some((block_handle, level, depth, above, at_most)) = stack.pop() {
         let payload = if block_handle == footer.catalog_root {
             db.catalog_root().clone()
         } else {
@@ -97,14 +114,24 @@ pub fn run(args: Args) -> Result<Outcome> {
             bail!("catalog block {} is at level {}, expected {level}", handle(&block_handle), block.level());
         }
         writeln!(out, "{}level {level} block {}: {} entries", "  ".repeat(depth), handle(&block_handle), block.len())?;
+        if level > 0 && block.is_empty() {
+            bail!("interior catalog block {} has no entries", handle(&block_handle));
+        }
         let mut children = Vec::new();
+        let mut previous = above;
         for idx in 0..block.len() {
             let (key, value, at) = block.entry(idx)?;
+            if previous.as_deref().is_some_and(|previous| key <= previous)
+                || at_most.as_deref().is_some_and(|at_most| key > at_most)
+            {
+                bail!("catalog key at offset {at} is out of order (a corrupt or crafted file; run `esdb verify`)");
+            }
             if level > 0 {
-                children.push((decode_child(value, at)?, level - 1, depth + 1));
+                children.push((decode_child(value, at)?, level - 1, depth + 1, previous.clone(), Some(key.to_vec())));
             } else {
                 leaves.push((key.to_vec(), value.to_vec(), at));
             }
+            previous = Some(key.to_vec());
         }
         stack.extend(children.into_iter().rev());
     }
