@@ -21,6 +21,9 @@ struct Invalid {
     offset: u64,
 }
 
+/// The payload of one_event.esdb's data block: `hello`.
+const ONE_EVENT_DATA_LEN: usize = 5;
+
 fn put_u32(bytes: &mut [u8], at: usize, value: u32) {
     bytes[at..at + 4].copy_from_slice(&value.to_le_bytes());
 }
@@ -136,7 +139,7 @@ fn invalid_files(base: &dyn Fn(&str) -> Vec<u8>) -> Result<Vec<Invalid>> {
     let mut bytes = base("one_event");
     let at = footer_at(&bytes);
     // The grouping table: a block before the tail region.
-    let (offset, len) = (24 + 9 + TRAILER_LEN, 44);
+    let (offset, len) = (24 + ONE_EVENT_DATA_LEN + TRAILER_LEN, 44);
     ensure!(get_u32(&bytes, offset + len + 1) == 44, "one_event's grouping table is where expected");
     put_u64(&mut bytes, at + footer::METADATA_OFFSET_OFFSET, offset as u64);
     put_u32(&mut bytes, at + footer::METADATA_LEN_OFFSET, len as u32);
@@ -182,11 +185,15 @@ fn invalid_files(base: &dyn Fn(&str) -> Vec<u8>) -> Result<Vec<Invalid>> {
     });
 
     let mut bytes = base("one_event");
-    // The data block: 9 bytes of payload right after the header.
-    let trailer = 24 + 9;
-    ensure!(bytes[trailer] == 0 && get_u32(&bytes, trailer + 1) == 9, "one_event's data block is where expected");
+    // The data block: the event's 5 bytes right after the header (a version 2 block of one event
+    // is its data alone).
+    let trailer = 24 + ONE_EVENT_DATA_LEN;
+    ensure!(
+        bytes[trailer] == 0 && get_u32(&bytes, trailer + 1) == ONE_EVENT_DATA_LEN as u32,
+        "one_event's data block is where expected"
+    );
     bytes[trailer] = 9;
-    reseal_block(&mut bytes, 24, 9);
+    reseal_block(&mut bytes, 24, ONE_EVENT_DATA_LEN);
     out.push(Invalid {
         name: "unknown_codec.esdb",
         rule: "A block's codec MUST be one the file's version defines (0, 1 or 2 in version 2; here 9).",
@@ -218,6 +225,8 @@ fn invalid_files(base: &dyn Fn(&str) -> Vec<u8>) -> Result<Vec<Invalid>> {
     });
 
     let mut bytes = std::fs::read(crate::root().join("fixtures/v1/one_event.esdb"))?;
+    // Version 1 stores the event with its block header: 9 bytes.
+    let trailer = 24 + 9;
     ensure!(bytes[trailer] == 0, "v1 one_event's data block is where expected");
     bytes[trailer] = 2;
     reseal_block(&mut bytes, 24, 9);

@@ -282,6 +282,7 @@ pub fn decode_grouping_table(data: &[u8]) {
 pub fn decode_data_block(data: &[u8]) {
     let Some((&first, rest)) = data.split_first() else { return };
     let mut spans = Vec::new();
+    let _ = data_block::decode_for(2, rest, 0, i64::from(first as i8) << 56, u64::from(first % 8) + 1, &mut spans);
     match data_block::decode(rest, 0, i64::from(first as i8) << 56, u64::from(first % 8) + 1, &mut spans) {
         Ok(()) => {
             // The spans tile the data region exactly, in order.

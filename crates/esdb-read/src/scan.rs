@@ -166,7 +166,7 @@ impl DataBlock {
         let entry = index.index().entry(block_idx);
         let payload =
             inner.read_block_reusing(entry.block, "data block", index.index().entry_offset(block_idx), reuse)?;
-        data_block::decode(&payload, entry.block.offset, entry.first_ts, n_items, &mut spans)?;
+        data_block::decode_for(inner.header.major, &payload, entry.block.offset, entry.first_ts, n_items, &mut spans)?;
         let n_ready = spans.len() as u64;
         Ok(DataBlock { block_idx, first_item, first_event, payload, spans, n_ready, rest: None })
     }
@@ -189,7 +189,16 @@ impl DataBlock {
         let prefix = loop {
             let mut prefix = vec![0u8; want];
             frame::decompress_prefix(stored.bytes(), offset, &mut prefix)?;
-            match data_block::decode_prefix(&prefix, raw_len as u64, offset, entry.first_ts, n_items, &mut spans) {
+            let major = inner.header.major;
+            match data_block::decode_prefix_for(
+                major,
+                &prefix,
+                raw_len as u64,
+                offset,
+                entry.first_ts,
+                n_items,
+                &mut spans,
+            ) {
                 Ok(()) => break prefix,
                 Err(DecodeError::Truncated { .. }) if want < raw_len => want = (want * 4).min(raw_len),
                 Err(err) => return Err(err.into()),

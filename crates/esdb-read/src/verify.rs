@@ -382,7 +382,14 @@ impl Verifier<'_> {
             let end = if idx + 1 < index.len() { index.entry(idx + 1).first_item } else { stats.n_events };
             let block = self.read_block(entry.block, "data block", index.entry_offset(idx))?;
             let mut spans = std::mem::take(&mut self.spans);
-            data_block::decode(&block, entry.block.offset, entry.first_ts, end - entry.first_item, &mut spans)?;
+            data_block::decode_for(
+                self.inner.header.major,
+                &block,
+                entry.block.offset,
+                entry.first_ts,
+                end - entry.first_item,
+                &mut spans,
+            )?;
             if entry.first_ts < previous_ts {
                 return Err(DecodeError::invalid(
                     "block index first timestamp",

@@ -178,7 +178,7 @@ impl DataStream {
         let Some(&(first_ts, _, _)) = self.events.first() else { return Ok(()) };
         self.payload.clear();
         let data = &self.data;
-        data_block::encode(self.events.iter().map(|&(ts, start, end)| (ts, &data[start..end])), &mut self.payload);
+        data_block::encode_v2(self.events.iter().map(|&(ts, start, end)| (ts, &data[start..end])), &mut self.payload);
         self.index.add_block(first_ts, self.block_first_item, &self.payload, self.codec, out)?;
         self.block_first_item += self.events.len() as u64;
         self.events.clear();

@@ -70,6 +70,57 @@ pub fn decode(
     decode_prefix(payload, payload.len() as u64, at, first_ts, n_expected, out)
 }
 
+/// Appends the payload of a data block as a version 2 file stores it: as [`encode`], except that
+/// a block of one event is that event's data alone (its count is the block index's, its
+/// timestamp the entry's `first_ts`, so nothing else is needed).
+pub fn encode_v2<'e>(events: impl Iterator<Item = (i64, &'e [u8])> + Clone, out: &mut Vec<u8>) {
+    let mut two = events.clone().take(2);
+    match (two.next(), two.next()) {
+        (Some((_, data)), None) => out.extend_from_slice(data),
+        _ => encode(events, out),
+    }
+}
+
+/// [`decode`] for a file of format major version `major`: in version 2, a block of one event is
+/// the event's data alone (see [`encode_v2`]).
+///
+/// # Errors
+/// As [`decode`].
+pub fn decode_for(
+    major: u16,
+    payload: &[u8],
+    at: u64,
+    first_ts: i64,
+    n_expected: u64,
+    out: &mut Vec<EventSpan>,
+) -> Result<(), DecodeError> {
+    decode_prefix_for(major, payload, payload.len() as u64, at, first_ts, n_expected, out)
+}
+
+/// [`decode_prefix`] for a file of format major version `major` (see [`decode_for`]).
+///
+/// # Errors
+/// As [`decode_prefix`].
+pub fn decode_prefix_for(
+    major: u16,
+    prefix: &[u8],
+    payload_len: u64,
+    at: u64,
+    first_ts: i64,
+    n_expected: u64,
+    out: &mut Vec<EventSpan>,
+) -> Result<(), DecodeError> {
+    if major >= 2 && n_expected == 1 {
+        let end = u32::try_from(payload_len).map_err(|_| {
+            DecodeError::invalid("data block", at, format!("one event of {payload_len} bytes exceeds the block limit"))
+        })?;
+        out.clear();
+        out.push(EventSpan { ts: first_ts, start: 0, end });
+        return Ok(());
+    }
+    decode_prefix(prefix, payload_len, at, first_ts, n_expected, out)
+}
+
 /// Like [`decode`], from only the first bytes of a payload of `payload_len` bytes: enough when
 /// `prefix` reaches past the event lengths. Fails with [`DecodeError::Truncated`] when it does
 /// not, so a caller can retry with a longer prefix; the spans of events whose data lies beyond
@@ -162,6 +213,26 @@ fn decode_spans(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn version_2_blocks_of_one_event_are_the_data_alone() {
+        let mut out = Vec::new();
+        super::encode_v2([(7i64, &b"hello"[..])].into_iter(), &mut out);
+        assert_eq!(out, b"hello");
+        let mut spans = Vec::new();
+        super::decode_for(2, &out, 100, 7, 1, &mut spans).unwrap();
+        assert_eq!(spans, [super::EventSpan { ts: 7, start: 0, end: 5 }]);
+        // Two events keep the version 1 layout.
+        let mut two = Vec::new();
+        super::encode_v2([(7i64, &b"a"[..]), (9, &b"bc"[..])].into_iter(), &mut two);
+        let mut v1 = Vec::new();
+        super::encode([(7i64, &b"a"[..]), (9, &b"bc"[..])].into_iter(), &mut v1);
+        assert_eq!(two, v1);
+        super::decode_for(2, &two, 0, 7, 2, &mut spans).unwrap();
+        assert_eq!(spans.len(), 2);
+        // A version 1 block of one event has its header.
+        assert!(super::decode_for(1, b"hello", 0, 7, 1, &mut spans).is_err());
+    }
+
     use super::*;
 
     #[test]
