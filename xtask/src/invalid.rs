@@ -138,9 +138,9 @@ fn invalid_files(base: &dyn Fn(&str) -> Vec<u8>) -> Result<Vec<Invalid>> {
 
     let mut bytes = base("one_event");
     let at = footer_at(&bytes);
-    // The grouping table: a block before the tail region.
-    let (offset, len) = (24 + ONE_EVENT_DATA_LEN + TRAILER_LEN, 44);
-    ensure!(get_u32(&bytes, offset + len + 1) == 44, "one_event's grouping table is where expected");
+    // The data block: a block before the tail region.
+    let (offset, len) = (24, ONE_EVENT_DATA_LEN);
+    ensure!(get_u32(&bytes, offset + len + 1) == len as u32, "one_event's data block is where expected");
     put_u64(&mut bytes, at + footer::METADATA_OFFSET_OFFSET, offset as u64);
     put_u32(&mut bytes, at + footer::METADATA_LEN_OFFSET, len as u32);
     reseal_footer(&mut bytes);

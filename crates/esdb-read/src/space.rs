@@ -4,7 +4,8 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use esdb_format::v1::catalog::{CatalogBlock, GroupingEntry, IndexValueEntry, SpaceSummary, Stats};
-use esdb_format::v1::grouping_table::GroupingTable;
+use esdb_format::v1::frame::Handle;
+use esdb_format::v1::grouping_table::{self, GroupingTable};
 use esdb_format::v1::key::{self, CatalogKey};
 use esdb_format::DecodeError;
 
@@ -123,14 +124,38 @@ impl Space {
     }
 
     pub(crate) fn resolver(&self) -> Result<Resolver> {
-        let payload = self.inner.read_block(self.summary.grouping_table, "grouping table", self.summary_at)?;
-        GroupingTable::decode(
-            &payload,
-            self.summary.grouping_table.offset,
-            self.summary.n_groupings,
-            self.summary.stats.n_events,
-        )?;
-        Ok(Resolver::new(self.inner.clone(), payload, self.summary.grouping_table.offset))
+        let (payload, at) = self.grouping_table()?;
+        GroupingTable::decode(&payload, at, self.summary.n_groupings, self.summary.stats.n_events)?;
+        Ok(Resolver::new(self.inner.clone(), payload, at))
+    }
+
+    /// The grouping table's payload and where it is: read from its block, or, for a version 2
+    /// space of one grouping (which stores none), made from that grouping's catalog entry.
+    fn grouping_table(&self) -> Result<(Bytes, u64)> {
+        let handle = self.summary.grouping_table;
+        if !(handle == Handle::default() && self.inner.header.major >= 2) {
+            return Ok((self.inner.read_block(handle, "grouping table", self.summary_at)?, handle.offset));
+        }
+        if self.summary.n_groupings != 1 {
+            return Err(DecodeError::invalid(
+                "space grouping table",
+                self.summary_at,
+                format!("missing, but the space has {} groupings", self.summary.n_groupings),
+            )
+            .into());
+        }
+        let prefix = key::grouping_prefix(&self.id);
+        let mut cursor = CatalogCursor::seek(&self.inner, &prefix)?;
+        match cursor.current()? {
+            Some(entry) if entry.key().starts_with(&prefix) => {
+                let grouping = GroupingEntry::decode(entry.value(), entry.at)?;
+                Ok((Bytes::from(grouping_table::of_only_grouping(&grouping)), entry.at))
+            }
+            _ => {
+                Err(DecodeError::invalid("space summary", self.summary_at, "the space's one grouping is missing")
+                    .into())
+            }
+        }
     }
 
     /// The events of `grouping` (`""` is the default grouping), oldest first; `.rev()` for newest

@@ -255,13 +255,15 @@ impl Verifier<'_> {
         values: &[(IndexValueEntry, u64)],
     ) -> Result<()> {
         self.report.n_spaces += 1;
-        let table_payload = self.read_block(summary.grouping_table, "grouping table", at)?;
-        let table = GroupingTable::decode(
-            &table_payload,
-            summary.grouping_table.offset,
-            summary.n_groupings,
-            summary.stats.n_events,
-        )?;
+        let omitted = summary.grouping_table == Handle::default() && self.inner.header.major >= 2;
+        let (table_payload, table_at) = match groupings {
+            // A version 2 space of one grouping stores no table: its entry implies it.
+            [(only, only_at)] if omitted => {
+                (bytes::Bytes::from(esdb_format::v1::grouping_table::of_only_grouping(only)), *only_at)
+            }
+            _ => (self.read_block(summary.grouping_table, "grouping table", at)?, summary.grouping_table.offset),
+        };
+        let table = GroupingTable::decode(&table_payload, table_at, summary.n_groupings, summary.stats.n_events)?;
         if groupings.len() as u64 != summary.n_groupings || values.len() as u64 != summary.n_index_values {
             return Err(DecodeError::invalid(
                 "space summary",
@@ -313,7 +315,7 @@ impl Verifier<'_> {
             ));
         }
         self.report.n_events += summary.stats.n_events;
-        let mut resolver = Resolver::new(self.inner.clone(), table_payload.clone(), summary.grouping_table.offset);
+        let mut resolver = Resolver::new(self.inner.clone(), table_payload.clone(), table_at);
         let mut resolver = Timestamps { resolver: &mut resolver, known: timestamps.as_deref() };
         if let Some(timeline) = summary.timeline {
             let mut seen = vec![false; summary.stats.n_events as usize];

@@ -269,8 +269,12 @@ impl<W: Write> Assembler<W> {
         }
         drop(sorted);
 
-        let grouping_table: Handle =
-            sinks.out.write_block(&space.grouping_table, Codec::Raw).map_err(WriteError::io("write", path))?;
+        // A space of one grouping needs no table: its grouping entry says everything.
+        let grouping_table = if space.n_groupings == 1 {
+            Handle::default()
+        } else {
+            sinks.out.write_block(&space.grouping_table, Codec::Raw).map_err(WriteError::io("write", path))?
+        };
         let stats = Stats { n_events: space.n_events, ..space.stats };
         let summary = SpaceSummary { stats, n_groupings: space.n_groupings, n_index_values, grouping_table, timeline };
         sinks.scratch.clear();

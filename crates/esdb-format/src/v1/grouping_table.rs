@@ -49,6 +49,21 @@ impl GroupingTableEntry {
     }
 }
 
+/// The table of a space of one grouping, which a version 2 file does not store (its space
+/// summary's grouping table handle is `(0, 0)`): the one entry its grouping's catalog entry
+/// implies.
+pub fn of_only_grouping(grouping: &crate::v1::catalog::GroupingEntry) -> Vec<u8> {
+    let mut out = Vec::with_capacity(ENTRY_LEN);
+    GroupingTableEntry {
+        first_event: 0,
+        n_events: grouping.stats.n_events,
+        min_ts: grouping.stats.min_ts,
+        stream: grouping.stream,
+    }
+    .encode(&mut out);
+    out
+}
+
 /// A decoded view of a grouping table payload.
 #[derive(Debug, Clone, Copy)]
 pub struct GroupingTable<'a> {

@@ -176,25 +176,29 @@ pub fn run(args: Args) -> Result<Outcome> {
                     summary.n_groupings,
                     summary.n_index_values
                 )?;
-                writeln!(out, "  grouping table {}:", handle(&summary.grouping_table))?;
-                let payload = db.raw_block(summary.grouping_table, "grouping table")?;
-                let table = GroupingTable::decode(
-                    &payload,
-                    summary.grouping_table.offset,
-                    summary.n_groupings,
-                    summary.stats.n_events,
-                )?;
-                for idx in 0..table.len() {
-                    let entry = table.entry(idx);
-                    writeln!(
-                        out,
-                        "    {idx}: first event {} events {} min_ts {} stream {} blocks {}",
-                        entry.first_event,
-                        entry.n_events,
-                        entry.min_ts,
-                        entry.stream.n_blocks,
-                        handle(&entry.stream.handle)
+                if summary.grouping_table == Handle::default() && header.major >= 2 {
+                    writeln!(out, "  grouping table: none (one grouping)")?;
+                } else {
+                    writeln!(out, "  grouping table {}:", handle(&summary.grouping_table))?;
+                    let payload = db.raw_block(summary.grouping_table, "grouping table")?;
+                    let table = GroupingTable::decode(
+                        &payload,
+                        summary.grouping_table.offset,
+                        summary.n_groupings,
+                        summary.stats.n_events,
                     )?;
+                    for idx in 0..table.len() {
+                        let entry = table.entry(idx);
+                        writeln!(
+                            out,
+                            "    {idx}: first event {} events {} min_ts {} stream {} blocks {}",
+                            entry.first_event,
+                            entry.n_events,
+                            entry.min_ts,
+                            entry.stream.n_blocks,
+                            handle(&entry.stream.handle)
+                        )?;
+                    }
                 }
                 match &summary.timeline {
                     None => writeln!(out, "  timeline: none (one grouping)")?,
