@@ -186,8 +186,9 @@ struct ScanArgs {
 /// List the spaces of the store, one id per line, in ascending order, as `esdb spaces`.
 ///
 /// Across sealed partitions and the unsealed log. With --counts each line is
-/// `ID<TAB>EVENTS<TAB>MIN_TS<TAB>MAX_TS`. Ids that are not printable UTF-8 are shown with escapes
-/// such as `\xff`, which `esdb store scan` takes back.
+/// `ID<TAB>EVENTS<TAB>MIN_TS<TAB>MAX_TS`, followed by `<TAB>MIN_TIME<TAB>MAX_TIME` (RFC 3339) when
+/// the store records its time unit. Ids that are not printable UTF-8 are shown with escapes such
+/// as `\xff`, which `esdb store scan` takes back.
 #[derive(Debug, clap::Args)]
 struct SpacesArgs {
     /// The store directory.
@@ -487,9 +488,10 @@ fn scan(args: ScanArgs) -> Result<Outcome> {
 fn spaces(args: &SpacesArgs) -> Result<Outcome> {
     let store = open_for_reading(&args.dir)?;
     let mut out = output::open(None)?;
+    let unit = store.time_unit();
     for space in store.spaces()? {
         if args.counts {
-            writeln!(out, "{}\t{}\t{}\t{}", display_bytes(&space.id), space.events, space.min_ts, space.max_ts)?;
+            super::spaces::counts_line(&mut out, &space.id, space.events, (space.min_ts, space.max_ts), unit)?;
         } else {
             writeln!(out, "{}", display_bytes(&space.id))?;
         }

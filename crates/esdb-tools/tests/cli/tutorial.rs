@@ -93,7 +93,9 @@ fn readme_store_tutorial_runs_as_written() {
     assert!(purchases.contains("126.99"), "{purchases}");
     assert_eq!(
         outputs[3],
-        "1\t5\t1403534919\t1403534923\n2\t3\t1403534919\t1403534921\n3\t6\t1403534919\t1403534923\n"
+        "1\t5\t1403534919\t1403534923\t2014-06-23T14:48:39Z\t2014-06-23T14:48:43Z\n\
+         2\t3\t1403534919\t1403534921\t2014-06-23T14:48:39Z\t2014-06-23T14:48:41Z\n\
+         3\t6\t1403534919\t1403534923\t2014-06-23T14:48:39Z\t2014-06-23T14:48:43Z\n"
     );
     assert!(outputs[4].starts_with("space,timestamp,grouping,type,data\n"), "{}", outputs[4]);
     assert_eq!(outputs[4].lines().count(), 3);
