@@ -82,19 +82,7 @@ impl IndexView {
                 stream.handle.offset,
             ),
         };
-        let index = BlockIndex::decode(payload.bytes(), at, stream.n_blocks)?;
-        if index.entry(0).first_item != 0 || stream.n_blocks > n_items {
-            return Err(DecodeError::invalid(
-                "block index",
-                at,
-                format!(
-                    "{} blocks for {n_items} items, first starting at item {}",
-                    stream.n_blocks,
-                    index.entry(0).first_item
-                ),
-            )
-            .into());
-        }
+        BlockIndex::decode(payload.bytes(), at, stream.n_blocks)?.check_start(n_items)?;
         Ok(IndexView { payload, at, n_items })
     }
 
@@ -105,18 +93,7 @@ impl IndexView {
 
     /// First item and item count of block `idx`.
     pub(crate) fn block_items(&self, idx: usize) -> Result<(u64, u64)> {
-        let index = self.index();
-        let first = index.entry(idx).first_item;
-        let end = if idx + 1 < index.len() { index.entry(idx + 1).first_item } else { self.n_items };
-        if end <= first {
-            return Err(DecodeError::invalid(
-                "block index first item",
-                index.entry_offset(idx),
-                format!("block {idx} starts at item {first}, the next at {end}"),
-            )
-            .into());
-        }
-        Ok((first, end - first))
+        Ok(self.index().block_items(idx, self.n_items)?)
     }
 }
 

@@ -348,23 +348,9 @@ impl Verifier<'_> {
             None => (self.read_block(stream.handle, "block index", at)?, stream.handle.offset),
         };
         let index = BlockIndex::decode(&payload, index_at, stream.n_blocks)?;
-        let mut expected_first = 0u64;
+        index.check_start(n_items)?;
         for idx in 0..index.len() {
-            let entry = index.entry(idx);
-            if entry.first_item != expected_first || entry.first_item >= n_items {
-                return Err(DecodeError::invalid(
-                    "block index first item",
-                    index.entry_offset(idx),
-                    format!(
-                        "block {idx} starts at item {}, expected {expected_first} below {n_items}",
-                        entry.first_item
-                    ),
-                )
-                .into());
-            }
-            // The next block must start further on; the exact count is checked when decoding.
-            expected_first =
-                if idx + 1 < index.len() { index.entry(idx + 1).first_item.max(entry.first_item + 1) } else { n_items };
+            index.block_items(idx, n_items)?;
         }
         Ok((payload, index_at))
     }

@@ -68,6 +68,49 @@ impl<'a> BlockIndex<'a> {
         Ok(BlockIndex { payload, at })
     }
 
+    /// Checks the rules of a stream of `n_items` items that every read needs: the first block
+    /// starts at item 0, and there are no more blocks than items (each block holds at least one;
+    /// [`block_items`](Self::block_items) checks each block's count as it is used).
+    ///
+    /// # Errors
+    /// [`DecodeError::Invalid`] naming the block index.
+    pub fn check_start(&self, n_items: u64) -> Result<(), DecodeError> {
+        if self.entry(0).first_item != 0 || self.len() as u64 > n_items {
+            return Err(DecodeError::invalid(
+                "block index",
+                self.at,
+                format!(
+                    "{} blocks for {n_items} items, first starting at item {}",
+                    self.len(),
+                    self.entry(0).first_item
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// First item and item count of block `idx` of a stream of `n_items` items: up to the next
+    /// block's first item, or to `n_items` for the last block.
+    ///
+    /// # Errors
+    /// [`DecodeError::Invalid`] if the block would hold no item (first items not strictly
+    /// increasing, or the last one not below `n_items`).
+    ///
+    /// # Panics
+    /// If `idx >= len()`.
+    pub fn block_items(&self, idx: usize, n_items: u64) -> Result<(u64, u64), DecodeError> {
+        let first = self.entry(idx).first_item;
+        let end = if idx + 1 < self.len() { self.entry(idx + 1).first_item } else { n_items };
+        if end <= first {
+            return Err(DecodeError::invalid(
+                "block index first item",
+                self.entry_offset(idx),
+                format!("block {idx} starts at item {first}, the next at {end}"),
+            ));
+        }
+        Ok((first, end - first))
+    }
+
     /// Number of entries.
     pub fn len(&self) -> usize {
         self.payload.len() / ENTRY_LEN
@@ -173,5 +216,15 @@ mod tests {
         assert_eq!(index.block_of_item(6), 1);
         assert_eq!(index.block_of_item(7), 2);
         assert!(BlockIndex::decode(&payload, 500, 4).is_err());
+
+        // The rules every read checks: items 0..3, 3..7, 7..n for a stream of n items.
+        assert!(index.check_start(10).is_ok());
+        assert_eq!(index.block_items(0, 10), Ok((0, 3)));
+        assert_eq!(index.block_items(2, 10), Ok((7, 3)));
+        assert!(index.check_start(2).is_err(), "three blocks cannot hold two items");
+        assert!(matches!(
+            index.block_items(2, 7),
+            Err(DecodeError::Invalid { field: "block index first item", offset: 556, .. })
+        ));
     }
 }
