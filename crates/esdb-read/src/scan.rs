@@ -582,8 +582,17 @@ impl PostingStream {
                     run.end = run.start + keep as u64;
                 }
                 End::Back => {
-                    postings.drain(..postings.len() - keep);
+                    let dropped = postings.len() - keep;
+                    postings.drain(..dropped);
                     run.start = run.end - keep as u64;
+                    // The block starts that remain move down with the postings.
+                    block_starts.retain_mut(|(pos, _, _)| match pos.checked_sub(dropped) {
+                        Some(moved) => {
+                            *pos = moved;
+                            true
+                        }
+                        None => false,
+                    });
                 }
             }
         }
