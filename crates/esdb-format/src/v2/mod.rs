@@ -11,6 +11,7 @@ pub mod metadata;
 /// The minor version of format 2 this build writes.
 pub const MINOR: u16 = 0;
 
-/// How many bytes at the end of a file a reader far away SHOULD read first: enough, in files of
-/// this writer, for the footer, the metadata block and the catalog's upper levels at once.
-pub const SUFFIX_READ_LEN: u64 = 64 * 1024;
+/// How many bytes at the end of a file a reader far away SHOULD read first: in files of this
+/// writer with catalogs up to about 25 MB, the footer, the metadata block and the catalog's
+/// upper levels at once (the footer's `tail_offset` says whether a second read is needed).
+pub const SUFFIX_READ_LEN: u64 = 256 * 1024;
