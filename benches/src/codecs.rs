@@ -7,23 +7,13 @@ use std::io::Write as _;
 use std::path::Path;
 use std::time::Instant;
 
+use crate::compare::median;
+
 use esdb_bench::{Visit, Visits};
 use esdb_read::Db;
 use esdb_write::{Compression, Writer, WriterOptions};
 
 type AnyResult<T> = Result<T, Box<dyn std::error::Error>>;
-
-fn median(runs: usize, mut f: impl FnMut() -> usize) -> f64 {
-    let mut samples: Vec<f64> = (0..runs)
-        .map(|_| {
-            let start = Instant::now();
-            std::hint::black_box(f());
-            start.elapsed().as_secs_f64()
-        })
-        .collect();
-    samples.sort_by(f64::total_cmp);
-    samples[samples.len() / 2]
-}
 
 /// Every event of the file in storage order, borrowed; returns the data bytes read.
 fn full_scan(db: &Db) -> usize {

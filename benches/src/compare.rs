@@ -13,7 +13,7 @@ use rusqlite::{params, Connection};
 type AnyResult<T> = Result<T, Box<dyn std::error::Error>>;
 
 /// Median wall time of `runs` calls, in seconds.
-fn median(runs: usize, mut f: impl FnMut() -> usize) -> f64 {
+pub(crate) fn median(runs: usize, mut f: impl FnMut() -> usize) -> f64 {
     let mut samples: Vec<f64> = (0..runs)
         .map(|_| {
             let start = Instant::now();

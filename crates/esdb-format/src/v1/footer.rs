@@ -155,34 +155,7 @@ impl Footer {
                 format!("must be 0, found {reserved}"),
             ));
         }
-        if catalog_height == 0 || catalog_height > MAX_CATALOG_HEIGHT {
-            return Err(DecodeError::invalid(
-                "footer catalog height",
-                field_at(HEIGHT_OFFSET),
-                format!("{catalog_height} is outside 1..={MAX_CATALOG_HEIGHT}"),
-            ));
-        }
-        if max_block_len > MAX_BLOCK_LEN {
-            return Err(DecodeError::invalid(
-                "footer max block length",
-                field_at(MAX_BLOCK_LEN_OFFSET),
-                format!("{max_block_len} exceeds the format limit {MAX_BLOCK_LEN}"),
-            ));
-        }
-        if n_events == 0 && (min_ts != 0 || max_ts != 0 || n_spaces != 0) {
-            return Err(DecodeError::invalid(
-                "footer event count",
-                field_at(N_EVENTS_OFFSET),
-                "an empty file must have zero spaces and time bounds",
-            ));
-        }
-        if min_ts > max_ts {
-            return Err(DecodeError::invalid(
-                "footer min timestamp",
-                field_at(MIN_TS_OFFSET),
-                format!("{min_ts} is above max timestamp {max_ts}"),
-            ));
-        }
+        check_totals(at, catalog_height, max_block_len, n_spaces, n_events, (min_ts, max_ts))?;
         let catalog_root = Handle { offset: root_offset, len: root_len };
         catalog_root.check_within(
             crate::v1::header::LEN as u64,
@@ -192,6 +165,47 @@ impl Footer {
         )?;
         Ok(Footer { catalog_root, catalog_height, n_spaces, n_events, min_ts, max_ts, max_block_len, major, minor })
     }
+}
+
+/// The rules on the catalog height and the totals that both footer versions hold, at the same
+/// offsets, for a footer at absolute offset `at`.
+pub(crate) fn check_totals(
+    at: u64,
+    catalog_height: u32,
+    max_block_len: u32,
+    n_spaces: u64,
+    n_events: u64,
+    (min_ts, max_ts): (i64, i64),
+) -> Result<(), DecodeError> {
+    if catalog_height == 0 || catalog_height > MAX_CATALOG_HEIGHT {
+        return Err(DecodeError::invalid(
+            "footer catalog height",
+            at + HEIGHT_OFFSET as u64,
+            format!("{catalog_height} is outside 1..={MAX_CATALOG_HEIGHT}"),
+        ));
+    }
+    if max_block_len > MAX_BLOCK_LEN {
+        return Err(DecodeError::invalid(
+            "footer max block length",
+            at + MAX_BLOCK_LEN_OFFSET as u64,
+            format!("{max_block_len} exceeds the format limit {MAX_BLOCK_LEN}"),
+        ));
+    }
+    if n_events == 0 && (min_ts != 0 || max_ts != 0 || n_spaces != 0) {
+        return Err(DecodeError::invalid(
+            "footer event count",
+            at + N_EVENTS_OFFSET as u64,
+            "an empty file must have zero spaces and time bounds",
+        ));
+    }
+    if min_ts > max_ts {
+        return Err(DecodeError::invalid(
+            "footer min timestamp",
+            at + MIN_TS_OFFSET as u64,
+            format!("{min_ts} is above max timestamp {max_ts}"),
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

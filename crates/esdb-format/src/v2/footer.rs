@@ -9,7 +9,6 @@ use crate::checksum::xxh3;
 use crate::cursor::Cursor;
 use crate::error::DecodeError;
 use crate::v1::frame::{FrameLimits, Handle};
-use crate::v1::{MAX_BLOCK_LEN, MAX_CATALOG_HEIGHT};
 use crate::v2::features::Features;
 use crate::MAGIC;
 
@@ -54,6 +53,15 @@ pub const MAGIC_OFFSET: usize = RESERVED_OFFSET + size_of::<u32>();
 pub const CHECKSUM_OFFSET: usize = MAGIC_OFFSET + MAGIC.len();
 /// Encoded size of the footer.
 pub const LEN: usize = CHECKSUM_OFFSET + size_of::<u64>();
+
+// The fields before the feature flags sit where version 1 has them, so that one function checks
+// them for both versions (`v1::footer::check_totals`).
+const _: () = assert!(
+    HEIGHT_OFFSET == crate::v1::footer::HEIGHT_OFFSET
+        && N_EVENTS_OFFSET == crate::v1::footer::N_EVENTS_OFFSET
+        && MIN_TS_OFFSET == crate::v1::footer::MIN_TS_OFFSET
+        && MAX_BLOCK_LEN_OFFSET == crate::v1::footer::MAX_BLOCK_LEN_OFFSET
+);
 
 /// The decoded footer of a file of either version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -216,34 +224,7 @@ impl Footer {
                 format!("must be 0, found {reserved}"),
             ));
         }
-        if catalog_height == 0 || catalog_height > MAX_CATALOG_HEIGHT {
-            return Err(DecodeError::invalid(
-                "footer catalog height",
-                field_at(HEIGHT_OFFSET),
-                format!("{catalog_height} is outside 1..={MAX_CATALOG_HEIGHT}"),
-            ));
-        }
-        if max_block_len > MAX_BLOCK_LEN {
-            return Err(DecodeError::invalid(
-                "footer max block length",
-                field_at(MAX_BLOCK_LEN_OFFSET),
-                format!("{max_block_len} exceeds the format limit {MAX_BLOCK_LEN}"),
-            ));
-        }
-        if n_events == 0 && (min_ts != 0 || max_ts != 0 || n_spaces != 0) {
-            return Err(DecodeError::invalid(
-                "footer event count",
-                field_at(N_EVENTS_OFFSET),
-                "an empty file must have zero spaces and time bounds",
-            ));
-        }
-        if min_ts > max_ts {
-            return Err(DecodeError::invalid(
-                "footer min timestamp",
-                field_at(MIN_TS_OFFSET),
-                format!("{min_ts} is above max timestamp {max_ts}"),
-            ));
-        }
+        crate::v1::footer::check_totals(at, catalog_height, max_block_len, n_spaces, n_events, (min_ts, max_ts))?;
         let body_start = crate::v1::header::LEN as u64;
         if tail_offset < body_start || tail_offset > at {
             return Err(DecodeError::invalid(

@@ -68,18 +68,8 @@ pub struct Args {
     /// timestamp was RFC 3339 text (converted to seconds, so the file records `s`).
     #[arg(long, value_enum)]
     time_unit: Option<TimeUnit>,
-    /// Compression of data and posting blocks: lz4 (fastest to read), zstd (about half the
-    /// size), or none.
-    #[arg(long, value_enum, default_value_t = CompressionArg::Lz4)]
-    compression: CompressionArg,
-    /// zstd level with --compression zstd (1..=22; higher is smaller and slower to write).
-    #[arg(long, value_name = "N", default_value_t = 3, allow_hyphen_values = true)]
-    zstd_level: i32,
-    /// With --compression zstd: train a zstd dictionary of this many KiB from a sample of the
-    /// events and compress every block with it (smaller files of small similar events; readers
-    /// need format 2's zstd_dictionary feature). 0: none.
-    #[arg(long, value_name = "KIB", default_value_t = 0)]
-    zstd_dictionary: usize,
+    #[command(flatten)]
+    compression: CompressionFlags,
     /// Skip bad records (counted and reported at the end) instead of stopping.
     #[arg(long)]
     skip_invalid: bool,
@@ -174,6 +164,31 @@ pub(crate) fn kind(value: &Value) -> &'static str {
         Value::String(_) => "a string",
         Value::Array(_) => "an array",
         Value::Object(_) => "an object",
+    }
+}
+
+/// How the written file is compressed: `--compression`, `--zstd-level`, `--zstd-dictionary` of
+/// `import` and `merge`.
+#[derive(Debug, clap::Args)]
+pub struct CompressionFlags {
+    /// Compression of data and posting blocks: lz4 (fastest to read), zstd (about half the
+    /// size), or none.
+    #[arg(long, value_enum, default_value_t = CompressionArg::Lz4)]
+    compression: CompressionArg,
+    /// zstd level with --compression zstd (1..=22; higher is smaller and slower to write).
+    #[arg(long, value_name = "N", default_value_t = 3, allow_hyphen_values = true)]
+    zstd_level: i32,
+    /// With --compression zstd: train a zstd dictionary of this many KiB from a sample of the
+    /// events and compress every block with it (smaller files of small similar events; readers
+    /// need format 2's zstd_dictionary feature). 0: none.
+    #[arg(long, value_name = "KIB", default_value_t = 0)]
+    zstd_dictionary: usize,
+}
+
+impl CompressionFlags {
+    /// The writer's `compression` and `zstd_dictionary` options.
+    pub fn options(&self) -> (esdb_write::Compression, usize) {
+        (self.compression.to_writer(self.zstd_level), self.zstd_dictionary << 10)
     }
 }
 
@@ -478,10 +493,11 @@ pub fn run(args: Args) -> Result<Outcome> {
         let len = file.metadata().ok().map(|m| m.len());
         (Box::new(file), len)
     };
+    let (compression, zstd_dictionary) = args.compression.options();
     let options = WriterOptions {
         memory_budget: args.memory.max(1) << 20,
-        compression: args.compression.to_writer(args.zstd_level),
-        zstd_dictionary: args.zstd_dictionary << 10,
+        compression,
+        zstd_dictionary,
         time_unit: args.time_unit.map(Into::into),
         metadata: vec![(b"esdb.import".to_vec(), import_metadata(&args, format).into_bytes())],
         ..Default::default()

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use esdb_write::{Writer, WriterOptions};
 
-use super::import::CompressionArg;
+use super::import::CompressionFlags;
 use crate::{progress, Outcome};
 
 /// Merge files into one new file holding all their events (e.g. daily files into a month).
@@ -25,17 +25,8 @@ pub struct Args {
     /// Memory budget of the writer in MiB.
     #[arg(long, value_name = "MIB", default_value_t = 256)]
     memory: usize,
-    /// Compression of the output's data and posting blocks, as for `esdb import`.
-    #[arg(long, value_enum, default_value_t = CompressionArg::Lz4)]
-    compression: CompressionArg,
-    /// zstd level with --compression zstd.
-    #[arg(long, value_name = "N", default_value_t = 3, allow_hyphen_values = true)]
-    zstd_level: i32,
-    /// With --compression zstd: train a zstd dictionary of this many KiB from a sample of the
-    /// events and compress every block with it (smaller files of small similar events; readers
-    /// need format 2's zstd_dictionary feature). 0: none.
-    #[arg(long, value_name = "KIB", default_value_t = 0)]
-    zstd_dictionary: usize,
+    #[command(flatten)]
+    compression: CompressionFlags,
     /// No progress bar and no summary.
     #[arg(short, long)]
     quiet: bool,
@@ -60,10 +51,11 @@ fn common_time_unit(dbs: &[esdb_read::Db], paths: &[PathBuf]) -> Result<Option<e
 
 pub fn run(args: Args) -> Result<Outcome> {
     let dbs = args.inputs.iter().map(|path| super::open_db(path)).collect::<Result<Vec<_>>>()?;
+    let (compression, zstd_dictionary) = args.compression.options();
     let options = WriterOptions {
         memory_budget: args.memory.max(1) << 20,
-        compression: args.compression.to_writer(args.zstd_level),
-        zstd_dictionary: args.zstd_dictionary << 10,
+        compression,
+        zstd_dictionary,
         time_unit: common_time_unit(&dbs, &args.inputs)?,
         ..Default::default()
     };
