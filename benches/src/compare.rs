@@ -48,15 +48,76 @@ struct Figures {
     full_scan_ref_rev_eps: f64,
     grouping_scan_eps: f64,
     index_scan_eps: f64,
+    /// The five most frequent cities, one index scan each.
+    five_cities_secs: f64,
+    /// ESDB only: L1 written with `covering_indexes: city`.
+    covered: Option<Covered>,
     lookup_p50_us: f64,
     lookup_p99_us: f64,
     range_query_us: f64,
+}
+
+/// The dense index scans of L1 with city covered, and what covering costs.
+struct Covered {
+    file_bytes: u64,
+    index_scan_eps: f64,
+    index_scan_ref_eps: f64,
+    five_cities_secs: f64,
+}
+
+/// The five most frequent cities.
+fn top_cities(visits: &[Visit]) -> Vec<&'static str> {
+    let mut counts = std::collections::BTreeMap::<&'static str, usize>::new();
+    for v in visits {
+        *counts.entry(v.city).or_default() += 1;
+    }
+    let mut counts: Vec<_> = counts.into_iter().collect();
+    counts.sort_by_key(|(city, n)| (std::cmp::Reverse(*n), *city));
+    counts.into_iter().take(5).map(|(city, _)| city).collect()
+}
+
+/// One index scan of each of `cities`, owned events.
+fn scan_cities(space: &esdb_read::Space, cities: &[&str]) -> usize {
+    cities
+        .iter()
+        .map(|city| space.scan_index("city", city).unwrap().map(|e| e.unwrap().data().len()).sum::<usize>())
+        .sum()
+}
+
+fn covered(visits: &[Visit], dir: &Path, probe: &Probe) -> AnyResult<Covered> {
+    let path = dir.join("l1-covered.esdb");
+    let options = WriterOptions { covering_indexes: vec![b"city".to_vec()], ..Default::default() };
+    let mut writer = Writer::create_with(&path, options)?;
+    for v in visits {
+        writer.add("visit", v.ts, &v.host, [("visitor", v.visitor.as_str()), ("city", v.city)], &v.data)?;
+    }
+    writer.finish()?;
+    let db = Db::open(&path)?;
+    let space = db.space("visit")?.ok_or("missing space")?;
+    let dense = space.index_value("city", probe.city)?.ok_or("missing city")?.counts.n_events as f64;
+    let owned = median(5, || space.scan_index("city", probe.city).unwrap().map(|e| e.unwrap().data().len()).sum());
+    let borrowed = median(5, || {
+        let mut scan = space.scan_index("city", probe.city).unwrap();
+        let mut total = 0;
+        while let Some(event) = scan.next_ref() {
+            total += event.unwrap().data().len();
+        }
+        total
+    });
+    Ok(Covered {
+        file_bytes: db.file_len(),
+        index_scan_eps: dense / owned,
+        index_scan_ref_eps: dense / borrowed,
+        five_cities_secs: median(5, || scan_cities(&space, &probe.cities)),
+    })
 }
 
 /// Which grouping, index value and time range every engine is asked for.
 struct Probe {
     top_host: String,
     city: &'static str,
+    /// The five most frequent cities.
+    cities: Vec<&'static str>,
     range: (i64, i64),
     visitors: Vec<String>,
 }
@@ -72,7 +133,7 @@ fn probe(visits: &[Visit]) -> Probe {
     let range = (min + 14 * 86_400, min + 15 * 86_400);
     let mut rng = Rng::new(99);
     let visitors = (0..2000).map(|_| visits[rng.below(visits.len() as u64) as usize].visitor.clone()).collect();
-    Probe { top_host, city: "Paris", range, visitors }
+    Probe { top_host, city: "Paris", cities: top_cities(visits), range, visitors }
 }
 
 fn esdb(visits: &[Visit], dir: &Path, probe: &Probe) -> AnyResult<(Figures, f64, u64)> {
@@ -161,6 +222,8 @@ fn esdb(visits: &[Visit], dir: &Path, probe: &Probe) -> AnyResult<(Figures, f64,
     // (`Space::grouping_scans_part`) with borrowed events; compared with the one-thread
     // borrowed full scan, which lists and drains them all.
     let parallel_secs = median(5, || esdb_bench::read_in_parts(&space, 2));
+    let five_cities_secs = median(5, || scan_cities(&space, &probe.cities));
+    let covered = covered(visits, dir, probe)?;
     let figures = Figures {
         write_eps: n / write_secs,
         file_bytes: db.file_len(),
@@ -170,6 +233,8 @@ fn esdb(visits: &[Visit], dir: &Path, probe: &Probe) -> AnyResult<(Figures, f64,
         full_scan_ref_rev_eps: n / full_ref_rev_secs,
         grouping_scan_eps: top / grouping_secs,
         index_scan_eps: dense / index_secs,
+        five_cities_secs,
+        covered: Some(covered),
         lookup_p50_us: p50,
         lookup_p99_us: p99,
         range_query_us: range_secs * 1e6,
@@ -257,6 +322,8 @@ fn sqlite(visits: &[Visit], dir: &Path, probe: &Probe) -> AnyResult<Figures> {
         full_scan_ref_rev_eps: f64::NAN,
         grouping_scan_eps: top / grouping_secs,
         index_scan_eps: dense / index_secs,
+        five_cities_secs: median(3, || probe.cities.iter().map(|city| query(index_sql, &[city])).sum()),
+        covered: None,
         lookup_p50_us: p50,
         lookup_p99_us: p99,
         range_query_us: range_secs * 1e6,
@@ -332,6 +399,20 @@ pub fn run(n: usize) -> AnyResult<()> {
     );
     row(&format!("grouping scan ({})", probe.top_host), e.grouping_scan_eps, s.grouping_scan_eps, &fmt_rate, true);
     row(&format!("index scan, dense (city={})", probe.city), e.index_scan_eps, s.index_scan_eps, &fmt_rate, true);
+    let ms = |secs: f64| format!("{:.0} ms", secs * 1e3);
+    row("index scans, five most frequent cities", e.five_cities_secs, s.five_cities_secs, &ms, false);
+    if let Some(c) = &e.covered {
+        let dense = format!("city={}", probe.city);
+        row(&format!("index scan, dense, covered ({dense})"), c.index_scan_eps, s.index_scan_eps, &fmt_rate, true);
+        row(
+            &format!("index scan, dense, covered, borrowed ({dense})"),
+            c.index_scan_ref_eps,
+            s.index_scan_eps,
+            &fmt_rate,
+            true,
+        );
+        row("index scans, five most frequent cities, covered", c.five_cities_secs, s.five_cities_secs, &ms, false);
+    }
     row("space lookup + first event, p50 (L2)", e.lookup_p50_us, s.lookup_p50_us, &|us| format!("{us:.2} µs"), false);
     row("space lookup + first event, p99 (L2)", e.lookup_p99_us, s.lookup_p99_us, &|us| format!("{us:.2} µs"), false);
     row(
@@ -350,5 +431,13 @@ pub fn run(n: usize) -> AnyResult<()> {
     );
     println!("- ESDB full scan on 2 threads (each lists and reads its part of the groupings, `Space::grouping_scans_part`, borrowed events): {parallel_speedup:.2}x one thread.");
     println!("- ESDB layout L2 (space visitor, index city): {:.1} MB.", l2_bytes as f64 / 1e6);
+    if let Some(c) = &e.covered {
+        println!(
+            "- ESDB L1 with city covered (`covering_indexes`): {:.1} MB, {:+.1} MB ({:.2}x) for the events stored again.",
+            c.file_bytes as f64 / 1e6,
+            (c.file_bytes as f64 - e.file_bytes as f64) / 1e6,
+            c.file_bytes as f64 / e.file_bytes as f64,
+        );
+    }
     Ok(())
 }

@@ -157,6 +157,18 @@ fn fixture_list() -> Vec<Fixture> {
             },
             events: vec![ev("s", 1_700_000_000, "", &[(b"type", b"x")], "one"), ev("s", 1_700_000_001, "g", &[], "two")],
         },
+        Fixture {
+            name: "covering",
+            description: "format 2.1: index type covered (its values' events stored again as data streams of their own, found through the covering catalog, which the metadata key esdb.covering locates), index parity not; small blocks give multi-block covering streams",
+            options: WriterOptions {
+                block_size: 256,
+                postings_per_block: 16,
+                catalog_block_size: 256,
+                covering_indexes: vec![b"type".to_vec()],
+                ..Default::default()
+            },
+            events: many.iter().take(120).map(|e| Event { space: e.space.clone(), ts: e.ts, grouping: e.grouping.clone(), indexes: e.indexes.clone(), data: e.data.clone() }).collect(),
+        },
         Fixture { name: "empty", description: "no events at all", options: WriterOptions::default(), events: vec![] },
         Fixture {
             name: "one_event",
@@ -229,6 +241,9 @@ fn options_json(options: &WriterOptions) -> Value {
     }
     if let Some(unit) = options.time_unit {
         json["time_unit"] = json!(unit.as_str());
+    }
+    if !options.covering_indexes.is_empty() {
+        json["covering_indexes"] = options.covering_indexes.iter().map(|name| bytes_json(name)).collect();
     }
     if !options.metadata.is_empty() {
         json["metadata"] = options.metadata.iter().map(|(k, v)| json!([bytes_json(k), bytes_json(v)])).collect();

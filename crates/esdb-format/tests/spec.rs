@@ -180,23 +180,30 @@ fn codec_table_matches_the_decoder() {
 #[test]
 fn metadata_key_table_lists_the_defined_keys() {
     let spec = spec();
-    for key in [v2::metadata::TIME_UNIT, v2::metadata::WRITER, v2::metadata::INDEX_NAMES, v2::metadata::ZSTD_DICTIONARY]
-    {
+    for key in [
+        v2::metadata::TIME_UNIT,
+        v2::metadata::WRITER,
+        v2::metadata::INDEX_NAMES,
+        v2::metadata::ZSTD_DICTIONARY,
+        v2::metadata::COVERING,
+    ] {
         let key = std::str::from_utf8(key).unwrap();
         assert!(spec.contains(&format!("| `{key}` |")), "FORMAT.md's metadata table lacks {key}");
     }
 }
 
-/// The feature table lists exactly the incompatible bits the code knows.
+/// The feature table lists exactly the bits of both sets the code knows.
 #[test]
 fn feature_table_lists_the_known_bits() {
     let spec = spec();
-    let listed: u32 = spec
-        .lines()
-        .filter_map(|line| line.strip_prefix("| incompatible | "))
-        .map(|rest| 1u32 << rest.split_whitespace().next().unwrap().parse::<u32>().unwrap())
-        .fold(0, |acc, bit| acc | bit);
-    assert_eq!(listed, v2::features::KNOWN_INCOMPATIBLE);
+    let listed = |set: &str| -> u32 {
+        spec.lines()
+            .filter_map(|line| line.strip_prefix(&format!("| {set} | ")))
+            .map(|rest| 1u32 << rest.split_whitespace().next().unwrap().parse::<u32>().unwrap())
+            .fold(0, |acc, bit| acc | bit)
+    };
+    assert_eq!(listed("incompatible"), v2::features::KNOWN_INCOMPATIBLE);
+    assert_eq!(listed("compatible"), v2::features::KNOWN_COMPATIBLE);
 }
 
 #[test]

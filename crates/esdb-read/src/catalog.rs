@@ -84,7 +84,15 @@ impl Frame {
     }
 }
 
-/// A position in the catalog: the path from the root to a leaf entry.
+/// The root of a catalog tree: the file's catalog, or its covering catalog.
+#[derive(Debug, Clone)]
+pub(crate) struct Tree {
+    pub(crate) root: Bytes,
+    pub(crate) root_at: u64,
+    pub(crate) height: u32,
+}
+
+/// A position in a catalog tree: the path from the root to a leaf entry.
 ///
 /// Keys are checked to strictly increase as the cursor moves and never to fall below the last
 /// seek target, so a corrupt tree whose blocks share children or hold keys out of order is
@@ -93,16 +101,22 @@ impl Frame {
 #[derive(Debug)]
 pub(crate) struct CatalogCursor {
     inner: Arc<Inner>,
+    tree: Tree,
     path: Vec<Frame>,
     last_key: Option<Vec<u8>>,
     floor: Vec<u8>,
 }
 
 impl CatalogCursor {
-    /// A cursor at the first entry whose key is `>= target`.
+    /// A cursor at the first entry of the file's catalog whose key is `>= target`.
     pub(crate) fn seek(inner: &Arc<Inner>, target: &[u8]) -> Result<CatalogCursor> {
+        CatalogCursor::seek_in(inner, inner.catalog.clone(), target)
+    }
+
+    /// A cursor at the first entry of `tree` whose key is `>= target`.
+    pub(crate) fn seek_in(inner: &Arc<Inner>, tree: Tree, target: &[u8]) -> Result<CatalogCursor> {
         let mut cursor =
-            CatalogCursor { inner: inner.clone(), path: Vec::new(), last_key: None, floor: target.to_vec() };
+            CatalogCursor { inner: inner.clone(), tree, path: Vec::new(), last_key: None, floor: target.to_vec() };
         cursor.descend_from_root(target)?;
         Ok(cursor)
     }
@@ -116,9 +130,9 @@ impl CatalogCursor {
     }
 
     fn descend_from_root(&mut self, target: &[u8]) -> Result<()> {
-        let height = self.inner.footer.catalog_height;
-        let mut payload = self.inner.root.clone();
-        let mut at = self.inner.footer.catalog_root.offset;
+        let height = self.tree.height;
+        let mut payload = self.tree.root.clone();
+        let mut at = self.tree.root_at;
         for level in (0..height).rev() {
             let frame = Frame { payload, at, idx: 0 };
             let block = frame.block()?;

@@ -7,8 +7,9 @@ use bytes::Bytes;
 use esdb_format::v1::frame::{self, Codec, Handle};
 use esdb_format::v1::header::{self, Header};
 use esdb_format::v1::key;
+use esdb_format::v2::covering::CoveringCatalog;
 use esdb_format::v2::footer::Footer;
-use esdb_format::v2::metadata::Metadata;
+use esdb_format::v2::metadata::{self, Metadata};
 use esdb_format::{ends, DecodeError};
 
 use crate::catalog::CatalogCursor;
@@ -29,7 +30,10 @@ pub(crate) struct Inner {
     pub(crate) metadata: Arc<Metadata>,
     /// The file's zstd dictionary, when its blocks use one.
     pub(crate) dictionary: Option<Arc<frame::ZstdDictionary>>,
-    pub(crate) root: Bytes,
+    /// The catalog's root, read at open.
+    pub(crate) catalog: crate::catalog::Tree,
+    /// The covering catalog and the index names it covers, when the file has covering indexes.
+    pub(crate) covering: Option<Arc<Covering>>,
     pub(crate) file_len: u64,
     pub(crate) catalog_cache: Arc<crate::cache::BlockCache>,
 }
@@ -47,7 +51,8 @@ impl Inner {
             limits: self.limits,
             metadata: self.metadata.clone(),
             dictionary: self.dictionary.clone(),
-            root: self.root.clone(),
+            catalog: self.catalog.clone(),
+            covering: self.covering.clone(),
             file_len: self.file_len,
             catalog_cache: self.catalog_cache.clone(),
         })
@@ -188,6 +193,66 @@ fn load_dictionary(inner: &Inner) -> Result<Option<frame::ZstdDictionary>> {
     }
 }
 
+/// The covering catalog of a file with covering indexes: its root, read at open, and the names
+/// it covers.
+#[derive(Debug)]
+pub(crate) struct Covering {
+    pub(crate) tree: crate::catalog::Tree,
+    pub(crate) names: Vec<Vec<u8>>,
+}
+
+impl Covering {
+    pub(crate) fn covers(&self, name: &[u8]) -> bool {
+        self.names.binary_search_by(|covered| covered[..].cmp(name)).is_ok()
+    }
+}
+
+/// The covering catalog of a file with the `covering_indexes` feature, which its metadata
+/// locates. Its root must lie in the tail region, like the main catalog's.
+fn load_covering(inner: &Inner) -> Result<Option<Covering>> {
+    let footer = &inner.footer;
+    let metadata_at = footer.metadata.map_or(0, |m| m.offset);
+    let catalog = match (footer.features.covering_indexes(), inner.metadata.get(metadata::COVERING)) {
+        (false, None) => return Ok(None),
+        (true, Some(value)) => CoveringCatalog::decode(value, metadata_at)?,
+        (true, None) => {
+            return Err(DecodeError::invalid(
+                "footer compatible features",
+                inner.body_end() + esdb_format::v2::footer::COMPATIBLE_OFFSET as u64,
+                "the covering_indexes feature is set, but the metadata has no esdb.covering",
+            )
+            .into())
+        }
+        (false, Some(_)) => {
+            return Err(DecodeError::invalid(
+                "metadata esdb.covering",
+                metadata_at,
+                "a covering catalog, but the footer lacks the covering_indexes feature",
+            )
+            .into())
+        }
+    };
+    let root = catalog.root;
+    if root.offset < footer.tail_offset || root.offset.saturating_add(u64::from(root.len)) > inner.body_end() {
+        return Err(DecodeError::invalid(
+            "metadata esdb.covering root",
+            metadata_at,
+            format!(
+                "the root at {} lies outside the tail region {}..{}",
+                root.offset,
+                footer.tail_offset,
+                inner.body_end()
+            ),
+        )
+        .into());
+    }
+    let payload = inner.read_block(root, "covering catalog root block", metadata_at)?;
+    Ok(Some(Covering {
+        tree: crate::catalog::Tree { root: payload, root_at: root.offset, height: catalog.height },
+        names: catalog.names,
+    }))
+}
+
 /// A block whose frame passed its checks, as stored.
 pub(crate) enum StoredBlock<'a> {
     /// The payload itself.
@@ -307,17 +372,23 @@ impl Db {
             limits: footer.frame_limits(),
             metadata: Arc::default(),
             dictionary: None,
-            root: Bytes::new(),
+            catalog: crate::catalog::Tree { root: Bytes::new(), root_at: 0, height: 0 },
+            covering: None,
             file_len,
             catalog_cache: Default::default(),
         };
         let footer_at = inner.body_end();
-        inner.root = inner.read_block(footer.catalog_root, "catalog root block", footer_at)?;
+        inner.catalog = crate::catalog::Tree {
+            root: inner.read_block(footer.catalog_root, "catalog root block", footer_at)?,
+            root_at: footer.catalog_root.offset,
+            height: footer.catalog_height,
+        };
         if let Some(handle) = footer.metadata {
             let payload = inner.read_block(handle, "metadata block", footer_at)?;
             inner.metadata = Arc::new(Metadata::decode(&payload, handle.offset)?);
         }
         inner.dictionary = load_dictionary(&inner)?.map(Arc::new);
+        inner.covering = load_covering(&inner)?.map(Arc::new);
         Ok(Db { inner: Arc::new(inner) })
     }
 
@@ -396,6 +467,17 @@ impl Db {
         self.inner.metadata.index_names().map(|names| names.into_iter().map(Bytes::copy_from_slice).collect())
     }
 
+    /// The covered index names, in ascending order: indexes whose values keep their events in a
+    /// data stream of their own, which [`Space::scan_index`] reads in sequence (format 2.1,
+    /// `WriterOptions::covering_indexes`). Empty when the file covers none.
+    pub fn covering_index_names(&self) -> Vec<Bytes> {
+        self.inner
+            .covering
+            .iter()
+            .flat_map(|covering| covering.names.iter().map(|name| Bytes::copy_from_slice(name)))
+            .collect()
+    }
+
     /// Checks every checksum and every structural invariant of the file. Cost: reads and decodes
     /// every byte. See [`crate::verify`].
     pub fn verify(&self) -> crate::verify::Report {
@@ -418,7 +500,7 @@ impl Db {
 
     /// The payload of the catalog root block, read at open.
     pub fn catalog_root(&self) -> &Bytes {
-        &self.inner.root
+        &self.inner.catalog.root
     }
 }
 

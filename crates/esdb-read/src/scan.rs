@@ -253,6 +253,27 @@ impl PostingBlock {
     fn covers(&self, item: u64) -> bool {
         item >= self.first_item && item - self.first_item < self.postings.len() as u64
     }
+
+    /// The block of `index` holding posting `item`: `cached` when it does, else decoded into
+    /// `cached`'s place (reusing its buffer).
+    fn for_item<'c>(
+        inner: &Inner,
+        index: &IndexView,
+        n_space_events: u64,
+        item: u64,
+        cached: &'c mut Option<PostingBlock>,
+    ) -> Result<&'c PostingBlock> {
+        if !cached.as_ref().is_some_and(|block| block.covers(item)) {
+            let block_idx = index.index().block_of_item(item);
+            let (first_item, n_items) = index.block_items(block_idx)?;
+            let entry = index.index().entry(block_idx);
+            let payload = inner.read_block(entry.block, "posting block", index.index().entry_offset(block_idx))?;
+            let mut postings = cached.take().map(|block| block.postings).unwrap_or_default();
+            posting_block::decode(&payload, entry.block.offset, n_items, n_space_events, &mut postings)?;
+            *cached = Some(PostingBlock { first_item, postings });
+        }
+        Ok(cached.as_ref().expect("filled above"))
+    }
 }
 
 /// The events of a run of postings, resolved together: in event-number order, so that each data
@@ -454,25 +475,12 @@ struct PostingStream {
 }
 
 impl PostingStream {
-    fn cached(&mut self, end: End) -> &mut Option<PostingBlock> {
-        match end {
+    fn block_for(&mut self, item: u64, end: End) -> Result<&PostingBlock> {
+        let cached = match end {
             End::Front => &mut self.front,
             End::Back => &mut self.back,
-        }
-    }
-
-    fn block_for(&mut self, item: u64, end: End) -> Result<&PostingBlock> {
-        if !self.cached(end).as_ref().is_some_and(|block| block.covers(item)) {
-            let block_idx = self.index.index().block_of_item(item);
-            let (first_item, n_items) = self.index.block_items(block_idx)?;
-            let entry = self.index.index().entry(block_idx);
-            let payload =
-                self.inner.read_block(entry.block, "posting block", self.index.index().entry_offset(block_idx))?;
-            let mut postings = self.cached(end).take().map(|block| block.postings).unwrap_or_default();
-            posting_block::decode(&payload, entry.block.offset, n_items, self.n_space_events, &mut postings)?;
-            *self.cached(end) = Some(PostingBlock { first_item, postings });
-        }
-        Ok(self.cached(end).as_ref().expect("filled above"))
+        };
+        PostingBlock::for_item(&self.inner, &self.index, self.n_space_events, item, cached)
     }
 
     fn event_at(&mut self, item: u64, end: End) -> Result<Event> {
@@ -644,11 +652,37 @@ fn check_posting_times(spans: &[EventSpan], block_starts: &[(usize, i64, u64)], 
     Ok(())
 }
 
+/// A covered index value: its events from a data stream of their own, in posting order, and
+/// their ordinals from its postings (item `i` of one is item `i` of the other).
+#[derive(Debug)]
+struct CoveredStream {
+    data: GroupingStream,
+    postings: IndexView,
+    n_space_events: u64,
+    front: Option<PostingBlock>,
+    back: Option<PostingBlock>,
+}
+
+impl CoveredStream {
+    fn event_ref(&mut self, item: u64, end: End) -> Result<EventRef<'_>> {
+        let cached = match end {
+            End::Front => &mut self.front,
+            End::Back => &mut self.back,
+        };
+        let block = PostingBlock::for_item(&self.data.inner, &self.postings, self.n_space_events, item, cached)?;
+        let ordinal = block.postings[(item - block.first_item) as usize];
+        let mut event = self.data.block_for(item, end)?.event_ref(item);
+        event.ordinal = ordinal;
+        Ok(event)
+    }
+}
+
 #[derive(Debug)]
 enum Kind {
     Empty,
     Grouping(Box<GroupingStream>),
     Postings(Box<PostingStream>),
+    Covered(Box<CoveredStream>),
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -736,6 +770,27 @@ impl Scan {
         })
     }
 
+    /// The events of a covered index value: `data` holds them, `postings` their ordinals.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn covered(
+        inner: Arc<Inner>,
+        data: StreamRef,
+        postings: StreamRef,
+        n_events: u64,
+        min_ts: i64,
+        n_space_events: u64,
+        data_at: u64,
+        postings_at: u64,
+    ) -> Result<Scan> {
+        let index = IndexView::load(&inner, data, n_events, min_ts, data_at)?;
+        let postings = IndexView::load(&inner, postings, n_events, min_ts, postings_at)?;
+        let data = GroupingStream { inner, index, first_event: 0, front: None, back: None };
+        Ok(Scan {
+            kind: Kind::Covered(Box::new(CoveredStream { data, postings, n_space_events, front: None, back: None })),
+            ..Scan::empty()
+        })
+    }
+
     /// Restricts the scan to events whose timestamp lies in `range`, e.g. `t0..t1` (inclusive
     /// start, exclusive end) or `..=t1`. Calling it again narrows further.
     ///
@@ -765,6 +820,7 @@ impl Scan {
             Kind::Empty => 0,
             Kind::Grouping(stream) => stream.index.n_items,
             Kind::Postings(stream) => stream.index.n_items,
+            Kind::Covered(stream) => stream.data.index.n_items,
         }
     }
 
@@ -779,6 +835,7 @@ impl Scan {
             Kind::Empty => Ok(0),
             Kind::Grouping(stream) => stream.lower_bound(ts, end),
             Kind::Postings(stream) => stream.lower_bound(ts, end),
+            Kind::Covered(stream) => stream.data.lower_bound(ts, end),
         }
     }
 
@@ -820,6 +877,7 @@ impl Scan {
             Kind::Empty => unreachable!("an empty scan has an empty window"),
             Kind::Grouping(stream) => stream.block_for(item, end).map(|block| block.event_ref(item)),
             Kind::Postings(stream) => stream.batched_event(item, (front, back), end),
+            Kind::Covered(stream) => stream.event_ref(item, end),
         };
         if located.is_err() {
             *state = State::Done;

@@ -7,6 +7,7 @@ use esdb_format::v1::catalog::{CatalogBlock, GroupingEntry, IndexValueEntry, Spa
 use esdb_format::v1::frame::Handle;
 use esdb_format::v1::grouping_table::{self, GroupingTable};
 use esdb_format::v1::key::{self, CatalogKey};
+use esdb_format::v2::covering::CoveringEntry;
 use esdb_format::DecodeError;
 
 use crate::catalog::{CatalogCursor, Entry, EntryRef, PrefixIter};
@@ -196,11 +197,43 @@ impl Space {
     /// [`Error::Decode`](crate::Error::Decode) if the catalog, grouping table or block index is
     /// corrupt.
     pub fn scan_index(&self, name: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<Scan> {
-        match self.lookup(&key::index_value_key(&self.id, name.as_ref(), value.as_ref()))? {
+        self.scan_index_via(name.as_ref(), value.as_ref(), true)
+    }
+
+    /// [`Space::scan_index`], through the value's own data stream when the index is covered and
+    /// `use_covering` holds, else through its postings.
+    pub(crate) fn scan_index_via(&self, name: &[u8], value: &[u8], use_covering: bool) -> Result<Scan> {
+        match self.lookup(&key::index_value_key(&self.id, name, value))? {
             None => Ok(Scan::empty()),
             Some(entry) => {
                 let index_value = IndexValueEntry::decode(entry.value(), entry.at)?;
                 check_stats(&index_value.stats, &self.summary.stats, entry.at)?;
+                let covering = self.inner.covering.as_ref().filter(|covering| use_covering && covering.covers(name));
+                if let Some(covering) = covering {
+                    let mut cursor = CatalogCursor::seek_in(&self.inner, covering.tree.clone(), entry.key())?;
+                    let covered = match cursor.current()? {
+                        Some(covered) if covered.key() == entry.key() => covered,
+                        _ => {
+                            return Err(DecodeError::invalid(
+                                "covering catalog",
+                                entry.at,
+                                "the index is covered, but the covering catalog has no entry for this value",
+                            )
+                            .into())
+                        }
+                    };
+                    let data = CoveringEntry::decode(covered.value(), covered.at)?;
+                    return Scan::covered(
+                        self.inner.clone(),
+                        data.stream,
+                        index_value.stream,
+                        index_value.stats.n_events,
+                        index_value.stats.min_ts,
+                        self.summary.stats.n_events,
+                        covered.at,
+                        entry.at,
+                    );
+                }
                 Scan::postings(
                     self.resolver()?,
                     index_value.stream,

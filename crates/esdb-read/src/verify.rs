@@ -77,6 +77,10 @@ struct Verifier<'i> {
     postings: Vec<u64>,
     /// Every index name the catalog holds, to check against the metadata block's list.
     index_names: std::collections::BTreeSet<Vec<u8>>,
+    /// Index values of covered names the catalog holds, to check against the covering catalog.
+    n_covered_values: u64,
+    /// Whether the walk is in the covering catalog (else in the file's catalog).
+    in_covering: bool,
     /// Messages of the problems reported, so that each is reported once.
     reported: std::collections::HashSet<String>,
 }
@@ -95,11 +99,13 @@ pub(crate) fn verify(inner: &Arc<Inner>, progress: &mut dyn FnMut(u64)) -> Repor
         spans: Vec::new(),
         postings: Vec::new(),
         index_names: Default::default(),
+        n_covered_values: 0,
+        in_covering: false,
     };
     let footer = inner.footer;
     let root = footer.catalog_root;
     verifier.cover(root, "catalog root block");
-    verifier.count_section("catalog block", root, inner.root.len());
+    verifier.count_section("catalog block", root, inner.catalog.root.len());
     if let Some(metadata) = footer.metadata {
         verifier.report.n_blocks += 1;
         verifier.cover(metadata, "metadata block");
@@ -110,7 +116,7 @@ pub(crate) fn verify(inner: &Arc<Inner>, progress: &mut dyn FnMut(u64)) -> Repor
         verifier.cover(dictionary, "zstd dictionary");
         verifier.count_section("zstd dictionary", dictionary, dictionary.len as usize);
     }
-    if let Err(err) = verifier.walk_catalog(inner.root.clone(), root.offset, footer.catalog_height - 1, None) {
+    if let Err(err) = verifier.walk_catalog(inner.catalog.root.clone(), root.offset, footer.catalog_height - 1, None) {
         verifier.problem(err);
     }
     if verifier.pending_space.is_some() || !verifier.pending_groupings.is_empty() || !verifier.pending_values.is_empty()
@@ -141,6 +147,9 @@ pub(crate) fn verify(inner: &Arc<Inner>, progress: &mut dyn FnMut(u64)) -> Repor
                 format!("lists {} index names, the catalog holds {}", listed.len(), found.len()),
             ));
         }
+    }
+    if let Some(covering) = &inner.covering {
+        verifier.covering(covering);
     }
     if verifier.report.problems.is_empty() {
         verifier.check_coverage();
@@ -203,7 +212,8 @@ impl Verifier<'_> {
             let (key, value, entry_at) = block.entry(idx)?;
             if level > 0 {
                 let child = decode_child(value, entry_at)?;
-                let child_payload = self.read_block(child, "catalog block", entry_at)?;
+                let section = if self.in_covering { "covering catalog block" } else { "catalog block" };
+                let child_payload = self.read_block(child, section, entry_at)?;
                 self.report.n_blocks -= 1;
                 self.walk_catalog(child_payload, child.offset, level - 1, Some((key, entry_at)))?;
                 continue;
@@ -214,7 +224,12 @@ impl Verifier<'_> {
                 );
             }
             self.last_key = Some(key.to_vec());
-            if let Err(err) = self.leaf_entry(key, value, entry_at) {
+            let checked = if self.in_covering {
+                self.covering_entry(key, value, entry_at)
+            } else {
+                self.leaf_entry(key, value, entry_at)
+            };
+            if let Err(err) = checked {
                 self.problem(err);
             }
         }
@@ -234,6 +249,9 @@ impl Verifier<'_> {
             CatalogKey::IndexValue { name, .. } => {
                 if !self.index_names.contains(&name[..]) {
                     self.index_names.insert(name.to_vec());
+                }
+                if self.inner.covering.as_ref().is_some_and(|covering| covering.covers(&name)) {
+                    self.n_covered_values += 1;
                 }
                 self.pending_values.push((IndexValueEntry::decode(value, at)?, at))
             }
@@ -337,6 +355,66 @@ impl Verifier<'_> {
         Ok(())
     }
 
+    /// Walks the covering catalog: one entry for each value of a covered index, each holding
+    /// the value's events as its postings give them.
+    fn covering(&mut self, covering: &crate::db::Covering) {
+        let root = covering.tree.root_at;
+        let Some(catalog) = self.inner.metadata.covering() else { return };
+        self.cover(catalog.root, "covering catalog root block");
+        self.count_section("covering catalog block", catalog.root, covering.tree.root.len());
+        self.last_key = None;
+        self.in_covering = true;
+        let n_covered_values = std::mem::take(&mut self.n_covered_values);
+        if let Err(err) = self.walk_catalog(covering.tree.root.clone(), root, covering.tree.height - 1, None) {
+            self.problem(err);
+        }
+        self.in_covering = false;
+        if self.n_covered_values != n_covered_values {
+            self.problem(DecodeError::invalid(
+                "covering catalog",
+                root,
+                format!("holds {} values of covered indexes, the catalog {n_covered_values}", self.n_covered_values),
+            ));
+        }
+    }
+
+    /// Checks one covering catalog entry: its data stream, and that it holds the events of the
+    /// value's postings, in their order.
+    fn covering_entry(&mut self, key: &[u8], value: &[u8], at: u64) -> Result<()> {
+        self.n_covered_values += 1;
+        let CatalogKey::IndexValue { space, name, value: index_value } = CatalogKey::decode(key, at)? else {
+            return Err(DecodeError::invalid("covering catalog key", at, "not an index value key").into());
+        };
+        if !self.inner.covering.as_ref().is_some_and(|covering| covering.covers(&name)) {
+            return Err(DecodeError::invalid("covering catalog key", at, "the index is not listed as covered").into());
+        }
+        let entry = esdb_format::v2::covering::CoveringEntry::decode(value, at)?;
+        let db = crate::Db { inner: self.inner.clone() };
+        let missing = || DecodeError::invalid("covering catalog key", at, "the catalog has no such index value");
+        let space = db.space(&space)?.ok_or_else(missing)?;
+        let info = space.index_value(&name, &index_value)?.ok_or_else(missing)?;
+        let stats = Stats { n_events: info.counts.n_events, min_ts: info.counts.min_ts, max_ts: info.counts.max_ts };
+        self.data_stream_as(entry.stream, stats, at, "covering data block")?;
+        let mut covered = space.scan_index_via(&name, &index_value, true)?;
+        let mut postings = space.scan_index_via(&name, &index_value, false)?;
+        loop {
+            match (covered.next_ref(), postings.next_ref()) {
+                (None, None) => return Ok(()),
+                (Some(Ok(a)), Some(Ok(b)))
+                    if a.timestamp() == b.timestamp() && a.data() == b.data() && a.ordinal() == b.ordinal() => {}
+                (Some(Err(err)), _) | (_, Some(Err(err))) => return Err(err),
+                (covered, _) => {
+                    let what = match covered {
+                        None => "ends before its postings".to_owned(),
+                        Some(Ok(event)) => format!("differs from its postings at event {}", event.ordinal()),
+                        Some(Err(_)) => unreachable!("matched above"),
+                    };
+                    return Err(DecodeError::invalid("covering data", at, what).into());
+                }
+            }
+        }
+    }
+
     fn stream_index(&mut self, stream: StreamRef, stats: Stats, at: u64) -> Result<(bytes::Bytes, u64)> {
         let n_items = stats.n_events;
         let (payload, index_at) = match stream.single_block_entry(stats.min_ts) {
@@ -360,15 +438,34 @@ impl Verifier<'_> {
         stream: StreamRef,
         stats: Stats,
         at: u64,
-        mut timestamps: Option<&mut Vec<i64>>,
+        timestamps: Option<&mut Vec<i64>>,
     ) -> Result<()> {
+        self.report.data_bytes += self.data_stream_of(stream, stats, at, "data block", timestamps)?;
+        Ok(())
+    }
+
+    /// Checks a data stream other than a grouping's (its events are counted elsewhere).
+    fn data_stream_as(&mut self, stream: StreamRef, stats: Stats, at: u64, section: &'static str) -> Result<()> {
+        self.data_stream_of(stream, stats, at, section, None).map(|_| ())
+    }
+
+    /// Checks a data stream whose blocks are `section`s; returns the bytes of event data it holds.
+    fn data_stream_of(
+        &mut self,
+        stream: StreamRef,
+        stats: Stats,
+        at: u64,
+        section: &'static str,
+        mut timestamps: Option<&mut Vec<i64>>,
+    ) -> Result<u64> {
+        let mut data_bytes = 0;
         let (payload, index_at) = self.stream_index(stream, stats, at)?;
         let index = BlockIndex::decode(&payload, index_at, stream.n_blocks)?;
         let mut previous_ts = i64::MIN;
         for idx in 0..index.len() {
             let entry = index.entry(idx);
             let end = if idx + 1 < index.len() { index.entry(idx + 1).first_item } else { stats.n_events };
-            let block = self.read_block(entry.block, "data block", index.entry_offset(idx))?;
+            let block = self.read_block(entry.block, section, index.entry_offset(idx))?;
             let mut spans = std::mem::take(&mut self.spans);
             data_block::decode_for(
                 self.inner.header.major,
@@ -390,7 +487,7 @@ impl Verifier<'_> {
             if let Some(timestamps) = timestamps.as_deref_mut() {
                 timestamps.extend(spans.iter().map(|span| span.ts));
             }
-            self.report.data_bytes += spans.iter().map(|span| u64::from(span.end - span.start)).sum::<u64>();
+            data_bytes += spans.iter().map(|span| u64::from(span.end - span.start)).sum::<u64>();
             self.spans = spans;
         }
         if index.entry(0).first_ts != stats.min_ts || previous_ts != stats.max_ts {
@@ -406,7 +503,7 @@ impl Verifier<'_> {
             )
             .into());
         }
-        Ok(())
+        Ok(data_bytes)
     }
 
     fn posting_stream(

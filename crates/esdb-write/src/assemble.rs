@@ -12,6 +12,7 @@ use esdb_format::v1::frame::{Codec, Handle};
 use esdb_format::v1::grouping_table::GroupingTableEntry;
 use esdb_format::v1::header::Header;
 use esdb_format::v1::key;
+use esdb_format::v2::covering::{CoveringCatalog, CoveringEntry};
 use esdb_format::v2::footer::Footer;
 use esdb_format::v2::metadata::Metadata;
 use esdb_format::varint;
@@ -50,6 +51,9 @@ struct Sinks<W: Write> {
     catalog: CatalogWriter,
     data: DataStream,
     postings: PostingStream,
+    /// The covered index values' own data streams, and the catalog that finds them.
+    covering: DataStream,
+    covering_catalog: Option<CatalogWriter>,
     scratch: Vec<u8>,
 }
 
@@ -69,6 +73,8 @@ pub(crate) struct Assembler<W: Write> {
     metadata: Metadata,
     /// The zstd dictionary the blocks are compressed with, written in the tail region.
     dictionary: Option<Vec<u8>>,
+    /// The index names whose values get a data stream of their own, sorted.
+    covered: Vec<Vec<u8>>,
 }
 
 /// Most bytes of framed blocks a stream holds back so that its block index can go before its
@@ -107,8 +113,12 @@ impl<W: Write> Assembler<W> {
             out.set_zstd_dictionary(dictionary);
             codec = Codec::ZstdDictionary;
         }
+        let mut covered = options.covering_indexes.clone();
+        covered.sort_unstable();
+        covered.dedup();
         let mut header = Vec::new();
-        Header::default().encode(&mut header);
+        let minor = if covered.is_empty() { esdb_format::FORMAT_MINOR } else { esdb_format::v2::MINOR_COVERING };
+        Header { minor, ..Header::default() }.encode(&mut header);
         out.write_raw(&header).map_err(WriteError::io("write", path))?;
         Ok(Assembler {
             sinks: Sinks {
@@ -119,6 +129,9 @@ impl<W: Write> Assembler<W> {
                 catalog: CatalogWriter::new(options.catalog_block_size, catalog_codec),
                 data: DataStream::new(options.block_size, codec, pending_limit),
                 postings: PostingStream::new(options.postings_per_block, codec, pending_limit),
+                covering: DataStream::new(options.block_size, codec, pending_limit),
+                covering_catalog: (!covered.is_empty())
+                    .then(|| CatalogWriter::new(options.catalog_block_size, catalog_codec)),
                 scratch: Vec::new(),
             },
             index_sorter: Sorter::new(dir, postings_budget, hook.clone()),
@@ -132,6 +145,7 @@ impl<W: Write> Assembler<W> {
             index_names: Default::default(),
             metadata,
             dictionary,
+            covered,
         })
     }
 
@@ -169,8 +183,14 @@ impl<W: Write> Assembler<W> {
         self.value_buf.clear();
         varint::encode(event_number, &mut self.value_buf);
         self.timeline_sorter.push(&[], rec.order, &self.value_buf)?;
+        let event_len = self.value_buf.len();
         for (name, value) in &rec.indexes {
             record::posting_group(name, value, &mut self.key_buf);
+            // A covered value's posting carries its event's data, for the value's own stream.
+            self.value_buf.truncate(event_len);
+            if self.covered.binary_search_by(|covered| covered[..].cmp(name)).is_ok() {
+                self.value_buf.extend_from_slice(rec.data);
+            }
             self.index_sorter.push(&self.key_buf, rec.order, &self.value_buf)?;
         }
         // Both sorters share the budget: past it, the larger one spills.
@@ -236,6 +256,7 @@ impl<W: Write> Assembler<W> {
         let mut n_index_values = 0u64;
         let mut sorted = self.index_sorter.finish()?;
         let mut current_group: Vec<u8> = Vec::new();
+        let mut covering = false;
         loop {
             let next = sorted.next()?;
             let group_changed = match &next {
@@ -248,24 +269,36 @@ impl<W: Write> Assembler<W> {
                 if !self.index_names.contains(&name[..]) {
                     self.index_names.insert(name.to_vec());
                 }
+                let key = key::index_value_key(&space.raw, &name, &value);
                 sinks.scratch.clear();
                 IndexValueEntry { stats, stream }.encode(&mut sinks.scratch);
-                sinks
-                    .catalog
-                    .add(&key::index_value_key(&space.raw, &name, &value), &sinks.scratch, &mut sinks.out)
-                    .map_err(WriteError::io("write", path))?;
+                sinks.catalog.add(&key, &sinks.scratch, &mut sinks.out).map_err(WriteError::io("write", path))?;
+                if let (true, Some(covering_catalog)) = (covering, &mut sinks.covering_catalog) {
+                    let (_, stream) = sinks.covering.finish(&mut sinks.out).map_err(WriteError::io("write", path))?;
+                    sinks.scratch.clear();
+                    CoveringEntry { stream }.encode(&mut sinks.scratch);
+                    covering_catalog
+                        .add(&key, &sinks.scratch, &mut sinks.out)
+                        .map_err(WriteError::io("write", path))?;
+                }
                 n_index_values += 1;
             }
             let Some(posting) = next else { break };
             if group_changed {
                 current_group.clear();
                 current_group.extend_from_slice(posting.group);
+                let (name, _) = record::posting_name_value(&current_group);
+                covering = self.covered.binary_search(&name).is_ok();
             }
-            let (event, _) = varint::decode(posting.value).expect("writer-encoded event number");
-            sinks
-                .postings
-                .add(record::ts_of(posting.order), event, &mut sinks.out)
-                .map_err(WriteError::io("write", path))?;
+            let (event, event_len) = varint::decode(posting.value).expect("writer-encoded event number");
+            let ts = record::ts_of(posting.order);
+            sinks.postings.add(ts, event, &mut sinks.out).map_err(WriteError::io("write", path))?;
+            if covering {
+                sinks
+                    .covering
+                    .add(ts, &posting.value[event_len..], &mut sinks.out)
+                    .map_err(WriteError::io("write", path))?;
+            }
         }
         drop(sorted);
 
@@ -305,6 +338,16 @@ impl<W: Write> Assembler<W> {
         let mut metadata = self.metadata;
         metadata.set_index_names(self.index_names.iter().map(|name| &name[..]));
         let mut features = esdb_format::v2::features::Features::default();
+        // In the tail region too, after the main catalog: one read of the file's end gives both.
+        if let Some(covering_catalog) = sinks.covering_catalog.take() {
+            let covering_root = covering_catalog.finish(&mut sinks.out).map_err(WriteError::io("write", &path))?;
+            metadata.set_covering(&CoveringCatalog {
+                root: covering_root.root,
+                height: covering_root.height,
+                names: self.covered.clone(),
+            });
+            features.compatible |= esdb_format::v2::features::COVERING_INDEXES;
+        }
         if let Some(dictionary) = &self.dictionary {
             let handle = sinks.out.write_block(dictionary, Codec::Raw).map_err(WriteError::io("write", &path))?;
             metadata.set_zstd_dictionary(handle);
@@ -327,7 +370,7 @@ impl<W: Write> Assembler<W> {
             metadata: Some(metadata_block),
             tail_offset: catalog.tail_offset,
             major: esdb_format::FORMAT_MAJOR,
-            minor: esdb_format::FORMAT_MINOR,
+            minor: if self.covered.is_empty() { esdb_format::FORMAT_MINOR } else { esdb_format::v2::MINOR_COVERING },
         };
         let mut bytes = Vec::new();
         footer.encode(&mut bytes);

@@ -80,6 +80,15 @@ pub struct WriterOptions {
     /// name recorded, or files that must not change with the library's version, set it).
     /// Default: none.
     pub metadata: Vec<(Vec<u8>, Vec<u8>)>,
+    /// Index names to cover: each value of a covered index keeps its events a second time, as
+    /// a data stream of their own in timestamp order, so that
+    /// `esdb_read::Space::scan_index` reads them in sequence, at the speed of a
+    /// grouping scan, instead of resolving every posting through its grouping's blocks. Costs
+    /// the covered events' size again (compressed), and during `finish` the postings of covered
+    /// values carry their event's data through the memory budget. Makes the file version 2.1
+    /// (compatible feature `covering_indexes`: readers of 2.0 read it through the postings).
+    /// Default: none.
+    pub covering_indexes: Vec<Vec<u8>>,
 }
 
 impl Default for WriterOptions {
@@ -94,6 +103,7 @@ impl Default for WriterOptions {
             zstd_dictionary: 0,
             time_unit: None,
             metadata: Vec::new(),
+            covering_indexes: Vec::new(),
         }
     }
 }
@@ -139,10 +149,18 @@ impl WriterOptions {
             "zstd_dictionary",
             format!("{} needs zstd compression and a size in 256 bytes..=1 MiB", self.zstd_dictionary),
         )?;
+        for name in &self.covering_indexes {
+            check(
+                (1..=esdb_format::v1::MAX_KEY_PART_LEN).contains(&name.len()),
+                "covering_indexes",
+                format!("index name {:?} is {} bytes; names take 1..=65535", String::from_utf8_lossy(name), name.len()),
+            )?;
+        }
         for (key, value) in &self.metadata {
             let name = String::from_utf8_lossy(key);
             check(
-                ![metadata::TIME_UNIT, metadata::INDEX_NAMES, metadata::ZSTD_DICTIONARY].contains(&&key[..]),
+                ![metadata::TIME_UNIT, metadata::INDEX_NAMES, metadata::ZSTD_DICTIONARY, metadata::COVERING]
+                    .contains(&&key[..]),
                 "metadata",
                 format!("{name} is recorded by the writer itself"),
             )?;

@@ -14,8 +14,14 @@ pub const ZSTD_DICTIONARY: u32 = 1 << 0;
 /// version, whose files an older 2.x reader then refuses by name.
 pub const KNOWN_INCOMPATIBLE: u32 = ZSTD_DICTIONARY;
 
-/// Compatible features this build understands. Version 2.0 defines none.
-pub const KNOWN_COMPATIBLE: u32 = 0;
+/// Compatible feature (version 2.1): some index names are covered, their values' events stored
+/// again as data streams of their own, found through the covering catalog that the metadata key
+/// `esdb.covering` locates ([`crate::v2::covering`]). A reader that ignores it reads the same
+/// events through the postings.
+pub const COVERING_INDEXES: u32 = 1 << 0;
+
+/// Compatible features this build understands.
+pub const KNOWN_COMPATIBLE: u32 = COVERING_INDEXES;
 
 /// The two feature sets of a file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -49,6 +55,11 @@ impl Features {
         self.incompatible & ZSTD_DICTIONARY != 0
     }
 
+    /// Whether the file has covering indexes ([`COVERING_INDEXES`]).
+    pub fn covering_indexes(&self) -> bool {
+        self.compatible & COVERING_INDEXES != 0
+    }
+
     /// Compatible features set in the file that this build ignores.
     pub fn unknown_compatible(&self) -> u32 {
         self.compatible & !KNOWN_COMPATIBLE
@@ -62,7 +73,7 @@ mod tests {
     #[test]
     fn unknown_incompatible_bits_are_refused_unknown_compatible_ones_are_not() {
         assert!(Features { incompatible: 0, compatible: 0xffff }.check_supported(0).is_ok());
-        assert_eq!(Features { incompatible: 0, compatible: 0x10 }.unknown_compatible(), 0x10);
+        assert_eq!(Features { incompatible: 0, compatible: 0x11 }.unknown_compatible(), 0x10);
         assert!(Features { incompatible: ZSTD_DICTIONARY, compatible: 0 }.check_supported(0).is_ok());
         let err = Features { incompatible: 4, compatible: 0 }.check_supported(77).unwrap_err();
         assert!(matches!(err, DecodeError::Invalid { offset: 77, .. }));

@@ -19,6 +19,10 @@ pub const INDEX_NAMES: &[u8] = b"esdb.index_names";
 /// Where the file's zstd dictionary block is: its handle, `offset <uvarint>` `len <uvarint>`.
 /// Present exactly when the footer has the `zstd_dictionary` feature.
 pub const ZSTD_DICTIONARY: &[u8] = b"esdb.zstd_dictionary";
+/// Where the covering catalog is and which index names it covers
+/// ([`CoveringCatalog`](crate::v2::covering::CoveringCatalog)). Present exactly when the footer
+/// has the `covering_indexes` feature.
+pub const COVERING: &[u8] = b"esdb.covering";
 /// Largest key, in bytes.
 pub const MAX_KEY_LEN: usize = 65_535;
 /// Largest value, in bytes.
@@ -117,6 +121,18 @@ impl Metadata {
         self.insert(ZSTD_DICTIONARY, value);
     }
 
+    /// The covering catalog, if the file has one (checked when decoded).
+    pub fn covering(&self) -> Option<crate::v2::covering::CoveringCatalog> {
+        crate::v2::covering::CoveringCatalog::decode(self.get(COVERING)?, 0).ok()
+    }
+
+    /// Records where the covering catalog is.
+    pub fn set_covering(&mut self, catalog: &crate::v2::covering::CoveringCatalog) {
+        let mut value = Vec::new();
+        catalog.encode(&mut value);
+        self.insert(COVERING, value);
+    }
+
     /// Appends the encoded block payload to `out`.
     pub fn encode(&self, out: &mut Vec<u8>) {
         crate::varint::encode(self.entries.len() as u64, out);
@@ -193,6 +209,7 @@ fn check_known(key: &[u8], value: &[u8], at: u64) -> Result<(), DecodeError> {
             crate::v1::frame::Handle::decode(&mut cur, "metadata esdb.zstd_dictionary")?;
             cur.finish("metadata esdb.zstd_dictionary")
         }
+        COVERING => crate::v2::covering::CoveringCatalog::decode(value, at).map(|_| ()),
         _ => Ok(()),
     }
 }

@@ -68,6 +68,11 @@ pub fn goldens_of(version: u16) -> Vec<Golden> {
                     .and_then(Value::as_array)
                     .map(|pairs| pairs.iter().map(|pair| (bytes_of(&pair[0]), bytes_of(&pair[1]))).collect())
                     .unwrap_or_default(),
+                covering_indexes: options
+                    .get("covering_indexes")
+                    .and_then(Value::as_array)
+                    .map(|names| names.iter().map(bytes_of).collect())
+                    .unwrap_or_default(),
                 ..Default::default()
             };
             let events = entry["events_in_insertion_order"]
@@ -115,6 +120,10 @@ fn every_golden_file_reads_as_its_manifest_says() {
                 names.dedup();
                 let listed: Vec<Vec<u8>> = db.index_names().unwrap().iter().map(|n| n.to_vec()).collect();
                 assert_eq!(listed, names, "{}", golden.file);
+                let covered: Vec<Vec<u8>> = db.covering_index_names().iter().map(|n| n.to_vec()).collect();
+                assert_eq!(covered, golden.options.covering_indexes, "{}", golden.file);
+                let minor = if covered.is_empty() { 0 } else { 1 };
+                assert_eq!((db.header().minor, db.footer().minor), (minor, minor), "{}", golden.file);
             } else {
                 assert!(db.metadata().is_empty() && db.index_names().is_none(), "{}", golden.file);
             }

@@ -45,9 +45,19 @@ fn options() -> impl Strategy<Value = WriterOptions> {
         1 => Just((esdb_write::Compression::ZSTD, 256)),
         1 => Just((esdb_write::Compression::None, 0)),
     ];
-    (1usize..300, 1024usize..6000, 1usize..6, 64usize..400, compression).prop_map(
-        |(block_size, memory_budget, postings_per_block, catalog_block_size, (compression, zstd_dictionary))| {
+    // Some files cover some indexes (names the events use, or not).
+    let covering = proptest::collection::vec(bytes_from(&[b"t", b"u", b"\0n", b"unused"]), 0..3);
+    (1usize..300, 1024usize..6000, 1usize..6, 64usize..400, compression, covering).prop_map(
+        |(
+            block_size,
+            memory_budget,
+            postings_per_block,
+            catalog_block_size,
+            (compression, zstd_dictionary),
+            covering_indexes,
+        )| {
             WriterOptions {
+                covering_indexes,
                 block_size,
                 memory_budget,
                 postings_per_block,
@@ -212,6 +222,19 @@ proptest! {
                     let s = space.clone();
                     let (n, v) = (name.clone(), value.clone());
                     queries.push((format!("index {name:?}={value:?}"), Box::new(move || s.scan_index(&n, &v).unwrap()), want));
+                }
+            }
+            // Every index scan gives each event its ordinal in the space, covered or not.
+            let by_ordinal: BTreeMap<u64, (i64, Vec<u8>)> = space.events().unwrap().map(|e| {
+                let e = e.unwrap();
+                (e.ordinal(), (e.timestamp(), e.data().to_vec()))
+            }).collect();
+            for (name, values) in &pairs {
+                for value in values {
+                    for event in space.scan_index(name, value).unwrap() {
+                        let event = event.unwrap();
+                        prop_assert_eq!(by_ordinal.get(&event.ordinal()), Some(&(event.timestamp(), event.data().to_vec())), "ordinal of {:?}={:?}", name, value);
+                    }
                 }
             }
             queries.push(("missing index".into(), Box::new({ let s = space.clone(); move || s.scan_index(b"zz", b"x").unwrap() }), Vec::new()));

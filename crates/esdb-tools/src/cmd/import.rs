@@ -56,6 +56,11 @@ pub struct Args {
     /// Field to index, by its name; repeat for several. A JSON array indexes every element.
     #[arg(long = "index", value_name = "FIELD")]
     indexes: Vec<String>,
+    /// Index to cover (one of the --index fields; repeat for several): each of its values keeps
+    /// its events a second time, in a data stream of their own, so that `esdb scan --index`
+    /// reads them at the speed of a grouping scan. Costs about the covered events' size again.
+    #[arg(long = "covering-index", value_name = "NAME")]
+    covering_indexes: Vec<String>,
     /// Store only this field as the event data (a string as its raw bytes, anything else as
     /// compact JSON) instead of the whole record.
     #[arg(long, value_name = "FIELD")]
@@ -484,6 +489,9 @@ pub fn run(args: Args) -> Result<Outcome> {
                 if format == InputFormat::Csv { "CSV" } else { "JSON Lines" }
             );
         }
+        if let Some(name) = args.covering_indexes.iter().find(|name| !args.indexes.contains(name)) {
+            bail!("--covering-index {name:?} names no --index field; cover one of the indexed fields");
+        }
     }
 
     let (reader, total): (Box<dyn Read>, Option<u64>) = if args.input == "-" {
@@ -500,6 +508,7 @@ pub fn run(args: Args) -> Result<Outcome> {
         zstd_dictionary,
         time_unit: args.time_unit.map(Into::into),
         metadata: vec![(b"esdb.import".to_vec(), import_metadata(&args, format).into_bytes())],
+        covering_indexes: args.covering_indexes.iter().map(|name| name.clone().into_bytes()).collect(),
         ..Default::default()
     };
     let target = super::OutputFile::new(&args.output)?;
@@ -561,6 +570,7 @@ fn import_metadata(args: &Args, format: InputFormat) -> String {
         "timestamp": args.timestamp,
         "grouping": args.grouping,
         "index": args.indexes,
+        "covering_index": args.covering_indexes,
         "data": args.data,
         "time_unit": args.time_unit.and_then(|unit| unit.to_possible_value()).map(|v| v.get_name().to_owned()),
     });

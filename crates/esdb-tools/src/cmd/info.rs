@@ -57,6 +57,7 @@ fn about(db: &esdb_read::Db) -> Value {
         }),
         "writer": db.metadata().writer(),
         "index_names": db.index_names().map(|names| names.iter().map(|name| display_bytes(name)).collect::<Vec<_>>()),
+        "covering_indexes": db.covering_index_names().iter().map(|name| display_bytes(name)).collect::<Vec<_>>(),
         "metadata": db.metadata().iter().map(|(key, value)| (display_bytes(key), Value::String(display_bytes(value)))).collect::<serde_json::Map<_, _>>(),
     })
 }
@@ -113,9 +114,15 @@ fn print_about(about: &Value) -> Result<()> {
     if let Some(writer) = text(&about["writer"]) {
         outln!("written by:        {writer}")?;
     }
+    let covered: Vec<String> = about["covering_indexes"].as_array().into_iter().flatten().filter_map(text).collect();
+    if !covered.is_empty() {
+        outln!("covering indexes:  {}", covered.join(", "))?;
+    }
     let metadata = about["metadata"].as_object().into_iter().flatten();
     let user: Vec<_> = metadata
-        .filter(|(key, _)| !["esdb.writer", "esdb.time_unit", "esdb.index_names"].contains(&key.as_str()))
+        .filter(|(key, _)| {
+            !["esdb.writer", "esdb.time_unit", "esdb.index_names", "esdb.covering"].contains(&key.as_str())
+        })
         .collect();
     if !user.is_empty() {
         outln!("metadata:")?;

@@ -27,6 +27,9 @@ pub struct Args {
     memory: usize,
     #[command(flatten)]
     compression: CompressionFlags,
+    /// Index to cover in the output, besides those any input covers; repeat for several.
+    #[arg(long = "covering-index", value_name = "NAME")]
+    covering_indexes: Vec<String>,
     /// No progress bar and no summary.
     #[arg(short, long)]
     quiet: bool,
@@ -49,6 +52,16 @@ fn common_time_unit(dbs: &[esdb_read::Db], paths: &[PathBuf]) -> Result<Option<e
     Ok(found.map(|(unit, _)| unit))
 }
 
+/// The indexes the output covers: every one an input covers, and those asked for.
+fn covering_indexes(dbs: &[esdb_read::Db], asked: &[String]) -> Vec<Vec<u8>> {
+    let mut names: Vec<Vec<u8>> =
+        dbs.iter().flat_map(|db| db.covering_index_names()).map(|name| name.to_vec()).collect();
+    names.extend(asked.iter().map(|name| name.clone().into_bytes()));
+    names.sort_unstable();
+    names.dedup();
+    names
+}
+
 pub fn run(args: Args) -> Result<Outcome> {
     let dbs = args.inputs.iter().map(|path| super::open_db(path)).collect::<Result<Vec<_>>>()?;
     let (compression, zstd_dictionary) = args.compression.options();
@@ -57,6 +70,7 @@ pub fn run(args: Args) -> Result<Outcome> {
         compression,
         zstd_dictionary,
         time_unit: common_time_unit(&dbs, &args.inputs)?,
+        covering_indexes: covering_indexes(&dbs, &args.covering_indexes),
         ..Default::default()
     };
     let target = super::OutputFile::new(&args.output)?;

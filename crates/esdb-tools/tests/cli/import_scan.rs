@@ -335,3 +335,86 @@ fn dump_refuses_shared_catalog_children() {
     let err = s.fails(&["dump", "crafted.esdb"], 1);
     assert!(err.contains("out of order"), "{err}");
 }
+
+/// `--covering-index NAME` (import and merge): scans of a covered index answer exactly as
+/// through postings, forwards, backwards, in a time range and combined with a grouping; `info`
+/// lists the covered names; a name that is no `--index` field is refused.
+#[test]
+fn covering_index_answers_as_postings_do() {
+    let s = Scratch::new();
+    s.write("visits.jsonl", visits_jsonl(400, 3));
+    let import = |out: &str, extra: &[&str]| {
+        let mut args = vec![
+            "import",
+            "visits.jsonl",
+            "-o",
+            out,
+            "--space",
+            "visitor",
+            "--timestamp",
+            "at",
+            "--grouping",
+            "host",
+            "--index",
+            "city",
+            "--index",
+            "tags",
+            "--quiet",
+        ];
+        args.extend_from_slice(extra);
+        s.ok(&args);
+    };
+    import("plain.esdb", &[]);
+    import("covered.esdb", &["--covering-index", "city", "--covering-index", "tags"]);
+    s.ok(&["merge", "-o", "merged.esdb", "covered.esdb", "--quiet"]);
+    s.ok(&["merge", "-o", "merged-asked.esdb", "plain.esdb", "--covering-index", "city", "--quiet"]);
+
+    let info = |file: &str| -> Value { serde_json::from_str(&s.ok(&["info", file, "--json"])).unwrap() };
+    assert_eq!(info("covered.esdb")["covering_indexes"], serde_json::json!(["city", "tags"]));
+    assert_eq!(info("covered.esdb")["format_version"], "2.1");
+    assert_eq!(info("merged.esdb")["covering_indexes"], serde_json::json!(["city", "tags"]));
+    assert_eq!(info("merged-asked.esdb")["covering_indexes"], serde_json::json!(["city"]));
+    assert_eq!(info("plain.esdb")["covering_indexes"], serde_json::json!([]));
+    assert_eq!(info("plain.esdb")["format_version"], "2.0");
+    assert!(s.ok(&["info", "covered.esdb"]).contains("covering indexes:  city, tags"));
+    assert!(info("covered.esdb")["file_bytes"].as_u64() > info("plain.esdb")["file_bytes"].as_u64());
+    s.ok(&["verify", "covered.esdb", "--quiet"]);
+
+    let mut compared = 0;
+    for space in ["v0", "v1", "v3"] {
+        for selection in [["--index", "city=Paris"], ["--index", "tags=t1"], ["--index", "city=Lima"]] {
+            for extra in [&[][..], &["--reverse"], &["--grouping", "h1"], &["--from", "1714521600", "--limit", "3"]] {
+                let mut args = vec!["scan", "plain.esdb", space];
+                args.extend_from_slice(&selection);
+                args.extend_from_slice(extra);
+                let want = s.ok(&args);
+                for file in ["covered.esdb", "merged.esdb"] {
+                    args[1] = file;
+                    assert_eq!(s.ok(&args), want, "{args:?}");
+                }
+                compared += usize::from(!want.is_empty());
+            }
+        }
+    }
+    assert!(compared > 10, "only {compared} non-empty answers compared");
+
+    let err = s.fails(
+        &[
+            "import",
+            "visits.jsonl",
+            "-o",
+            "typo.esdb",
+            "--space",
+            "visitor",
+            "--timestamp",
+            "at",
+            "--index",
+            "city",
+            "--covering-index",
+            "cty",
+        ],
+        1,
+    );
+    assert!(err.contains("--covering-index \"cty\" names no --index field"), "{err}");
+    assert!(!s.path("typo.esdb").exists());
+}
