@@ -107,6 +107,20 @@ fn invalid_files(base: &dyn Fn(&str) -> Vec<u8>) -> Result<Vec<Invalid>> {
         offset: (at + footer::INCOMPATIBLE_OFFSET) as u64,
     });
 
+    let mut bytes = base("one_event");
+    let at = footer_at(&bytes);
+    put_u32(&mut bytes, at + footer::COMPATIBLE_OFFSET, esdb_format::v2::features::COVERING_INDEXES);
+    reseal_footer(&mut bytes);
+    out.push(Invalid {
+        name: "covering_feature_without_catalog.esdb",
+        rule: "A file with the covering_indexes feature (2.1) MUST locate its covering catalog in esdb.covering; a reader that knows the feature checks it.",
+        base: "one_event.esdb",
+        bytes,
+        when: json!("open"),
+        field: "footer compatible features",
+        offset: (at + footer::COMPATIBLE_OFFSET) as u64,
+    });
+
     let mut bytes = base("many_blocks");
     let at = footer_at(&bytes);
     let root = get_u64(&bytes, at + footer::ROOT_OFFSET_OFFSET);
