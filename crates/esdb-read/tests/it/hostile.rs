@@ -180,3 +180,23 @@ fn fuzz_timeout_f0ccb7cf_unsorted_leaf_seek() {
         }
     }
 }
+
+/// A compatible feature this build does not know is ignored: the file opens, reads and
+/// verifies as if the bit were unset (a 2.0 reader meets a 2.1 file so).
+#[test]
+fn unknown_compatible_feature_is_ignored() {
+    use esdb_format::v2::footer;
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/v2/one_event.esdb");
+    let mut bytes = std::fs::read(path).unwrap();
+    let at = bytes.len() - footer::LEN;
+    bytes[at + footer::COMPATIBLE_OFFSET..at + footer::COMPATIBLE_OFFSET + 4]
+        .copy_from_slice(&(1u32 << 7).to_le_bytes());
+    let checksum = esdb_format::checksum::xxh3(&bytes[at..at + footer::CHECKSUM_OFFSET]);
+    bytes[at + footer::CHECKSUM_OFFSET..at + footer::CHECKSUM_OFFSET + 8].copy_from_slice(&checksum.to_le_bytes());
+    let db = Db::from_bytes(bytes.into()).unwrap();
+    assert_eq!(db.footer().features.unknown_compatible(), 1 << 7);
+    let events: Vec<_> =
+        db.space("s").unwrap().unwrap().scan("").unwrap().map(|e| e.unwrap().data().to_vec()).collect();
+    assert_eq!(events, [b"hello".to_vec()]);
+    assert!(db.verify().is_ok(), "{:?}", db.verify().problems);
+}
