@@ -167,7 +167,8 @@ fn fixture_list() -> Vec<Fixture> {
                 covering_indexes: vec![b"type".to_vec()],
                 ..Default::default()
             },
-            events: many.iter().take(120).map(|e| Event { space: e.space.clone(), ts: e.ts, grouping: e.grouping.clone(), indexes: e.indexes.clone(), data: e.data.clone() }).collect(),
+            // Two spaces of 60 events, so that each value's covering stream spans several blocks.
+            events: many.iter().take(120).enumerate().map(|(i, e)| Event { space: if i % 2 == 0 { b"even".to_vec() } else { b"odd".to_vec() }, ts: e.ts, grouping: e.grouping.clone(), indexes: e.indexes.clone(), data: e.data.clone() }).collect(),
         },
         Fixture { name: "empty", description: "no events at all", options: WriterOptions::default(), events: vec![] },
         Fixture {

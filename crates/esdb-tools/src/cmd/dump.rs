@@ -12,6 +12,7 @@ use esdb_format::v1::catalog::{
 use esdb_format::v1::frame::Handle;
 use esdb_format::v1::grouping_table::GroupingTable;
 use esdb_format::v1::key::CatalogKey;
+use esdb_format::v2::covering::CoveringEntry;
 use esdb_read::Db;
 
 use crate::output::{self, display_bytes};
@@ -66,6 +67,56 @@ fn stream(db: &Db, out: &mut String, indent: &str, stream: &StreamRef, min_ts: i
     Ok(())
 }
 
+/// A leaf entry of a catalog tree: key, value and absolute offset.
+type LeafEntry = (Vec<u8>, Vec<u8>, u64);
+
+/// Lists a catalog tree (the file's, or its covering catalog) block by block and returns its
+/// leaf entries in key order: key, value and offset.
+fn walk_tree(
+    db: &Db,
+    out: &mut String,
+    root: Handle,
+    root_payload: bytes::Bytes,
+    height: u32,
+) -> Result<Vec<LeafEntry>> {
+    // Depth-first walk of the catalog tree; leaves are collected for the space listing. Each
+    // block's keys must lie above the keys before its subtree and at most its parent's key, so
+    // that a crafted file whose interior blocks share children (or list keys out of order)
+    // fails here instead of being walked once per path: every block is visited once.
+    let mut leaves: Vec<LeafEntry> = Vec::new();
+    let mut stack = vec![(root, height - 1, 1usize, None::<Vec<u8>>, None::<Vec<u8>>)];
+    while let Some((block_handle, level, depth, above, at_most)) = stack.pop() {
+        let payload =
+            if block_handle == root { root_payload.clone() } else { db.raw_block(block_handle, "catalog block")? };
+        let block = CatalogBlock::decode(&payload, block_handle.offset)?;
+        if u32::from(block.level()) != level {
+            bail!("catalog block {} is at level {}, expected {level}", handle(&block_handle), block.level());
+        }
+        writeln!(out, "{}level {level} block {}: {} entries", "  ".repeat(depth), handle(&block_handle), block.len())?;
+        if level > 0 && block.is_empty() {
+            bail!("interior catalog block {} has no entries", handle(&block_handle));
+        }
+        let mut children = Vec::new();
+        let mut previous = above;
+        for idx in 0..block.len() {
+            let (key, value, at) = block.entry(idx)?;
+            if previous.as_deref().is_some_and(|previous| key <= previous)
+                || at_most.as_deref().is_some_and(|at_most| key > at_most)
+            {
+                bail!("catalog key at offset {at} is out of order (a corrupt or crafted file; run `esdb verify`)");
+            }
+            if level > 0 {
+                children.push((decode_child(value, at)?, level - 1, depth + 1, previous.clone(), Some(key.to_vec())));
+            } else {
+                leaves.push((key.to_vec(), value.to_vec(), at));
+            }
+            previous = Some(key.to_vec());
+        }
+        stack.extend(children.into_iter().rev());
+    }
+    Ok(leaves)
+}
+
 pub fn run(args: Args) -> Result<Outcome> {
     let db = super::open_db(&args.file)?;
     let only = args.space.as_deref().map(output::arg_bytes).transpose()?;
@@ -97,47 +148,26 @@ pub fn run(args: Args) -> Result<Outcome> {
     )?;
     writeln!(out, "catalog:")?;
 
-    // Depth-first walk of the catalog tree; leaves are collected for the space listing. Each
-    // block's keys must lie above the keys before its subtree and at most its parent's key, so
-    // that a crafted file whose interior blocks share children (or list keys out of order)
-    // fails here instead of being walked once per path: every block is visited once.
-    let mut leaves: Vec<(Vec<u8>, Vec<u8>, u64)> = Vec::new();
-    let mut stack = vec![(footer.catalog_root, footer.catalog_height - 1, 1usize, None::<Vec<u8>>, None::<Vec<u8>>)];
-    while let Some((block_handle, level, depth, above, at_most)) = stack.pop() {
-        let payload = if block_handle == footer.catalog_root {
-            db.catalog_root().clone()
-        } else {
-            db.raw_block(block_handle, "catalog block")?
-        };
-        let block = CatalogBlock::decode(&payload, block_handle.offset)?;
-        if u32::from(block.level()) != level {
-            bail!("catalog block {} is at level {}, expected {level}", handle(&block_handle), block.level());
+    let leaves = walk_tree(&db, &mut out, footer.catalog_root, db.catalog_root().clone(), footer.catalog_height)?;
+    let covering = db.metadata().covering();
+    let covering_leaves = match &covering {
+        Some(catalog) => {
+            writeln!(
+                out,
+                "covering catalog (indexes {}):",
+                catalog.names.iter().map(|n| display_bytes(n)).collect::<Vec<_>>().join(", ")
+            )?;
+            let root = db.raw_block(catalog.root, "covering catalog root block")?;
+            walk_tree(&db, &mut out, catalog.root, root, catalog.height)?
         }
-        writeln!(out, "{}level {level} block {}: {} entries", "  ".repeat(depth), handle(&block_handle), block.len())?;
-        if level > 0 && block.is_empty() {
-            bail!("interior catalog block {} has no entries", handle(&block_handle));
-        }
-        let mut children = Vec::new();
-        let mut previous = above;
-        for idx in 0..block.len() {
-            let (key, value, at) = block.entry(idx)?;
-            if previous.as_deref().is_some_and(|previous| key <= previous)
-                || at_most.as_deref().is_some_and(|at_most| key > at_most)
-            {
-                bail!("catalog key at offset {at} is out of order (a corrupt or crafted file; run `esdb verify`)");
-            }
-            if level > 0 {
-                children.push((decode_child(value, at)?, level - 1, depth + 1, previous.clone(), Some(key.to_vec())));
-            } else {
-                leaves.push((key.to_vec(), value.to_vec(), at));
-            }
-            previous = Some(key.to_vec());
-        }
-        stack.extend(children.into_iter().rev());
-    }
+        None => Vec::new(),
+    };
 
+    // Index value keys and their first timestamps, for the covering streams.
+    let mut main_keys: Vec<(Vec<u8>, i64)> = Vec::new();
     for (key, value, at) in leaves {
-        let key = CatalogKey::decode(&key, at)?;
+        let raw_key = key;
+        let key = CatalogKey::decode(&raw_key, at)?;
         if only.as_deref().is_some_and(|only| only != key.space()) {
             continue;
         }
@@ -156,6 +186,9 @@ pub fn run(args: Args) -> Result<Outcome> {
             }
             CatalogKey::IndexValue { space, name, value: index_value } => {
                 let entry = IndexValueEntry::decode(&value, at)?;
+                if covering.as_ref().is_some_and(|catalog| catalog.covers(&name)) {
+                    main_keys.push((raw_key.clone(), entry.stats.min_ts));
+                }
                 writeln!(
                     out,
                     "space {:?} index {:?}={:?} (entry @{at}): {}",
@@ -209,6 +242,28 @@ pub fn run(args: Args) -> Result<Outcome> {
                 }
             }
         }
+    }
+    for (key, value, at) in covering_leaves {
+        let CatalogKey::IndexValue { space, name, value: index_value } = CatalogKey::decode(&key, at)? else {
+            bail!("covering catalog entry at offset {at} is not an index value (a corrupt or crafted file; run `esdb verify`)");
+        };
+        if only.as_deref().is_some_and(|only| only != &space[..]) {
+            continue;
+        }
+        let entry = CoveringEntry::decode(&value, at)?;
+        // The stream's item count and first timestamp are those of the main catalog's entry.
+        let Ok(main) = main_keys.binary_search_by(|(main_key, _)| main_key[..].cmp(&key)) else {
+            bail!("covering catalog entry at offset {at} has no index value in the catalog (run `esdb verify`)");
+        };
+        let min_ts = main_keys[main].1;
+        writeln!(
+            out,
+            "space {:?} covering index {:?}={:?} (entry @{at}):",
+            display_bytes(&space),
+            display_bytes(&name),
+            display_bytes(&index_value),
+        )?;
+        stream(&db, &mut out, "  ", &entry.stream, min_ts)?;
     }
     let mut stdout = output::open(None)?;
     stdout.write_all(out.as_bytes())?;

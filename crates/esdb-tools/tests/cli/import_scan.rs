@@ -379,6 +379,9 @@ fn covering_index_answers_as_postings_do() {
     assert!(s.ok(&["info", "covered.esdb"]).contains("covering indexes:  city, tags"));
     assert!(info("covered.esdb")["file_bytes"].as_u64() > info("plain.esdb")["file_bytes"].as_u64());
     s.ok(&["verify", "covered.esdb", "--quiet"]);
+    let dump = s.ok(&["dump", "covered.esdb"]);
+    assert!(dump.contains("covering catalog (indexes city, tags):"), "{dump}");
+    assert!(dump.contains("covering index \"city\"=\"Paris\" (entry @"), "{dump}");
 
     let mut compared = 0;
     for space in ["v0", "v1", "v3"] {
