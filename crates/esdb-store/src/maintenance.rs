@@ -403,6 +403,7 @@ impl Shared {
             max_data_len: self.options.max_data_len,
             // A partition read on its own (`esdb scan`, a copy elsewhere) knows its unit.
             time_unit: self.unit,
+            covering_indexes: self.options.covering_indexes.clone(),
             ..WriterOptions::default()
         };
         Writer::create_with_hook(path, options, self.fs.writer_hook())

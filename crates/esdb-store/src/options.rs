@@ -130,6 +130,10 @@ pub struct StoreOptions {
     /// Partitions kept open (memory-mapped) between queries; others are opened when a query
     /// needs them. Default: 256. A query holds open the partitions that contain its space.
     pub max_open_partitions: usize,
+    /// Index names the partitions cover (`esdb_write::WriterOptions::covering_indexes`): index
+    /// scans of sealed history then read each value's events in sequence, for about their size
+    /// again on disk. Applies to the partitions sealed or compacted from now on. Default: none.
+    pub covering_indexes: Vec<Vec<u8>>,
 }
 
 impl Default for StoreOptions {
@@ -151,6 +155,7 @@ impl Default for StoreOptions {
             retention: Retention::default(),
             max_data_len: 64 << 20,
             max_open_partitions: 256,
+            covering_indexes: Vec::new(),
         }
     }
 }

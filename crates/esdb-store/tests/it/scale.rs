@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use esdb_store::io::{IoHook, IoOp};
 use esdb_store::{Durability, Error, NewEvent, PartitionRetention, Retention, Store, StoreOptions, TimeUnit};
 
-use crate::common::buffered;
+use crate::common::{buffered, collect, small_options};
 
 fn now_secs() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64
@@ -288,4 +288,74 @@ fn an_async_follower_is_woken_by_appends_in_this_process_and_in_another() {
     let writer = producer(store.clone());
     assert_eq!(take_woken(stream, 200), (200..400).collect::<Vec<_>>());
     writer.join().unwrap();
+}
+
+/// `covering_indexes`: sealed partitions cover the index, and index scans across partitions and
+/// the tail answer exactly as a store without it.
+#[test]
+fn covering_indexes_reach_the_partitions_and_change_no_answer() {
+    let events: Vec<NewEvent> = (0..600u64)
+        .map(|i| {
+            NewEvent::new(format!("s{}", i % 3), (i % 97) as i64 * 10 + (i / 97) as i64, format!("event {i}"))
+                .grouping(format!("g{}", i % 5))
+                .index("type", ["a", "b", "c", "d"][(i % 4) as usize])
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for covering in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let options = StoreOptions {
+            covering_indexes: if covering { vec![b"type".to_vec()] } else { Vec::new() },
+            ..small_options(Durability::Sync)
+        };
+        let store = Store::open(dir.path(), options).unwrap();
+        store.append_batch(&events[..450]).unwrap();
+        store.seal().unwrap();
+        // The rest stays in the tail, so that a query reads both.
+        store.append_batch(&events[450..]).unwrap();
+        let partitions = esdb_files(dir.path());
+        assert!(!partitions.is_empty());
+        for path in &partitions {
+            let covered = esdb_read::Db::open(path).unwrap().covering_index_names();
+            assert_eq!(
+                covered.iter().map(|name| name.to_vec()).collect::<Vec<_>>(),
+                options_names(covering),
+                "{path:?}"
+            );
+        }
+        let mut answer = Vec::new();
+        for space in ["s0", "s1", "s2"] {
+            let space = store.space(space).unwrap().unwrap();
+            for value in ["a", "b", "c", "d"] {
+                answer.push(collect(space.scan_index("type", value).unwrap()));
+                answer.push(collect(space.scan_index("type", value).unwrap().rev()));
+                answer.push(collect(space.scan_index("type", value).unwrap().range(100..500)));
+            }
+        }
+        assert!(answer.iter().all(|events| !events.is_empty()));
+        answers.push(answer);
+    }
+    assert_eq!(answers[0], answers[1]);
+}
+
+/// Every `.esdb` file under `dir`.
+fn esdb_files(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            found.extend(esdb_files(&path));
+        } else if path.extension().is_some_and(|ext| ext == "esdb") {
+            found.push(path);
+        }
+    }
+    found
+}
+
+fn options_names(covering: bool) -> Vec<Vec<u8>> {
+    if covering {
+        vec![b"type".to_vec()]
+    } else {
+        Vec::new()
+    }
 }
