@@ -207,6 +207,7 @@ pub fn decode_footer(data: &[u8]) {
         let _ = esdb_format::v2::footer::Footer::decode(&data[at..], data.len() as u64);
     }
     let _ = esdb_format::ends::decode(data.get(..header::LEN).unwrap_or(data), data, data.len() as u64);
+    let _ = esdb_format::ends::decode_footer(data, data.len() as u64);
 }
 
 /// A metadata block payload.

@@ -14,8 +14,13 @@ use esdb_format::{ends, DecodeError};
 
 use crate::catalog::CatalogCursor;
 use crate::error::{Error, Result};
-use crate::source::Source;
+use crate::source::{Distance, Source};
 use crate::space::Space;
+
+/// The most bytes after a stream's block index that a hint asks for with it, for the stream's
+/// first block: blocks are written up to 32 KiB by default, and a file's largest block (a
+/// grouping table, say) says little about its data blocks.
+const HINT_FIRST_BLOCK_MAX: u64 = 256 * 1024;
 
 /// What every query shares: the source, the footer and the catalog root.
 #[derive(Debug)]
@@ -73,6 +78,18 @@ impl Inner {
             Error::Decode(DecodeError::invalid("range length", offset, format!("{len} bytes do not fit in memory")))
         })?;
         self.source.read(offset, len_usize).map_err(|source| Error::Read { offset, len, source })
+    }
+
+    /// Tells a far source that a stream's block index at `index` is about to be read, and the
+    /// block after it: where a writer that follows the placement guidance puts the stream's first
+    /// block, so that both come in one request.
+    pub(crate) fn hint_stream(&self, index: Handle) {
+        if self.source.distance() == Distance::Far {
+            let first_block =
+                u64::from(self.footer.max_block_len).min(HINT_FIRST_BLOCK_MAX) + frame::TRAILER_LEN as u64;
+            let end = index.offset + index.framed_len() + first_block;
+            self.source.hint(index.offset..end.min(self.body_end()));
+        }
     }
 
     /// A catalog block, from the cache of verified blocks when it is there.
@@ -351,19 +368,39 @@ impl Db {
         let read = |offset: u64, len: usize| {
             source.read(offset, len).map_err(|source| Error::Read { offset, len: len as u64, source })
         };
-        let head_len = file_len.min(header::LEN as u64);
-        let head = read(0, head_len as usize)?;
-        if head.len() < esdb_format::MAGIC.len() || head[..esdb_format::MAGIC.len()] != esdb_format::MAGIC {
-            let mut found = [0u8; 8];
-            let n = head.len().min(8);
-            found[..n].copy_from_slice(&head[..n]);
-            return Err(
-                DecodeError::BadMagic { section: "header", offset: 0, expected: esdb_format::MAGIC, found }.into()
-            );
-        }
-        let end_len = file_len.min(ends::MAX_FOOTER_LEN as u64);
-        let end = read(file_len - end_len, end_len as usize)?;
-        let (header, footer) = ends::decode(&head, &end, file_len)?;
+        let (header, footer) = match source.distance() {
+            Distance::Near => {
+                let head_len = file_len.min(header::LEN as u64);
+                let head = read(0, head_len as usize)?;
+                if head.len() < esdb_format::MAGIC.len() || head[..esdb_format::MAGIC.len()] != esdb_format::MAGIC {
+                    let mut found = [0u8; 8];
+                    let n = head.len().min(8);
+                    found[..n].copy_from_slice(&head[..n]);
+                    return Err(DecodeError::BadMagic {
+                        section: "header",
+                        offset: 0,
+                        expected: esdb_format::MAGIC,
+                        found,
+                    }
+                    .into());
+                }
+                let end_len = file_len.min(ends::MAX_FOOTER_LEN as u64);
+                let end = read(file_len - end_len, end_len as usize)?;
+                ends::decode(&head, &end, file_len)?
+            }
+            Distance::Far => {
+                // One read of the end, and none of the header: see `Distance::Far`.
+                let suffix = file_len.min(crate::source::SUFFIX_READ_LEN);
+                source.hint(file_len - suffix..file_len);
+                let end_len = file_len.min(ends::MAX_FOOTER_LEN as u64);
+                let end = read(file_len - end_len, end_len as usize)?;
+                let footer = ends::decode_footer(&end, file_len)?;
+                if footer.tail_offset < file_len - suffix {
+                    source.hint(footer.tail_offset..file_len - suffix);
+                }
+                (Header { major: footer.major, minor: footer.minor }, footer)
+            }
+        };
         let mut inner = Inner {
             source,
             memory,

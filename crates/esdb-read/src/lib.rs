@@ -73,7 +73,7 @@ pub use error::{DecodeError, Error, Result};
 pub use event::{Event, EventRef};
 pub use records::{Record, Records};
 pub use scan::Scan;
-pub use source::Source;
+pub use source::{Distance, Source, SUFFIX_READ_LEN};
 pub use space::{Counts, GroupingInfo, GroupingScans, Groupings, IndexNames, IndexValueInfo, IndexValues, Space};
 pub use verify::{Report, SectionStats};
 

@@ -103,6 +103,12 @@ pub(crate) fn verify(inner: &Arc<Inner>, progress: &mut dyn FnMut(u64)) -> Repor
         in_covering: false,
     };
     let footer = inner.footer;
+    if inner.source.distance() == crate::source::Distance::Far {
+        // A far source was opened from its end alone; the header is checked here.
+        if let Err(err) = check_header(inner) {
+            verifier.problem(err);
+        }
+    }
     let root = footer.catalog_root;
     verifier.cover(root, "catalog root block");
     verifier.count_section("catalog block", root, inner.catalog.root.len());
@@ -156,6 +162,15 @@ pub(crate) fn verify(inner: &Arc<Inner>, progress: &mut dyn FnMut(u64)) -> Repor
         verifier.check_coverage();
     }
     verifier.report
+}
+
+/// The header of a file opened without reading it: valid, and of the footer's version.
+fn check_header(inner: &Inner) -> Result<()> {
+    let head = inner.read(0, header::LEN as u64)?;
+    let end_len = inner.file_len.min(esdb_format::ends::MAX_FOOTER_LEN as u64);
+    let end = inner.read(inner.file_len - end_len, end_len)?;
+    esdb_format::ends::decode(&head, &end, inner.file_len)?;
+    Ok(())
 }
 
 impl Verifier<'_> {

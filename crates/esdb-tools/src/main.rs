@@ -66,7 +66,7 @@ fn main() -> ExitCode {
         Ok(Outcome::Exit(code)) => code,
         Err(err) if output::is_broken_pipe(&err) => 0,
         Err(err) => {
-            output::diag!("esdb: error: {err:#}");
+            output::diag!("esdb: error: {}", error_text(&err));
             err.downcast_ref::<cmd::store::CannotOpen>().map_or(1, |_| 2)
         }
     };
@@ -74,4 +74,21 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     ExitCode::from(code)
+}
+
+/// An error and its causes on one line, as `{:#}` prints them, leaving out a cause whose text the
+/// line already holds (some libraries repeat their source's text in their own) and joining the
+/// lines of a cause that has several (a server's XML error body).
+fn error_text(err: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in err.chain() {
+        let cause = cause.to_string().lines().map(str::trim).collect::<Vec<_>>().join(" ");
+        if text.is_empty() {
+            text = cause;
+        } else if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text
 }

@@ -50,10 +50,13 @@ impl IndexView {
     ) -> Result<IndexView> {
         let (payload, at) = match stream.single_block_entry(min_ts) {
             Some(entry) => (IndexPayload::Single(entry.to_bytes()), referenced_at),
-            None => (
-                IndexPayload::Block(inner.read_block(stream.handle, "block index", referenced_at)?),
-                stream.handle.offset,
-            ),
+            None => {
+                inner.hint_stream(stream.handle);
+                (
+                    IndexPayload::Block(inner.read_block(stream.handle, "block index", referenced_at)?),
+                    stream.handle.offset,
+                )
+            }
         };
         BlockIndex::decode(payload.bytes(), at, stream.n_blocks)?.check_start(n_items)?;
         Ok(IndexView { payload, at, n_items })

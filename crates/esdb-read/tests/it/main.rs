@@ -4,6 +4,7 @@ mod activity;
 mod api;
 mod common;
 mod corrupt;
+mod far;
 mod golden;
 mod hostile;
 mod model;

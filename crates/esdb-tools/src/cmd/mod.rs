@@ -16,8 +16,13 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use esdb_read::Db;
 
-/// Opens an ESDB file, saying which file failed and why; `-` reads the file from standard input.
+/// Opens an ESDB file, saying which file failed and why; `-` reads the file from standard input,
+/// and `s3://BUCKET/KEY` (or `file:///PATH`) reads the object in place, configured from the AWS
+/// environment variables.
 pub fn open_db(path: &Path) -> Result<Db> {
+    if let Some(url) = path.to_str().filter(|location| esdb_object_store::is_object_url(location)) {
+        return esdb_object_store::open(url).with_context(|| format!("cannot open {url} as an ESDB file"));
+    }
     if path.as_os_str() == "-" {
         let mut bytes = Vec::new();
         std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut bytes).context("cannot read standard input")?;

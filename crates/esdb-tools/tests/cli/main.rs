@@ -5,6 +5,7 @@ mod errors;
 mod import_scan;
 mod kill;
 mod roundtrip;
+mod s3;
 mod snapshots;
 mod store_kill;
 mod store_ops;
