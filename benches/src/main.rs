@@ -11,6 +11,7 @@
 
 mod codecs;
 mod compare;
+mod remote;
 mod store;
 
 use std::path::Path;
@@ -343,6 +344,7 @@ fn main() -> AnyResult<()> {
         Some("write") => write(events, arg(&args, "--memory", 64)? as usize),
         Some("compare") | Some("--events") | None => compare::run(events),
         Some("store") => store::run(events),
+        Some("remote") => remote::run(events),
         Some("codecs") => {
             let dump = args.iter().position(|a| a == "--dump").and_then(|pos| args.get(pos + 1));
             codecs::run(events, dump.map(String::as_str))
@@ -352,7 +354,8 @@ fn main() -> AnyResult<()> {
             profile(args.get(1).map(String::as_str).unwrap_or("scan"), events, files.map(String::as_str))
         }
         _ => {
-            Err("usage: esdb-bench [compare|overhead|blocksize|write|store|codecs] [--events N] [--memory MIB]".into())
+            Err("usage: esdb-bench [compare|overhead|blocksize|write|store|codecs|remote] [--events N] [--memory MIB]"
+                .into())
         }
     }
 }

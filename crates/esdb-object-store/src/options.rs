@@ -20,7 +20,7 @@ pub struct ObjectSourceOptions {
     pub cache_bytes: u64,
     /// Most requests in flight at once, for all reads of this source together (8).
     pub max_concurrent_requests: usize,
-    /// The first read-ahead of a sequential scan, in bytes (256 KiB); each further one doubles
+    /// The first read-ahead of a sequential scan, in bytes (1 MiB); each further one doubles
     /// up to [`max_read_ahead`](ObjectSourceOptions::max_read_ahead).
     pub min_read_ahead: u64,
     /// The largest read-ahead of a sequential scan, in bytes (8 MiB).
@@ -38,7 +38,7 @@ impl Default for ObjectSourceOptions {
             page_size: 64 * 1024,
             cache_bytes: 64 << 20,
             max_concurrent_requests: 8,
-            min_read_ahead: 256 * 1024,
+            min_read_ahead: 1 << 20,
             max_read_ahead: 8 << 20,
             retries: 3,
             retry_backoff: Duration::from_millis(100),

@@ -88,15 +88,23 @@ impl Pending {
     }
 }
 
-/// Where a sequential scan is: reading `trigger` (the first page of the last read-ahead) sends
-/// the next read-ahead, from `next`, of `window` pages.
+/// Read-aheads in flight at once ahead of a sequential scan: while the scan reads one, the next
+/// is on its way.
+const READ_AHEAD_DEPTH: usize = 2;
+
+/// Where a sequential scan is, in pages: it reads at `cursor` or later, the read-aheads issued
+/// so far end before `next`, and the next one will be `window` pages long.
 #[derive(Debug, Default)]
 struct ReadAhead {
     /// The page after the last page a missing read fetched.
     after_miss: u64,
-    trigger: Option<u64>,
+    /// Whether a sequential scan is being followed.
+    active: bool,
+    cursor: u64,
     next: u64,
     window: u64,
+    /// First pages of the read-aheads issued and not yet reached.
+    ahead: std::collections::VecDeque<u64>,
 }
 
 impl ObjectSource {
@@ -321,9 +329,9 @@ impl Shared {
     }
 
     /// Starts fetches for the pages of `pages` that are neither cached nor being fetched, one
-    /// request per run of such pages (the last run extended by the read-ahead when `read_ahead`
-    /// is set and it continues a sequential scan), and returns every fetch that brings a page of
-    /// `pages`, each with whether this call started it.
+    /// request per run of such pages, and returns every fetch that brings a page of `pages`,
+    /// each with whether this call started it. With `read_ahead`, a miss that continues the last
+    /// one starts following a sequential scan.
     fn start_fetches(shared: &Arc<Shared>, pages: RangeInclusive<u64>, read_ahead: bool) -> Vec<(Arc<Pending>, bool)> {
         let mut waits: Vec<(Arc<Pending>, bool)> = Vec::new();
         let mut runs: Vec<RangeInclusive<u64>> = Vec::new();
@@ -346,13 +354,8 @@ impl Shared {
                 }
             }
             runs.extend(run);
-            if let Some(last) = runs.last_mut().filter(|_| read_ahead) {
-                let extend = shared.read_ahead_for(last);
-                let mut end = *last.end();
-                while end < extend && !pending.contains_key(&(end + 1)) && shared.cache.get(&(end + 1)).is_none() {
-                    end += 1;
-                }
-                *last = *last.start()..=end;
+            if let Some(first) = runs.first().filter(|_| read_ahead) {
+                shared.note_miss(first, runs.last().map_or(*first.end(), |last| *last.end()));
             }
             for run in &runs {
                 let fetch =
@@ -369,47 +372,51 @@ impl Shared {
         waits
     }
 
-    /// The last page a missing run ending at `run` should fetch: the run itself, or, when it
-    /// starts where the last miss ended (a sequential scan), a read-ahead past it.
-    fn read_ahead_for(&self, run: &RangeInclusive<u64>) -> u64 {
+    /// A read missed pages `run.start()..=last`: when it starts where the last miss ended, a
+    /// sequential scan begins (or goes on) there.
+    fn note_miss(&self, run: &RangeInclusive<u64>, last: u64) {
         let mut state = self.read_ahead.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let sequential = *run.start() == state.after_miss && *run.start() > 0;
-        let last = if sequential {
-            let window = self.options.pages(self.options.min_read_ahead);
-            state.trigger = Some(run.end() + 1);
-            state.next = run.end() + 1 + window;
-            state.window = window;
-            // The read-ahead is fetched with the run: the next reads find it in flight.
-            run.end() + window
-        } else {
-            *run.end()
-        };
+        let within_scan = state.active && *run.start() >= state.cursor && *run.start() < state.next;
+        if *run.start() == state.after_miss && *run.start() > 0 && !within_scan {
+            state.active = true;
+            state.cursor = *run.start();
+            state.next = last + 1;
+            state.window = self.options.pages(self.options.min_read_ahead);
+            state.ahead.clear();
+        }
         state.after_miss = last + 1;
-        last.min(self.page_count().saturating_sub(1))
     }
 
-    /// When a read reaches the first page of the last read-ahead, sends the next one, twice
-    /// as long (up to the maximum), so that a sequential scan finds its pages fetched.
+    /// Keeps [`READ_AHEAD_DEPTH`] read-aheads in flight ahead of a sequential scan that has just
+    /// read `pages`, each twice as long as the one before (up to the maximum).
     fn advance_read_ahead(shared: &Arc<Shared>, pages: &RangeInclusive<u64>) {
-        let next = {
+        let mut issue = Vec::new();
+        {
             let mut state = shared.read_ahead.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            match state.trigger {
-                Some(trigger)
-                    if pages.contains(&trigger) || (*pages.start() > trigger && *pages.start() < state.next) =>
-                {
-                    let max = shared.options.pages(shared.options.max_read_ahead);
-                    state.window = (state.window * 2).min(max).max(1);
-                    let from = state.next;
-                    let to = (from + state.window).min(shared.page_count());
-                    state.trigger = Some(from);
-                    state.next = to;
-                    state.after_miss = to;
-                    (from < to).then_some(from..=to - 1)
-                }
-                _ => None,
+            let page = *pages.start();
+            if !state.active || page < state.cursor || page > state.next {
+                return;
             }
-        };
-        if let Some(pages) = next {
+            state.cursor = page;
+            while state.ahead.front().is_some_and(|&start| start <= *pages.end()) {
+                state.ahead.pop_front();
+            }
+            let max = shared.options.pages(shared.options.max_read_ahead);
+            let page_count = shared.page_count();
+            while state.ahead.len() < READ_AHEAD_DEPTH && state.next < page_count {
+                let from = state.next;
+                let to = (from + state.window).min(page_count);
+                issue.push(from..=to - 1);
+                state.ahead.push_back(from);
+                state.next = to;
+                state.after_miss = to;
+                state.window = (state.window * 2).min(max);
+            }
+            if state.next >= page_count && state.ahead.is_empty() {
+                state.active = false;
+            }
+        }
+        for pages in issue {
             let _ = Shared::start_fetches(shared, pages, false);
         }
     }

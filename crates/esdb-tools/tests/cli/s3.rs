@@ -184,3 +184,40 @@ fn a_missing_object_or_bucket_is_an_error_that_names_it() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("expected s3://BUCKET/KEY"));
 }
+
+#[test]
+fn readme_s3_tutorial_runs_as_written() {
+    let Some(s3) = S3::from_env() else { return };
+    let s = Scratch::new();
+    let csv = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/activity.csv");
+    s.ok(&[
+        "import",
+        csv.to_str().unwrap(),
+        "-o",
+        "activity.esdb",
+        "--space",
+        "customer",
+        "--timestamp",
+        "ts",
+        "--index",
+        "type",
+    ]);
+    let prefix = prefix();
+    s3.upload(&s.path("activity.esdb"), &format!("{prefix}/activity.esdb"));
+    let commands = crate::tutorial::tutorial_commands("s3 tutorial");
+    assert_eq!(commands.len(), 3);
+    for line in &commands {
+        let remote: Vec<String> = line
+            .args
+            .iter()
+            .map(|arg| arg.replace("s3://my-bucket/", &format!("s3://{}/{prefix}/", s3.bucket)))
+            .collect();
+        let remote: Vec<&str> = remote.iter().map(String::as_str).collect();
+        let local: Vec<&str> =
+            line.args.iter().map(|arg| if arg.starts_with("s3://") { "activity.esdb" } else { arg.as_str() }).collect();
+        let got = s3.esdb(&s, &remote);
+        assert!(got.status.success(), "{remote:?}: {}", String::from_utf8_lossy(&got.stderr));
+        let url = remote.iter().find(|arg| arg.starts_with("s3://")).unwrap();
+        assert_eq!(String::from_utf8(got.stdout).unwrap(), s.ok(&local).replace("activity.esdb", url), "{remote:?}");
+    }
+}

@@ -7,14 +7,14 @@ use std::path::Path;
 use crate::common::Scratch;
 
 /// One `esdb` line of a tutorial: its arguments and the file it reads on standard input.
-struct Line {
-    args: Vec<String>,
+pub struct Line {
+    pub args: Vec<String>,
     stdin: Option<String>,
     /// `N` of a `| head -N` after the command.
     head: Option<usize>,
 }
 
-fn tutorial_commands(marker: &str) -> Vec<Line> {
+pub fn tutorial_commands(marker: &str) -> Vec<Line> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
     let start = readme.find(&format!("<!-- {marker}:")).unwrap_or_else(|| panic!("README has the {marker} marker"));
