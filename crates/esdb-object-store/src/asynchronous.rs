@@ -67,6 +67,12 @@ impl AsyncDb {
             .unwrap_or_else(|join| std::panic::resume_unwind(join.into_panic()))
     }
 
+    /// The file, for reads on a blocking thread ([`run`](AsyncDb::run) or a thread of your
+    /// own); see the note on worker threads above.
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
     /// The source, whose [`stats`](ObjectSource::stats) count the requests made.
     pub fn source(&self) -> &ObjectSource {
         &self.source

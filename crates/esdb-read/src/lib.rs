@@ -71,7 +71,7 @@ pub use bytes::Bytes;
 pub use db::{Db, Spaces};
 pub use error::{DecodeError, Error, Result};
 pub use event::{Event, EventRef};
-pub use records::{Record, Records};
+pub use records::{EventLabels, Record, Records};
 pub use scan::Scan;
 pub use source::{Distance, Source, SUFFIX_READ_LEN};
 pub use space::{Counts, GroupingInfo, GroupingScans, Groupings, IndexNames, IndexValueInfo, IndexValues, Space};

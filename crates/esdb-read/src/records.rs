@@ -22,21 +22,23 @@ pub struct Record {
     pub indexes: Vec<(Bytes, Bytes)>,
 }
 
-/// Iterator over the [`Record`]s of a space in (timestamp, insertion) order. See
-/// [`Space::records`].
-#[derive(Debug)]
-pub struct Records {
-    events: Scan,
+/// What each event of a space carries besides its timestamp and data: its grouping and its
+/// index values, looked up by the event's [ordinal](Event::ordinal). See [`Space::event_labels`].
+///
+/// Built from the catalog's grouping entries and, when asked for, every posting of the space;
+/// memory: 16 bytes per grouping, and with indexes 4 bytes per posting plus 8 per event.
+#[derive(Debug, Clone)]
+pub struct EventLabels {
     /// `(first event ordinal, name)` of each grouping, ascending.
     groupings: Vec<(u64, Bytes)>,
     values: Vec<(Bytes, Bytes)>,
-    /// Index pairs of event `o` are `value_ids[offsets[o]..offsets[o + 1]]`.
+    /// Index pairs of event `o` are `value_ids[offsets[o]..offsets[o + 1]]`; empty without indexes.
     offsets: Vec<u64>,
     value_ids: Vec<u32>,
 }
 
-impl Records {
-    pub(crate) fn new(space: &Space) -> Result<Records> {
+impl EventLabels {
+    pub(crate) fn new(space: &Space, with_indexes: bool) -> Result<EventLabels> {
         let inner = space.inner();
         let n_events = space.len();
 
@@ -45,6 +47,9 @@ impl Records {
         while let Some(entry) = iter.next_entry()? {
             let decoded = GroupingEntry::decode(entry.value(), entry.at)?;
             groupings.push((decoded.first_event, entry.key_suffix(iter.prefix().len())));
+        }
+        if !with_indexes {
+            return Ok(EventLabels { groupings, values: Vec::new(), offsets: Vec::new(), value_ids: Vec::new() });
         }
 
         let mut values = Vec::new();
@@ -80,20 +85,47 @@ impl Records {
             }
         }
         let value_ids = pairs.into_iter().map(|(_, id)| id).collect();
-        Ok(Records { events: space.events()?, groupings, values, offsets, value_ids })
+        Ok(EventLabels { groupings, values, offsets, value_ids })
+    }
+
+    /// The grouping of the event with ordinal `ordinal` (empty for the default grouping).
+    pub fn grouping(&self, ordinal: u64) -> &Bytes {
+        static DEFAULT: Bytes = Bytes::new();
+        let idx = self.groupings.partition_point(|(first, _)| *first <= ordinal).saturating_sub(1);
+        self.groupings.get(idx).map_or(&DEFAULT, |(_, name)| name)
+    }
+
+    /// The `(index name, value)` pairs of the event with ordinal `ordinal`, sorted, each once;
+    /// none when the labels were built without indexes.
+    pub fn indexes(&self, ordinal: u64) -> impl Iterator<Item = (&Bytes, &Bytes)> + '_ {
+        let ids = match (self.offsets.get(ordinal as usize), self.offsets.get(ordinal as usize + 1)) {
+            (Some(&start), Some(&end)) => &self.value_ids[start as usize..end as usize],
+            _ => &[],
+        };
+        ids.iter().map(|&id| {
+            let (name, value) = &self.values[id as usize];
+            (name, value)
+        })
+    }
+}
+
+/// Iterator over the [`Record`]s of a space in (timestamp, insertion) order. See
+/// [`Space::records`].
+#[derive(Debug)]
+pub struct Records {
+    events: Scan,
+    labels: EventLabels,
+}
+
+impl Records {
+    pub(crate) fn new(space: &Space) -> Result<Records> {
+        Ok(Records { labels: EventLabels::new(space, true)?, events: space.events()? })
     }
 
     fn record(&self, event: Event) -> Record {
         let ordinal = event.ordinal();
-        let grouping_idx = self.groupings.partition_point(|(first, _)| *first <= ordinal).saturating_sub(1);
-        let grouping = self.groupings.get(grouping_idx).map(|(_, name)| name.clone()).unwrap_or_default();
-        let indexes = match (self.offsets.get(ordinal as usize), self.offsets.get(ordinal as usize + 1)) {
-            (Some(&start), Some(&end)) => self.value_ids[start as usize..end as usize]
-                .iter()
-                .map(|&id| self.values[id as usize].clone())
-                .collect(),
-            _ => Vec::new(),
-        };
+        let grouping = self.labels.grouping(ordinal).clone();
+        let indexes = self.labels.indexes(ordinal).map(|(name, value)| (name.clone(), value.clone())).collect();
         Record { event, grouping, indexes }
     }
 }

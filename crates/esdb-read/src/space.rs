@@ -290,6 +290,19 @@ impl Space {
         crate::records::Records::new(self)
     }
 
+    /// The grouping and, with `indexes`, the index values of every event of the space, by
+    /// ordinal: what a scan's events lack, for a consumer that needs them beside any scan (a SQL
+    /// table's columns).
+    ///
+    /// Cost: one walk of the space's grouping entries; with `indexes`, every posting as for
+    /// [`Space::records`].
+    ///
+    /// # Errors
+    /// [`Error::Decode`](crate::Error::Decode) if the catalog or a posting block is corrupt.
+    pub fn event_labels(&self, indexes: bool) -> Result<crate::records::EventLabels> {
+        crate::records::EventLabels::new(self, indexes)
+    }
+
     pub(crate) fn inner(&self) -> &Arc<Inner> {
         &self.inner
     }

@@ -8,6 +8,7 @@ pub mod info;
 pub mod merge;
 pub mod scan;
 pub mod spaces;
+pub mod sql;
 pub mod store;
 pub mod verify;
 

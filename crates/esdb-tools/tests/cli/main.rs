@@ -7,6 +7,7 @@ mod kill;
 mod roundtrip;
 mod s3;
 mod snapshots;
+mod sql;
 mod store_kill;
 mod store_ops;
 mod store_scale;

@@ -221,3 +221,50 @@ fn readme_s3_tutorial_runs_as_written() {
         assert_eq!(String::from_utf8(got.stdout).unwrap(), s.ok(&local).replace("activity.esdb", url), "{remote:?}");
     }
 }
+
+#[test]
+fn sql_over_an_s3_object_or_prefix_answers_as_over_local_files() {
+    let Some(s3) = S3::from_env() else { return };
+    let s = Scratch::new();
+    std::fs::create_dir_all(s.path("local")).unwrap();
+    s.write("a.jsonl", visits_jsonl(2000, 0));
+    s.write("b.jsonl", visits_jsonl(1500, 5));
+    for name in ["a", "b"] {
+        let out = format!("local/{name}.esdb");
+        s.ok(&[
+            "import",
+            &format!("{name}.jsonl"),
+            "-o",
+            &out,
+            "--space",
+            "visitor",
+            "--timestamp",
+            "at",
+            "--grouping",
+            "host",
+            "--index",
+            "city",
+            "--quiet",
+        ]);
+    }
+    let prefix = prefix();
+    let one = s3.upload(&s.path("local/a.esdb"), &format!("{prefix}/a.esdb"));
+    s3.upload(&s.path("local/b.esdb"), &format!("{prefix}/b.esdb"));
+    let all = format!("s3://{}/{prefix}", s3.bucket);
+    for query in [
+        "SELECT space, grouping, count(*) AS n, min(timestamp), max(timestamp) FROM t GROUP BY space, grouping ORDER BY space, grouping",
+        "SELECT timestamp, data, city FROM t WHERE space = 'v3' AND array_has(city, 'Oslo') ORDER BY timestamp, data",
+        "SELECT count(*) FROM t WHERE grouping = 'h1' AND timestamp BETWEEN 1714800000 AND 1715800000",
+    ] {
+        for format in ["jsonl", "csv", "table"] {
+            let remote = s3.esdb(&s, &["sql", query, "--table", &format!("t={all}"), "--format", format]);
+            assert!(remote.status.success(), "{query}: {}", String::from_utf8_lossy(&remote.stderr));
+            let local = s.ok(&["sql", query, "--table", "t=local", "--format", format]);
+            assert_eq!(String::from_utf8(remote.stdout).unwrap(), local, "{query} ({format})");
+        }
+        let remote = s3.esdb(&s, &["sql", query, "--table", &format!("t={one}"), "--format", "csv"]);
+        assert!(remote.status.success(), "{query}: {}", String::from_utf8_lossy(&remote.stderr));
+        let local = s.ok(&["sql", query, "--table", "t=local/a.esdb", "--format", "csv"]);
+        assert_eq!(String::from_utf8(remote.stdout).unwrap(), local, "{query} (one object)");
+    }
+}

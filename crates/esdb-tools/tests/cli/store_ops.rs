@@ -256,6 +256,8 @@ fn a_closed_pipe_ends_every_command_quietly() {
         &["store", "read", "events"],
         &["scan", "big.esdb", "s1"],
         &["export", "big.esdb"],
+        &["sql", "SELECT * FROM t", "--table", "t=big.esdb", "--format", "jsonl"],
+        &["sql", "SELECT space, timestamp FROM t", "--table", "t=big.esdb", "--format", "csv"],
     ] {
         let (code, stderr) = closed_after_one_line(&s, args);
         assert_eq!(code, Some(0), "{args:?}: {stderr}");

@@ -1,0 +1,499 @@
+//! The physical scan: units of work (a space, or one grouping of it) spread over partitions, each
+//! read on a blocking thread into Arrow batches of the projected columns.
+
+use std::fmt;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use datafusion::arrow::array::{ArrayRef, Int64Builder, ListBuilder, RecordBatch, RecordBatchOptions, StringBuilder};
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::common::stats::Precision;
+use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::common::{DataFusionError, Result, Statistics};
+use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::physical_expr::expressions::Column;
+use datafusion::physical_expr::{LexOrdering, PhysicalExpr, PhysicalSortExpr};
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::streaming::{PartitionStream, StreamingTableExec};
+use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties};
+use esdb_read::EventLabels;
+
+use crate::pushdown::Selection;
+use crate::table::{external, IndexColumn, TableFile};
+
+/// What one partition reads, in order: a space, or one grouping of it.
+#[derive(Debug, Clone)]
+pub(crate) struct Unit {
+    pub file: usize,
+    pub space: Bytes,
+    /// `None`: the whole space, in timestamp order (an index scan, or `events()`).
+    pub grouping: Option<Bytes>,
+    /// Events the unit holds before the time range and further index conditions.
+    pub rows: u64,
+}
+
+/// The units each file contributes, in catalog order: `(space, grouping)` units when no index is
+/// asked for (they read in storage order and split a large space over partitions), one unit per
+/// space otherwise (read through the first index condition).
+pub(crate) fn plan_units(
+    files: &[TableFile],
+    index_columns: &[IndexColumn],
+    selection: &Selection,
+) -> Result<Vec<Vec<Unit>>> {
+    let mut all = Vec::with_capacity(files.len());
+    for (file_idx, file) in files.iter().enumerate() {
+        let mut units = Vec::new();
+        if selection.empty {
+            all.push(units);
+            continue;
+        }
+        let fail = |err| external(&file.location, err);
+        let spaces: Vec<esdb_read::Space> = match &selection.spaces {
+            Some(ids) => {
+                ids.iter().filter_map(|id| file.db.space(id).transpose()).collect::<Result<_, _>>().map_err(fail)?
+            }
+            None => file.db.spaces().collect::<Result<_, _>>().map_err(fail)?,
+        };
+        for space in spaces {
+            let overlaps = |counts: esdb_read::Counts| {
+                counts.n_events > 0 && counts.max_ts >= selection.lo && counts.min_ts <= selection.hi
+            };
+            if !overlaps(space.counts()) {
+                continue;
+            }
+            let id = Bytes::copy_from_slice(space.id());
+            if !selection.indexes.is_empty() {
+                let mut rows = space.len();
+                for (column, value) in &selection.indexes {
+                    let index = &index_columns.iter().find(|c| &c.column == column).expect("pushed-down column").index;
+                    rows =
+                        rows.min(space.index_value(index, value).map_err(fail)?.map_or(0, |info| info.counts.n_events));
+                }
+                if rows > 0 {
+                    units.push(Unit { file: file_idx, space: id, grouping: None, rows });
+                }
+                continue;
+            }
+            match &selection.grouping {
+                Some(grouping) => {
+                    if let Some(info) = space.grouping(grouping).map_err(fail)? {
+                        if overlaps(info.counts) {
+                            units.push(Unit {
+                                file: file_idx,
+                                space: id,
+                                grouping: Some(info.name),
+                                rows: info.counts.n_events,
+                            });
+                        }
+                    }
+                }
+                None => {
+                    for info in space.groupings() {
+                        let info = info.map_err(fail)?;
+                        if overlaps(info.counts) {
+                            let rows = info.counts.n_events;
+                            units.push(Unit { file: file_idx, space: id.clone(), grouping: Some(info.name), rows });
+                        }
+                    }
+                }
+            }
+        }
+        all.push(units);
+    }
+    Ok(all)
+}
+
+/// A column of the output.
+#[derive(Debug, Clone)]
+enum Output {
+    Space,
+    Grouping,
+    Timestamp,
+    Data,
+    Index(Bytes),
+}
+
+/// Everything a scan of the table needs, from [`TableProvider::scan`](datafusion::catalog::TableProvider::scan).
+pub(crate) struct ScanPlan {
+    pub files: Arc<Vec<TableFile>>,
+    pub schema: SchemaRef,
+    pub index_columns: Arc<Vec<IndexColumn>>,
+    pub projection: Vec<usize>,
+    pub selection: Selection,
+    pub units: Vec<Vec<Unit>>,
+    pub target_partitions: usize,
+    pub batch_size: usize,
+    pub limit: Option<usize>,
+}
+
+/// The scan of an [`EsdbTable`](crate::EsdbTable): a [`StreamingTableExec`] of ESDB partitions,
+/// shown in `EXPLAIN` with the selection ESDB answered.
+#[derive(Debug)]
+pub struct EsdbExec {
+    inner: StreamingTableExec,
+    description: String,
+    partition_rows: Vec<u64>,
+    exact: bool,
+    schema: SchemaRef,
+}
+
+impl EsdbExec {
+    pub(crate) fn new(plan: ScanPlan) -> Result<EsdbExec> {
+        let schema = Arc::new(plan.schema.project(&plan.projection)?);
+        let outputs: Vec<Output> = plan
+            .projection
+            .iter()
+            .map(|&idx| match idx {
+                0 => Output::Space,
+                1 => Output::Grouping,
+                2 => Output::Timestamp,
+                3 => Output::Data,
+                other => Output::Index(plan.index_columns[other - 4].index.clone()),
+            })
+            .collect();
+        let by_index = plan.selection.indexes.iter().any(|_| true);
+        // Partitions never span files, so that each keeps its file's order.
+        let total: u64 = plan.units.iter().flatten().map(|unit| unit.rows).sum::<u64>().max(1);
+        let mut partitions: Vec<Vec<Unit>> = Vec::new();
+        for units in plan.units {
+            if units.is_empty() {
+                continue;
+            }
+            let rows: u64 = units.iter().map(|unit| unit.rows).sum();
+            let share = ((plan.target_partitions as u64 * rows).div_ceil(total)).clamp(1, units.len() as u64);
+            let per_part = rows.div_ceil(share).max(1);
+            let mut part = Vec::new();
+            let mut part_rows = 0;
+            for unit in units {
+                part_rows += unit.rows;
+                part.push(unit);
+                if part_rows >= per_part {
+                    partitions.push(std::mem::take(&mut part));
+                    part_rows = 0;
+                }
+            }
+            if !part.is_empty() {
+                partitions.push(part);
+            }
+        }
+        let partition_rows: Vec<u64> = partitions.iter().map(|part| part.iter().map(|unit| unit.rows).sum()).collect();
+        let conditions: Arc<Vec<(Bytes, Vec<u8>)>> = Arc::new(
+            plan.selection
+                .indexes
+                .iter()
+                .map(|(column, value)| {
+                    let index = plan.index_columns.iter().find(|c| &c.column == column).expect("pushed-down column");
+                    (index.index.clone(), value.clone())
+                })
+                .collect(),
+        );
+        let selection = Arc::new(plan.selection);
+        let outputs = Arc::new(outputs);
+        let streams: Vec<Arc<dyn PartitionStream>> = partitions
+            .into_iter()
+            .map(|units| {
+                Arc::new(EsdbPartition {
+                    schema: schema.clone(),
+                    files: plan.files.clone(),
+                    units,
+                    selection: selection.clone(),
+                    conditions: conditions.clone(),
+                    outputs: outputs.clone(),
+                    batch_size: plan.batch_size.max(1),
+                    limit: plan.limit,
+                }) as Arc<dyn PartitionStream>
+            })
+            .collect();
+        // Each partition reads in (space, grouping, timestamp) order, or (space, timestamp)
+        // through an index; the ordering holds for the columns projected as a prefix of that.
+        let order: &[&str] = if by_index { &["space", "timestamp"] } else { &["space", "grouping", "timestamp"] };
+        let mut sort = Vec::new();
+        for name in order {
+            match schema.index_of(name) {
+                Ok(idx) => {
+                    sort.push(PhysicalSortExpr::new_default(Arc::new(Column::new(name, idx)) as Arc<dyn PhysicalExpr>))
+                }
+                Err(_) => break,
+            }
+        }
+        let orderings: Vec<LexOrdering> = LexOrdering::new(sort).into_iter().collect();
+        let n_partitions = streams.len();
+        let inner = StreamingTableExec::try_new(schema.clone(), streams, None, orderings, false, plan.limit)?;
+        let columns: Vec<&str> = schema.fields().iter().map(|field| field.name().as_str()).collect();
+        let description = format!(
+            "EsdbExec: files={}, partitions={n_partitions}, pushed down: {}, columns=[{}]{}",
+            plan.files.len(),
+            selection,
+            columns.join(", "),
+            plan.limit.map(|limit| format!(", limit={limit}")).unwrap_or_default()
+        );
+        Ok(EsdbExec { inner, description, partition_rows, exact: selection.counts_are_exact(), schema })
+    }
+
+    fn statistics_of(&self, rows: u64) -> Statistics {
+        let mut statistics = Statistics::new_unknown(&self.schema);
+        let rows = usize::try_from(rows).unwrap_or(usize::MAX);
+        let rows = self.inner.fetch().map_or(rows, |limit| rows.min(limit));
+        statistics.num_rows = if self.exact { Precision::Exact(rows) } else { Precision::Inexact(rows) };
+        statistics
+    }
+}
+
+impl DisplayAs for EsdbExec {
+    fn fmt_as(&self, _format: DisplayFormatType, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.description)
+    }
+}
+
+impl ExecutionPlan for EsdbExec {
+    fn name(&self) -> &str {
+        "EsdbExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        self.inner.properties()
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        Vec::new()
+    }
+
+    fn apply_expressions(
+        &self,
+        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
+    ) -> Result<TreeNodeRecursion> {
+        Ok(TreeNodeRecursion::Continue)
+    }
+
+    fn with_new_children(self: Arc<Self>, children: Vec<Arc<dyn ExecutionPlan>>) -> Result<Arc<dyn ExecutionPlan>> {
+        if children.is_empty() {
+            Ok(self)
+        } else {
+            Err(DataFusionError::Internal("EsdbExec has no children".into()))
+        }
+    }
+
+    fn execute(&self, partition: usize, context: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {
+        self.inner.execute(partition, context)
+    }
+
+    fn fetch(&self) -> Option<usize> {
+        self.inner.fetch()
+    }
+
+    fn partition_statistics(&self, partition: Option<usize>) -> Result<Arc<Statistics>> {
+        let rows = match partition {
+            Some(idx) => *self
+                .partition_rows
+                .get(idx)
+                .ok_or_else(|| DataFusionError::Internal(format!("EsdbExec has no partition {idx}")))?,
+            None => self.partition_rows.iter().sum(),
+        };
+        Ok(Arc::new(self.statistics_of(rows)))
+    }
+}
+
+/// One partition: its units, read in order on a blocking thread.
+#[derive(Debug)]
+struct EsdbPartition {
+    schema: SchemaRef,
+    files: Arc<Vec<TableFile>>,
+    units: Vec<Unit>,
+    selection: Arc<Selection>,
+    /// The selection's index conditions as `(index name, value)`.
+    conditions: Arc<Vec<(Bytes, Vec<u8>)>>,
+    outputs: Arc<Vec<Output>>,
+    batch_size: usize,
+    limit: Option<usize>,
+}
+
+impl PartitionStream for EsdbPartition {
+    fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
+    fn execute(&self, _context: Arc<TaskContext>) -> SendableRecordBatchStream {
+        let (send, receive) = tokio::sync::mpsc::channel::<Result<RecordBatch>>(2);
+        let reader = Reader {
+            schema: self.schema.clone(),
+            files: self.files.clone(),
+            units: self.units.clone(),
+            selection: self.selection.clone(),
+            conditions: self.conditions.clone(),
+            outputs: self.outputs.clone(),
+            batch_size: self.batch_size,
+            limit: self.limit,
+        };
+        tokio::task::spawn_blocking(move || {
+            if let Err(err) = reader.run(&send) {
+                let _ = send.blocking_send(Err(err));
+            }
+        });
+        let stream = futures::stream::unfold(receive, |mut receive| async move {
+            receive.recv().await.map(|batch| (batch, receive))
+        });
+        Box::pin(RecordBatchStreamAdapter::new(self.schema.clone(), stream))
+    }
+}
+
+struct Reader {
+    schema: SchemaRef,
+    files: Arc<Vec<TableFile>>,
+    units: Vec<Unit>,
+    selection: Arc<Selection>,
+    conditions: Arc<Vec<(Bytes, Vec<u8>)>>,
+    outputs: Arc<Vec<Output>>,
+    batch_size: usize,
+    limit: Option<usize>,
+}
+
+/// The columns being built.
+enum Builder {
+    Strings(StringBuilder),
+    Integers(Int64Builder),
+    Lists(ListBuilder<StringBuilder>),
+}
+
+impl Reader {
+    /// Reads every unit into batches sent on `send`; stops early when the receiver is gone (a
+    /// `LIMIT` was met downstream) or this partition's own limit is.
+    fn run(self, send: &tokio::sync::mpsc::Sender<Result<RecordBatch>>) -> Result<()> {
+        let mut remaining = self.limit.unwrap_or(usize::MAX);
+        let mut batch = self.builders();
+        let mut rows = 0usize;
+        let index_outputs = self.outputs.iter().any(|output| matches!(output, Output::Index(_)));
+        let wants_grouping = self.outputs.iter().any(|output| matches!(output, Output::Grouping));
+        let (lo, hi) = (self.selection.lo, self.selection.hi);
+        for unit in &self.units {
+            if remaining == 0 {
+                break;
+            }
+            let file = &self.files[unit.file];
+            let fail = |err: esdb_read::Error| external(&file.location, err);
+            let Some(space) = file.db.space(&unit.space).map_err(fail)? else { continue };
+            let space_text = utf8(&unit.space, || format!("{}: a space id", file.location))?;
+            let extra_indexes =
+                if unit.grouping.is_none() { self.conditions.get(1..).unwrap_or_default() } else { &[] };
+            let post_grouping = self.selection.grouping.as_ref().filter(|_| unit.grouping.is_none());
+            let labels: Option<EventLabels> = if index_outputs
+                || !extra_indexes.is_empty()
+                || ((wants_grouping || post_grouping.is_some()) && unit.grouping.is_none())
+            {
+                Some(space.event_labels(index_outputs || !extra_indexes.is_empty()).map_err(fail)?)
+            } else {
+                None
+            };
+            let mut scan = match (&unit.grouping, self.conditions.first()) {
+                (Some(grouping), _) => space.scan(grouping),
+                (None, Some((index, value))) => space.scan_index(index, value),
+                (None, None) => space.events(),
+            }
+            .map_err(fail)?
+            .range(lo..=hi);
+            while let Some(event) = scan.next_ref() {
+                let event = event.map_err(fail)?;
+                let ordinal = event.ordinal();
+                if let Some(labels) = &labels {
+                    if post_grouping.is_some_and(|grouping| labels.grouping(ordinal).as_ref() != grouping.as_slice()) {
+                        continue;
+                    }
+                    if !extra_indexes.iter().all(|(name, value)| {
+                        labels.indexes(ordinal).any(|(n, v)| n == name && v.as_ref() == value.as_slice())
+                    }) {
+                        continue;
+                    }
+                }
+                for (builder, output) in batch.iter_mut().zip(self.outputs.iter()) {
+                    match (builder, output) {
+                        (Builder::Strings(b), Output::Space) => b.append_value(space_text),
+                        (Builder::Strings(b), Output::Grouping) => {
+                            let grouping = match (&unit.grouping, &labels) {
+                                (Some(grouping), _) => grouping,
+                                (None, Some(labels)) => labels.grouping(ordinal),
+                                (None, None) => unreachable!("labels are built when the grouping is shown"),
+                            };
+                            b.append_value(utf8(grouping, || {
+                                format!("{}: space {space_text:?}: a grouping name", file.location)
+                            })?)
+                        }
+                        (Builder::Integers(b), Output::Timestamp) => b.append_value(event.timestamp()),
+                        (Builder::Strings(b), Output::Data) => b.append_value(utf8(event.data(), || {
+                            format!(
+                                "{}: space {space_text:?}: the data of the event at {} (ordinal {ordinal})",
+                                file.location,
+                                event.timestamp()
+                            )
+                        })?),
+                        (Builder::Lists(b), Output::Index(name)) => {
+                            if let Some(labels) = &labels {
+                                for (_, value) in labels.indexes(ordinal).filter(|(n, _)| *n == name) {
+                                    b.values().append_value(utf8(value, || {
+                                        format!("{}: space {space_text:?}: a value of index {name:?}", file.location)
+                                    })?);
+                                }
+                            }
+                            b.append(true);
+                        }
+                        _ => unreachable!("builders are made from the outputs"),
+                    }
+                }
+                rows += 1;
+                remaining -= 1;
+                if rows == self.batch_size || remaining == 0 {
+                    if send.blocking_send(Ok(self.finish(&mut batch, rows)?)).is_err() {
+                        return Ok(());
+                    }
+                    rows = 0;
+                    if remaining == 0 {
+                        return Ok(());
+                    }
+                }
+            }
+        }
+        if rows > 0 {
+            let _ = send.blocking_send(Ok(self.finish(&mut batch, rows)?));
+        }
+        Ok(())
+    }
+
+    fn builders(&self) -> Vec<Builder> {
+        self.outputs
+            .iter()
+            .map(|output| match output {
+                Output::Space | Output::Grouping | Output::Data => Builder::Strings(StringBuilder::new()),
+                Output::Timestamp => Builder::Integers(Int64Builder::with_capacity(self.batch_size)),
+                Output::Index(_) => Builder::Lists(ListBuilder::new(StringBuilder::new()).with_field(Arc::new(
+                    datafusion::arrow::datatypes::Field::new(
+                        "item",
+                        datafusion::arrow::datatypes::DataType::Utf8,
+                        false,
+                    ),
+                ))),
+            })
+            .collect()
+    }
+
+    fn finish(&self, batch: &mut [Builder], rows: usize) -> Result<RecordBatch> {
+        let columns: Vec<ArrayRef> = batch
+            .iter_mut()
+            .map(|builder| match builder {
+                Builder::Strings(b) => Arc::new(b.finish()) as ArrayRef,
+                Builder::Integers(b) => Arc::new(b.finish()) as ArrayRef,
+                Builder::Lists(b) => Arc::new(b.finish()) as ArrayRef,
+            })
+            .collect();
+        let options = RecordBatchOptions::new().with_row_count(Some(rows));
+        Ok(RecordBatch::try_new_with_options(self.schema.clone(), columns, &options)?)
+    }
+}
+
+/// `bytes` as text, or an error naming what they are.
+fn utf8(bytes: &[u8], what: impl FnOnce() -> String) -> Result<&str> {
+    std::str::from_utf8(bytes).map_err(|err| {
+        DataFusionError::Execution(format!(
+            "{} is not UTF-8 (byte {}), so it cannot be a Utf8 value",
+            what(),
+            err.valid_up_to()
+        ))
+    })
+}
