@@ -364,25 +364,34 @@ impl Reader {
         let index_outputs = self.outputs.iter().any(|output| matches!(output, Output::Index(_)));
         let wants_grouping = self.outputs.iter().any(|output| matches!(output, Output::Grouping));
         let (lo, hi) = (self.selection.lo, self.selection.hi);
+        let mut current: Option<(usize, esdb_read::Space, Option<EventLabels>)> = None;
         for unit in &self.units {
             if remaining == 0 {
                 break;
             }
             let file = &self.files[unit.file];
             let fail = |err: esdb_read::Error| external(&file.location, err);
-            let Some(space) = file.db.space(&unit.space).map_err(fail)? else { continue };
+            // Units of one space are contiguous: the space and its labels are looked up once.
+            let same_space =
+                current.as_ref().is_some_and(|(at, space, _)| *at == unit.file && space.id() == &unit.space[..]);
+            if !same_space {
+                let Some(space) = file.db.space(&unit.space).map_err(fail)? else { continue };
+                current = Some((unit.file, space, None));
+            }
+            let (_, space, cached_labels) = current.as_mut().expect("set above");
             let space_text = utf8(&unit.space, || format!("{}: a space id", file.location))?;
             let extra_indexes =
                 if unit.grouping.is_none() { self.conditions.get(1..).unwrap_or_default() } else { &[] };
             let post_grouping = self.selection.grouping.as_ref().filter(|_| unit.grouping.is_none());
-            let labels: Option<EventLabels> = if index_outputs
+            let needs_labels = index_outputs
                 || !extra_indexes.is_empty()
-                || ((wants_grouping || post_grouping.is_some()) && unit.grouping.is_none())
-            {
-                Some(space.event_labels(index_outputs || !extra_indexes.is_empty()).map_err(fail)?)
-            } else {
-                None
-            };
+                || ((wants_grouping || post_grouping.is_some()) && unit.grouping.is_none());
+            if needs_labels && cached_labels.is_none() {
+                // With indexes when any unit needs them: they hold the groupings too.
+                let with_indexes = index_outputs || self.conditions.len() > 1;
+                *cached_labels = Some(space.event_labels(with_indexes).map_err(fail)?);
+            }
+            let labels: Option<&EventLabels> = cached_labels.as_ref().filter(|_| needs_labels);
             let mut scan = match (&unit.grouping, self.conditions.first()) {
                 (Some(grouping), _) => space.scan(grouping),
                 (None, Some((index, value))) => space.scan_index(index, value),
@@ -393,7 +402,7 @@ impl Reader {
             while let Some(event) = scan.next_ref() {
                 let event = event.map_err(fail)?;
                 let ordinal = event.ordinal();
-                if let Some(labels) = &labels {
+                if let Some(labels) = labels {
                     if post_grouping.is_some_and(|grouping| labels.grouping(ordinal).as_ref() != grouping.as_slice()) {
                         continue;
                     }
@@ -407,7 +416,7 @@ impl Reader {
                     match (builder, output) {
                         (Builder::Strings(b), Output::Space) => b.append_value(space_text),
                         (Builder::Strings(b), Output::Grouping) => {
-                            let grouping = match (&unit.grouping, &labels) {
+                            let grouping = match (&unit.grouping, labels) {
                                 (Some(grouping), _) => grouping,
                                 (None, Some(labels)) => labels.grouping(ordinal),
                                 (None, None) => unreachable!("labels are built when the grouping is shown"),
@@ -425,7 +434,7 @@ impl Reader {
                             )
                         })?),
                         (Builder::Lists(b), Output::Index(name)) => {
-                            if let Some(labels) = &labels {
+                            if let Some(labels) = labels {
                                 for (_, value) in labels.indexes(ordinal).filter(|(n, _)| *n == name) {
                                     b.values().append_value(utf8(value, || {
                                         format!("{}: space {space_text:?}: a value of index {name:?}", file.location)

@@ -205,7 +205,7 @@ fn readme_s3_tutorial_runs_as_written() {
     let prefix = prefix();
     s3.upload(&s.path("activity.esdb"), &format!("{prefix}/activity.esdb"));
     let commands = crate::tutorial::tutorial_commands("s3 tutorial");
-    assert_eq!(commands.len(), 3);
+    assert_eq!(commands.len(), 4);
     for line in &commands {
         let remote: Vec<String> = line
             .args
@@ -213,12 +213,12 @@ fn readme_s3_tutorial_runs_as_written() {
             .map(|arg| arg.replace("s3://my-bucket/", &format!("s3://{}/{prefix}/", s3.bucket)))
             .collect();
         let remote: Vec<&str> = remote.iter().map(String::as_str).collect();
-        let local: Vec<&str> =
-            line.args.iter().map(|arg| if arg.starts_with("s3://") { "activity.esdb" } else { arg.as_str() }).collect();
+        let local: Vec<String> = line.args.iter().map(|arg| arg.replace("s3://my-bucket/", "")).collect();
+        let local: Vec<&str> = local.iter().map(String::as_str).collect();
         let got = s3.esdb(&s, &remote);
         assert!(got.status.success(), "{remote:?}: {}", String::from_utf8_lossy(&got.stderr));
-        let url = remote.iter().find(|arg| arg.starts_with("s3://")).unwrap();
-        assert_eq!(String::from_utf8(got.stdout).unwrap(), s.ok(&local).replace("activity.esdb", url), "{remote:?}");
+        let url = format!("s3://{}/{prefix}/activity.esdb", s3.bucket);
+        assert_eq!(String::from_utf8(got.stdout).unwrap(), s.ok(&local).replace("activity.esdb", &url), "{remote:?}");
     }
 }
 

@@ -35,9 +35,39 @@ pub fn tutorial_commands(marker: &str) -> Vec<Line> {
                 Some((command, file)) => (command, Some(file.trim().to_owned())),
                 None => (line, None),
             };
-            Line { args: command.split_whitespace().skip(1).map(str::to_owned).collect(), stdin, head }
+            Line { args: shell_words(command).into_iter().skip(1).collect(), stdin, head }
         })
         .collect()
+}
+
+/// `line` split as a shell splits it: at spaces, except inside double quotes (which go).
+fn shell_words(line: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let (mut quoted, mut started) = (false, false);
+    for c in line.chars() {
+        match c {
+            '"' => {
+                quoted = !quoted;
+                started = true;
+            }
+            ' ' if !quoted => {
+                if started {
+                    words.push(std::mem::take(&mut word));
+                    started = false;
+                }
+            }
+            _ => {
+                word.push(c);
+                started = true;
+            }
+        }
+    }
+    assert!(!quoted, "an unclosed quote in the tutorial: {line}");
+    if started {
+        words.push(word);
+    }
+    words
 }
 
 /// Runs a tutorial in a scratch copy of `examples/`; returns each line's standard output.
@@ -78,6 +108,8 @@ fn readme_tutorial_runs_as_written() {
     assert_eq!(clicks.lines().count(), 2);
     assert!(clicks.lines().next().unwrap().starts_with("{\"timestamp\":1403534922,"), "{clicks}");
     assert!(s.path("activity.jsonl").exists());
+    let sql = &outputs[commands.iter().position(|c| c.args[0] == "sql").unwrap()];
+    assert_eq!(sql, "space,purchases\n1,1\n3,1\n", "{sql}");
 }
 
 #[test]
