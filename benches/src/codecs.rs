@@ -57,7 +57,7 @@ pub fn run(n: usize, dump: Option<&str>) -> AnyResult<()> {
     for (label, compression, zstd_dictionary) in codecs {
         let path = dir.path().join(format!("{}.esdb", label.replace([' ', ','], "")));
         let start = Instant::now();
-        let options = WriterOptions { compression, zstd_dictionary, ..Default::default() };
+        let options = WriterOptions::default().with_compression(compression).with_zstd_dictionary(zstd_dictionary);
         let mut writer = Writer::create_with(&path, options)?;
         for v in &visits {
             writer.add("visit", v.ts, &v.host, [("visitor", v.visitor.as_str()), ("city", v.city)], &v.data)?;

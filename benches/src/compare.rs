@@ -86,7 +86,7 @@ fn scan_cities(space: &esdb_read::Space, cities: &[&str]) -> usize {
 
 fn covered(visits: &[Visit], dir: &Path, probe: &Probe) -> AnyResult<Covered> {
     let path = dir.join("l1-covered.esdb");
-    let options = WriterOptions { covering_indexes: vec![b"city".to_vec()], ..Default::default() };
+    let options = WriterOptions::default().with_covering_indexes(vec![b"city".to_vec()]);
     let mut writer = Writer::create_with(&path, options)?;
     for v in visits {
         writer.add("visit", v.ts, &v.host, [("visitor", v.visitor.as_str()), ("city", v.city)], &v.data)?;

@@ -113,7 +113,7 @@ fn blocksize(n: usize) -> AnyResult<()> {
     println!("| block size | L1 file | L2 file | L1 scan all groupings (M events/s) | L2 scan all spaces (M events/s) | L2 lookup + first event (µs) |");
     println!("|---|---|---|---|---|---|");
     for kib in [4usize, 8, 16, 32, 64, 128] {
-        let options = WriterOptions { block_size: kib * 1024, ..Default::default() };
+        let options = WriterOptions::default().with_block_size(kib * 1024);
         let l1 = dir.path().join(format!("l1-{kib}.esdb"));
         let l2 = dir.path().join(format!("l2-{kib}.esdb"));
         write_l1(&l1, visits.iter().cloned(), options.clone())?;
@@ -153,7 +153,7 @@ fn blocksize(n: usize) -> AnyResult<()> {
 fn write(n: usize, memory_mib: usize) -> AnyResult<()> {
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("big.esdb");
-    let options = WriterOptions { memory_budget: memory_mib << 20, ..Default::default() };
+    let options = WriterOptions::default().with_memory_budget(memory_mib << 20);
     let start = Instant::now();
     write_l1(&path, Visits::new(20_000, 1).take(n), options)?;
     let secs = start.elapsed().as_secs_f64();
@@ -192,7 +192,7 @@ fn run_profile(what: &str, l1: &Path, l2: &Path) -> AnyResult<()> {
         // Events are generated before the clock starts, as in the comparison.
         let visits = esdb_bench::visits(1_000_000, 20_000, 1);
         let options = match memory_budget.strip_prefix(':') {
-            Some(mib) => WriterOptions { memory_budget: mib.parse::<usize>()? << 20, ..WriterOptions::default() },
+            Some(mib) => WriterOptions::default().with_memory_budget(mib.parse::<usize>()? << 20),
             None => WriterOptions::default(),
         };
         let dir = tempfile::tempdir()?;

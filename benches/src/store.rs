@@ -11,13 +11,11 @@ use crate::AnyResult;
 
 /// No automatic seals: the whole run stays in the tail (a budget large enough for it).
 fn options(durability: Durability) -> StoreOptions {
-    StoreOptions {
-        durability,
-        seal_after_bytes: None,
-        seal_after_age: None,
-        memory_budget: 4 << 30,
-        ..StoreOptions::default()
-    }
+    StoreOptions::default()
+        .with_durability(durability)
+        .with_seal_after_bytes(None)
+        .with_seal_after_age(None)
+        .with_memory_budget(4 << 30)
 }
 
 /// `visits` events in layout L2 (space = visitor, index city), pre-built.
@@ -148,13 +146,11 @@ pub fn run(n: usize) -> AnyResult<()> {
             events.iter().enumerate().map(|(i, e)| NewEvent { timestamp: i as i64, ..e.clone() }).collect();
         let store = Store::open(
             dir.path(),
-            StoreOptions {
-                partition_window: Some(window),
-                auto_compact: false,
-                // Room for the whole log unsealed: the 0-partition case keeps it all in the tail.
-                memory_budget: 4 << 30,
-                ..options(Durability::Buffered { interval: Duration::from_millis(100) })
-            },
+            // Room for the whole log unsealed: the 0-partition case keeps it all in the tail.
+            options(Durability::Buffered { interval: Duration::from_millis(100) })
+                .with_partition_window(Some(window))
+                .with_auto_compact(false)
+                .with_memory_budget(4 << 30),
         )?;
         for chunk in sealed_events.chunks(10_000) {
             store.append_batch(chunk)?;

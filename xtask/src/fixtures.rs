@@ -74,7 +74,7 @@ fn fixtures() -> Vec<Fixture> {
 const FIXTURE_WRITER: &[u8] = b"esdb-write (golden fixtures)";
 
 fn fixture_list() -> Vec<Fixture> {
-    let small = WriterOptions { block_size: 96, postings_per_block: 3, catalog_block_size: 128, ..Default::default() };
+    let small = WriterOptions::default().with_block_size(96).with_postings_per_block(3).with_catalog_block_size(128);
     let activity = [
         ("1", 1403534919, "page", r#"{"url":"http://mysite.com/"}"#),
         ("1", 1403534920, "click", r#"{"button_text":"Checkout"}"#),
@@ -125,48 +125,25 @@ fn fixture_list() -> Vec<Fixture> {
         Fixture {
             name: "zstd",
             description: "zstd level 3 with small blocks: zstd data and posting blocks, small blocks left raw, block indexes before their first block; millisecond timestamps recorded as such",
-            options: WriterOptions {
-                block_size: 256,
-                postings_per_block: 16,
-                catalog_block_size: 256,
-                compression: Compression::ZSTD,
-                time_unit: Some(esdb_format::TimeUnit::Milliseconds),
-                ..Default::default()
-            },
+            options: WriterOptions::default().with_block_size(256).with_postings_per_block(16).with_catalog_block_size(256).with_compression(Compression::ZSTD).with_time_unit(Some(esdb_format::TimeUnit::Milliseconds)),
             events: zstd_events,
         },
         Fixture {
             name: "zstd_dictionary",
             description: "zstd level 3 with a 1 KiB dictionary trained from the events: the zstd_dictionary feature, codec 3 data and posting blocks, the dictionary block in the tail region",
-            options: WriterOptions {
-                block_size: 512,
-                postings_per_block: 32,
-                compression: Compression::ZSTD,
-                zstd_dictionary: 1024,
-                ..Default::default()
-            },
+            options: WriterOptions::default().with_block_size(512).with_postings_per_block(32).with_compression(Compression::ZSTD).with_zstd_dictionary(1024),
             events: many.iter().take(300).map(|e| Event { space: e.space.clone(), ts: e.ts, grouping: e.grouping.clone(), indexes: e.indexes.clone(), data: e.data.clone() }).collect(),
         },
         Fixture {
             name: "metadata",
             description: "application metadata beside the writer's own keys: a UTF-8 pair and a binary one; timestamps in seconds",
-            options: WriterOptions {
-                time_unit: Some(esdb_format::TimeUnit::Seconds),
-                metadata: vec![(b"app.owner".to_vec(), b"billing".to_vec()), (b"app.\x00binary".to_vec(), vec![0, 1, 2, 255])],
-                ..Default::default()
-            },
+            options: WriterOptions::default().with_time_unit(Some(esdb_format::TimeUnit::Seconds)).with_metadata(vec![(b"app.owner".to_vec(), b"billing".to_vec()), (b"app.\x00binary".to_vec(), vec![0, 1, 2, 255])]),
             events: vec![ev("s", 1_700_000_000, "", &[(b"type", b"x")], "one"), ev("s", 1_700_000_001, "g", &[], "two")],
         },
         Fixture {
             name: "covering",
             description: "format 2.1: index type covered (its values' events stored again as data streams of their own, found through the covering catalog, which the metadata key esdb.covering locates), index parity not; small blocks give multi-block covering streams",
-            options: WriterOptions {
-                block_size: 256,
-                postings_per_block: 16,
-                catalog_block_size: 256,
-                covering_indexes: vec![b"type".to_vec()],
-                ..Default::default()
-            },
+            options: WriterOptions::default().with_block_size(256).with_postings_per_block(16).with_catalog_block_size(256).with_covering_indexes(vec![b"type".to_vec()]),
             // Two spaces of 60 events, so that each value's covering stream spans several blocks.
             events: many.iter().take(120).enumerate().map(|(i, e)| Event { space: if i % 2 == 0 { b"even".to_vec() } else { b"odd".to_vec() }, ts: e.ts, grouping: e.grouping.clone(), indexes: e.indexes.clone(), data: e.data.clone() }).collect(),
         },
@@ -213,7 +190,7 @@ fn fixture_list() -> Vec<Fixture> {
         Fixture {
             name: "uncompressed",
             description: "compression off: every block stored raw",
-            options: WriterOptions { compression: Compression::None, block_size: 64, ..Default::default() },
+            options: WriterOptions::default().with_compression(Compression::None).with_block_size(64),
             events: (0..20).map(|i| ev("s", i / 2, if i % 3 == 0 { "x" } else { "" }, &[(b"mod", (i % 3).to_string().as_bytes())], "same text ".repeat(4))).collect(),
         },
     ]

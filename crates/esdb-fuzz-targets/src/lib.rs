@@ -130,13 +130,11 @@ pub fn roundtrip(data: &[u8]) {
     let Ok(options) = FuzzOptions::arbitrary(&mut input) else { return };
     let Ok(events) = Vec::<FuzzEvent>::arbitrary(&mut input) else { return };
     let events: Vec<FuzzEvent> = events.into_iter().take(300).collect();
-    let options = esdb_write::WriterOptions {
-        block_size: 1 + usize::from(options.block_size),
-        postings_per_block: 1 + usize::from(options.postings_per_block % 16),
-        catalog_block_size: 64 + usize::from(options.catalog_block_size),
-        memory_budget: 1024 + usize::from(options.memory_budget),
-        ..Default::default()
-    };
+    let options = esdb_write::WriterOptions::default()
+        .with_block_size(1 + usize::from(options.block_size))
+        .with_postings_per_block(1 + usize::from(options.postings_per_block % 16))
+        .with_catalog_block_size(64 + usize::from(options.catalog_block_size))
+        .with_memory_budget(1024 + usize::from(options.memory_budget));
     let dir = tempfile::tempdir().expect("temporary directory");
     let path = dir.path().join("f.esdb");
     let mut writer = esdb_write::Writer::create_with(&path, options).expect("valid options");
@@ -333,13 +331,11 @@ pub fn store_segment(data: &[u8]) {
     let shm = std::path::Path::new("/dev/shm");
     let dir = if shm.is_dir() { tempfile::tempdir_in(shm) } else { tempfile::tempdir() };
     let Ok(dir) = dir else { return };
-    let options = StoreOptions {
-        seal_after_bytes: None,
-        seal_after_age: None,
-        dedupe_window: 4,
-        partition_window: Some(10),
-        ..StoreOptions::default()
-    };
+    let options = StoreOptions::default()
+        .with_seal_after_bytes(None)
+        .with_seal_after_age(None)
+        .with_dedupe_window(4)
+        .with_partition_window(Some(10));
     let Ok(store) = Store::open(dir.path(), options.clone()) else { return };
     let _ = store.close();
     let segment = dir.path().join("log/00000000000000000000.log");

@@ -132,11 +132,11 @@ impl Store {
     /// ```
     /// use esdb_store::{NewEvent, PartitionRetention, Retention, Store, StoreOptions};
     /// let dir = tempfile::tempdir()?;
-    /// let store = Store::open(dir.path(), StoreOptions { partition_window: Some(10), ..StoreOptions::default() })?;
+    /// let store = Store::open(dir.path(), StoreOptions::default().with_partition_window(Some(10)))?;
     /// store.append(NewEvent::new("a", 5, "old"))?;
     /// store.append(NewEvent::new("a", 25, "new"))?;
     /// store.seal()?;
-    /// let keep_10 = Retention { partitions: PartitionRetention { max_age: Some(10) }, ..Retention::default() };
+    /// let keep_10 = Retention::default().with_partitions(PartitionRetention::default().with_max_age(Some(10)));
     /// // Window 0..10 ended 20 units before 30: deleted. Window 20..30 is kept.
     /// assert_eq!(store.retain_at(&keep_10, 30)?.partition_events, 1);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -398,14 +398,12 @@ impl Shared {
     }
 
     fn partition_writer(&self, path: &Path) -> Result<Writer> {
-        let options = WriterOptions {
-            memory_budget: self.options.seal_memory_budget,
-            max_data_len: self.options.max_data_len,
-            // A partition read on its own (`esdb scan`, a copy elsewhere) knows its unit.
-            time_unit: self.unit,
-            covering_indexes: self.options.covering_indexes.clone(),
-            ..WriterOptions::default()
-        };
+        // A partition read on its own (`esdb scan`, a copy elsewhere) knows its unit.
+        let options = WriterOptions::default()
+            .with_memory_budget(self.options.seal_memory_budget)
+            .with_max_data_len(self.options.max_data_len)
+            .with_time_unit(self.unit)
+            .with_covering_indexes(self.options.covering_indexes.clone());
         Writer::create_with_hook(path, options, self.fs.writer_hook())
             .map_err(|source| Error::Seal { path: path.to_path_buf(), source })
     }

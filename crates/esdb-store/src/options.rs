@@ -31,6 +31,7 @@ pub enum Durability {
 /// How long the log keeps sealed segments replayable. Segments that are not yet sealed are
 /// never deleted, whatever the policy says: their events would otherwise vanish from queries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct LogRetention {
     /// Delete a sealed segment once its last event was appended longer ago than this.
     pub max_age: Option<Duration>,
@@ -40,6 +41,7 @@ pub struct LogRetention {
 
 /// How long sealed partitions stay queryable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct PartitionRetention {
     /// Delete a partition once its whole time window ended more than this many timestamp units
     /// before now: the wall clock in the store's [time unit](StoreOptions::time_unit), never the
@@ -49,7 +51,17 @@ pub struct PartitionRetention {
 }
 
 /// Both retention policies, applied by [`Store::retain`](crate::Store::retain).
+///
+/// ```
+/// use std::time::Duration;
+/// use esdb_store::{LogRetention, PartitionRetention, Retention};
+/// let retention = Retention::default()
+///     .with_log(LogRetention::default().with_max_bytes(Some(1 << 30)))
+///     .with_partitions(PartitionRetention::default().with_max_age(Some(30 * 86_400)));
+/// assert_eq!(retention.log.max_age, None::<Duration>);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct Retention {
     /// Replayability of the log.
     pub log: LogRetention,
@@ -57,19 +69,65 @@ pub struct Retention {
     pub partitions: PartitionRetention,
 }
 
-/// Options of [`Store::open`](crate::Store::open). Every field has a default; build with
-/// struct update syntax:
+impl LogRetention {
+    /// Sets [`max_age`](LogRetention::max_age).
+    #[must_use]
+    pub fn with_max_age(mut self, age: Option<Duration>) -> Self {
+        self.max_age = age;
+        self
+    }
+
+    /// Sets [`max_bytes`](LogRetention::max_bytes).
+    #[must_use]
+    pub fn with_max_bytes(mut self, bytes: Option<u64>) -> Self {
+        self.max_bytes = bytes;
+        self
+    }
+}
+
+impl PartitionRetention {
+    /// Sets [`max_age`](PartitionRetention::max_age).
+    #[must_use]
+    pub fn with_max_age(mut self, age: Option<i64>) -> Self {
+        self.max_age = age;
+        self
+    }
+}
+
+impl Retention {
+    /// Sets [`log`](Retention::log).
+    #[must_use]
+    pub fn with_log(mut self, log: LogRetention) -> Self {
+        self.log = log;
+        self
+    }
+
+    /// Sets [`partitions`](Retention::partitions).
+    #[must_use]
+    pub fn with_partitions(mut self, partitions: PartitionRetention) -> Self {
+        self.partitions = partitions;
+        self
+    }
+}
+
+/// Options of [`Store::open`](crate::Store::open). Every field has a default: start from
+/// [`Default`] and change what you need with the `with_` setters (or assign the public fields);
+/// new options may be added in minor versions, so the struct cannot be built as a literal outside
+/// this crate.
 ///
 /// ```
 /// use esdb_store::{Durability, StoreOptions, TimeUnit};
-/// let options = StoreOptions {
-///     durability: Durability::Sync,
-///     time_unit: Some(TimeUnit::Milliseconds),
-///     ..StoreOptions::default()
-/// };
+/// let options = StoreOptions::default()
+///     .with_durability(Durability::Sync)
+///     .with_time_unit(Some(TimeUnit::Milliseconds));
 /// assert_eq!(options.memory_budget, 256 << 20);
 /// ```
+///
+/// ```compile_fail
+/// let options = esdb_store::StoreOptions { auto_compact: false, ..Default::default() };
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct StoreOptions {
     /// When `append` returns. Default: `Buffered` with a 100 ms interval.
     pub durability: Durability,
@@ -164,6 +222,125 @@ impl Default for StoreOptions {
 pub const DEFAULT_PARTITION_WINDOW: i64 = 86_400;
 
 impl StoreOptions {
+    /// Sets [`durability`](StoreOptions::durability).
+    #[must_use]
+    pub fn with_durability(mut self, durability: Durability) -> Self {
+        self.durability = durability;
+        self
+    }
+
+    /// Sets [`segment_bytes`](StoreOptions::segment_bytes).
+    #[must_use]
+    pub fn with_segment_bytes(mut self, bytes: u64) -> Self {
+        self.segment_bytes = bytes;
+        self
+    }
+
+    /// Sets [`partition_window`](StoreOptions::partition_window).
+    #[must_use]
+    pub fn with_partition_window(mut self, window: Option<i64>) -> Self {
+        self.partition_window = window;
+        self
+    }
+
+    /// Sets [`time_unit`](StoreOptions::time_unit).
+    #[must_use]
+    pub fn with_time_unit(mut self, unit: Option<TimeUnit>) -> Self {
+        self.time_unit = unit;
+        self
+    }
+
+    /// Sets [`max_future_skew`](StoreOptions::max_future_skew).
+    #[must_use]
+    pub fn with_max_future_skew(mut self, skew: Option<Duration>) -> Self {
+        self.max_future_skew = skew;
+        self
+    }
+
+    /// Sets [`memory_budget`](StoreOptions::memory_budget).
+    #[must_use]
+    pub fn with_memory_budget(mut self, bytes: u64) -> Self {
+        self.memory_budget = bytes;
+        self
+    }
+
+    /// Sets [`max_append_wait`](StoreOptions::max_append_wait).
+    #[must_use]
+    pub fn with_max_append_wait(mut self, wait: Duration) -> Self {
+        self.max_append_wait = wait;
+        self
+    }
+
+    /// Sets [`seal_after_bytes`](StoreOptions::seal_after_bytes).
+    #[must_use]
+    pub fn with_seal_after_bytes(mut self, bytes: Option<u64>) -> Self {
+        self.seal_after_bytes = bytes;
+        self
+    }
+
+    /// Sets [`seal_after_age`](StoreOptions::seal_after_age).
+    #[must_use]
+    pub fn with_seal_after_age(mut self, age: Option<Duration>) -> Self {
+        self.seal_after_age = age;
+        self
+    }
+
+    /// Sets [`compact_target_bytes`](StoreOptions::compact_target_bytes).
+    #[must_use]
+    pub fn with_compact_target_bytes(mut self, bytes: u64) -> Self {
+        self.compact_target_bytes = bytes;
+        self
+    }
+
+    /// Sets [`auto_compact`](StoreOptions::auto_compact).
+    #[must_use]
+    pub fn with_auto_compact(mut self, auto_compact: bool) -> Self {
+        self.auto_compact = auto_compact;
+        self
+    }
+
+    /// Sets [`dedupe_window`](StoreOptions::dedupe_window).
+    #[must_use]
+    pub fn with_dedupe_window(mut self, offsets: u64) -> Self {
+        self.dedupe_window = offsets;
+        self
+    }
+
+    /// Sets [`seal_memory_budget`](StoreOptions::seal_memory_budget).
+    #[must_use]
+    pub fn with_seal_memory_budget(mut self, bytes: usize) -> Self {
+        self.seal_memory_budget = bytes;
+        self
+    }
+
+    /// Sets [`retention`](StoreOptions::retention).
+    #[must_use]
+    pub fn with_retention(mut self, retention: Retention) -> Self {
+        self.retention = retention;
+        self
+    }
+
+    /// Sets [`max_data_len`](StoreOptions::max_data_len).
+    #[must_use]
+    pub fn with_max_data_len(mut self, bytes: usize) -> Self {
+        self.max_data_len = bytes;
+        self
+    }
+
+    /// Sets [`max_open_partitions`](StoreOptions::max_open_partitions).
+    #[must_use]
+    pub fn with_max_open_partitions(mut self, partitions: usize) -> Self {
+        self.max_open_partitions = partitions;
+        self
+    }
+
+    /// Sets [`covering_indexes`](StoreOptions::covering_indexes): the index names to cover.
+    #[must_use]
+    pub fn with_covering_indexes<N: Into<Vec<u8>>>(mut self, names: impl IntoIterator<Item = N>) -> Self {
+        self.covering_indexes = names.into_iter().map(Into::into).collect();
+        self
+    }
+
     /// Memory the unsealed tail may take before appends wait: the budget less one share for the
     /// writer of a seal or compaction and one for what reading partitions and the allocator take
     /// beside it.

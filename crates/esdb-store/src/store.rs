@@ -279,7 +279,7 @@ impl Store {
     /// [`Error::Io`].
     pub fn open_read_only(dir: impl AsRef<Path>) -> Result<Store> {
         let dir = dir.as_ref().to_path_buf();
-        let options = StoreOptions { seal_after_bytes: None, seal_after_age: None, ..StoreOptions::default() };
+        let options = StoreOptions::default().with_seal_after_bytes(None).with_seal_after_age(None);
         let (manifest, mut loaded) = load_read_only(&dir)?;
         let active = manifest.segments.last().expect("an active segment").clone();
         let active_path = dir.join(active.file());

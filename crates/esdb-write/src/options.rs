@@ -27,13 +27,21 @@ impl Compression {
     pub const ZSTD: Compression = Compression::Zstd { level: esdb_format::v1::frame::DEFAULT_ZSTD_LEVEL };
 }
 
-/// Options for [`Writer::create_with`](crate::Writer::create_with).
+/// Options for [`Writer::create_with`](crate::Writer::create_with). Start from [`Default`] and
+/// change what you need with the `with_` setters (or assign the public fields); new options may
+/// be added in minor versions, so the struct cannot be built as a literal outside this crate.
 ///
 /// ```
-/// let options = esdb_write::WriterOptions { block_size: 16 * 1024, ..Default::default() };
+/// use esdb_write::{Compression, WriterOptions};
+/// let options = WriterOptions::default().with_block_size(16 * 1024).with_compression(Compression::ZSTD);
 /// assert_eq!(options.memory_budget, 256 * 1024 * 1024);
 /// ```
+///
+/// ```compile_fail
+/// let options = esdb_write::WriterOptions { block_size: 16 * 1024, ..Default::default() };
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct WriterOptions {
     /// Target uncompressed size of a data block, in bytes. A block is closed once it reaches this
     /// size, so a block holds at least one event and may exceed it by one event. Smaller blocks
@@ -109,6 +117,78 @@ impl Default for WriterOptions {
 }
 
 impl WriterOptions {
+    /// Sets [`block_size`](WriterOptions::block_size).
+    #[must_use]
+    pub fn with_block_size(mut self, bytes: usize) -> Self {
+        self.block_size = bytes;
+        self
+    }
+
+    /// Sets [`memory_budget`](WriterOptions::memory_budget).
+    #[must_use]
+    pub fn with_memory_budget(mut self, bytes: usize) -> Self {
+        self.memory_budget = bytes;
+        self
+    }
+
+    /// Sets [`max_data_len`](WriterOptions::max_data_len).
+    #[must_use]
+    pub fn with_max_data_len(mut self, bytes: usize) -> Self {
+        self.max_data_len = bytes;
+        self
+    }
+
+    /// Sets [`compression`](WriterOptions::compression).
+    #[must_use]
+    pub fn with_compression(mut self, compression: Compression) -> Self {
+        self.compression = compression;
+        self
+    }
+
+    /// Sets [`postings_per_block`](WriterOptions::postings_per_block).
+    #[must_use]
+    pub fn with_postings_per_block(mut self, postings: usize) -> Self {
+        self.postings_per_block = postings;
+        self
+    }
+
+    /// Sets [`catalog_block_size`](WriterOptions::catalog_block_size).
+    #[must_use]
+    pub fn with_catalog_block_size(mut self, bytes: usize) -> Self {
+        self.catalog_block_size = bytes;
+        self
+    }
+
+    /// Sets [`zstd_dictionary`](WriterOptions::zstd_dictionary).
+    #[must_use]
+    pub fn with_zstd_dictionary(mut self, bytes: usize) -> Self {
+        self.zstd_dictionary = bytes;
+        self
+    }
+
+    /// Sets [`time_unit`](WriterOptions::time_unit).
+    #[must_use]
+    pub fn with_time_unit(mut self, unit: Option<TimeUnit>) -> Self {
+        self.time_unit = unit;
+        self
+    }
+
+    /// Sets [`metadata`](WriterOptions::metadata): key/value pairs, any byte strings.
+    #[must_use]
+    pub fn with_metadata<K: Into<Vec<u8>>, V: Into<Vec<u8>>>(
+        mut self,
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        self.metadata = pairs.into_iter().map(|(key, value)| (key.into(), value.into())).collect();
+        self
+    }
+
+    /// Sets [`covering_indexes`](WriterOptions::covering_indexes): the index names to cover.
+    #[must_use]
+    pub fn with_covering_indexes<N: Into<Vec<u8>>>(mut self, names: impl IntoIterator<Item = N>) -> Self {
+        self.covering_indexes = names.into_iter().map(Into::into).collect();
+        self
+    }
     pub(crate) fn validate(&self) -> Result<(), WriteError> {
         let check = |ok: bool, option: &'static str, reason: String| {
             if ok {

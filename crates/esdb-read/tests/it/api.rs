@@ -68,7 +68,7 @@ fn counts_and_time_bounds_without_scanning() {
 fn rejected_add_names_the_field_and_loses_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("f.esdb");
-    let options = WriterOptions { max_data_len: 4, ..Default::default() };
+    let options = WriterOptions::default().with_max_data_len(4);
     let mut writer = Writer::create_with(&path, options).unwrap();
     writer.add("s", 1, "", [("t", "a")], "ok").unwrap();
     let too_long = vec![b'x'; 70_000];
@@ -132,7 +132,7 @@ fn finish_refuses_a_file_that_appeared_meanwhile_and_cleans_up() {
 fn dropped_writer_leaves_nothing_behind() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("f.esdb");
-    let options = WriterOptions { memory_budget: 2048, ..Default::default() };
+    let options = WriterOptions::default().with_memory_budget(2048);
     let mut writer = Writer::create_with(&path, options).unwrap();
     for ts in 0..2000 {
         writer.add("s", ts, "", [("t", "a")], "some data to spill").unwrap();
@@ -167,12 +167,12 @@ fn same_input_gives_identical_bytes() {
             )
         })
         .collect();
-    let small = WriterOptions { memory_budget: 4096, block_size: 100, ..Default::default() };
+    let small = WriterOptions::default().with_memory_budget(4096).with_block_size(100);
     let first = write_file(dir.path(), "1.esdb", &events, small.clone());
     let second = write_file(dir.path(), "2.esdb", &events, small);
     assert_eq!(first, second);
     // The memory budget changes how the writer works, not what it writes.
-    let roomy = write_file(dir.path(), "3.esdb", &events, WriterOptions { block_size: 100, ..Default::default() });
+    let roomy = write_file(dir.path(), "3.esdb", &events, WriterOptions::default().with_block_size(100));
     assert_eq!(first, roomy);
 }
 
@@ -189,8 +189,7 @@ fn db_is_send_and_sync_and_shared_by_threads() {
     let events: Vec<TestEvent> = (0..3000)
         .map(|i| ev(&format!("s{}", i % 5), i / 3, "", &[("t", &(i % 4).to_string())], &format!("event {i}")))
         .collect();
-    let db =
-        open_bytes(write_file(dir.path(), "f.esdb", &events, WriterOptions { block_size: 256, ..Default::default() }));
+    let db = open_bytes(write_file(dir.path(), "f.esdb", &events, WriterOptions::default().with_block_size(256)));
     let expected: Vec<Vec<(i64, Vec<u8>)>> =
         (0..5).map(|s| collect(db.space(format!("s{s}")).unwrap().unwrap().scan_index("t", "1").unwrap())).collect();
     std::thread::scope(|scope| {
@@ -239,7 +238,7 @@ fn eight_threads_running_random_queries_agree_with_one() {
         dir.path(),
         "f.esdb",
         &events,
-        WriterOptions { block_size: 200, postings_per_block: 16, ..Default::default() },
+        WriterOptions::default().with_block_size(200).with_postings_per_block(16),
     ));
 
     // A deterministic mix of queries, answered once on this thread.

@@ -216,7 +216,7 @@ fn checksum_error_names_section_and_offset() {
 fn postings_out_of_time_order_are_an_error_not_an_answer() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("forged.esdb");
-    let options = esdb_write::WriterOptions { compression: esdb_write::Compression::None, ..Default::default() };
+    let options = esdb_write::WriterOptions::default().with_compression(esdb_write::Compression::None);
     let mut writer = esdb_write::Writer::create_with(&path, options).unwrap();
     for ts in 1..=3 {
         writer.add("s", ts, "", [("k", "v")], format!("event {ts}")).unwrap();

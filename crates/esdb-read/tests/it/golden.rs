@@ -51,30 +51,32 @@ pub fn goldens_of(version: u16) -> Vec<Golden> {
         .map(|entry| {
             let file = entry["file"].as_str().unwrap().to_owned();
             let options = &entry["writer_options"];
-            let options = WriterOptions {
-                block_size: options["block_size"].as_u64().unwrap() as usize,
-                postings_per_block: options["postings_per_block"].as_u64().unwrap() as usize,
-                catalog_block_size: options["catalog_block_size"].as_u64().unwrap() as usize,
-                compression: match options["compression"].as_str().unwrap() {
+            let options = WriterOptions::default()
+                .with_block_size(options["block_size"].as_u64().unwrap() as usize)
+                .with_postings_per_block(options["postings_per_block"].as_u64().unwrap() as usize)
+                .with_catalog_block_size(options["catalog_block_size"].as_u64().unwrap() as usize)
+                .with_compression(match options["compression"].as_str().unwrap() {
                     "none" => Compression::None,
                     "lz4" => Compression::Lz4,
                     "zstd" => Compression::Zstd { level: options["zstd_level"].as_i64().unwrap() as i32 },
                     other => panic!("unknown compression {other}"),
-                },
-                time_unit: options.get("time_unit").and_then(Value::as_str).map(|unit| unit.parse().unwrap()),
-                zstd_dictionary: options.get("zstd_dictionary").and_then(Value::as_u64).unwrap_or(0) as usize,
-                metadata: options
-                    .get("metadata")
-                    .and_then(Value::as_array)
-                    .map(|pairs| pairs.iter().map(|pair| (bytes_of(&pair[0]), bytes_of(&pair[1]))).collect())
-                    .unwrap_or_default(),
-                covering_indexes: options
-                    .get("covering_indexes")
-                    .and_then(Value::as_array)
-                    .map(|names| names.iter().map(bytes_of).collect())
-                    .unwrap_or_default(),
-                ..Default::default()
-            };
+                })
+                .with_time_unit(options.get("time_unit").and_then(Value::as_str).map(|unit| unit.parse().unwrap()))
+                .with_zstd_dictionary(options.get("zstd_dictionary").and_then(Value::as_u64).unwrap_or(0) as usize)
+                .with_metadata(
+                    options
+                        .get("metadata")
+                        .and_then(Value::as_array)
+                        .map(|pairs| pairs.iter().map(|pair| (bytes_of(&pair[0]), bytes_of(&pair[1]))).collect::<Vec<_>>())
+                        .unwrap_or_default(),
+                )
+                .with_covering_indexes(
+                    options
+                        .get("covering_indexes")
+                        .and_then(Value::as_array)
+                        .map(|names| names.iter().map(bytes_of).collect::<Vec<_>>())
+                        .unwrap_or_default(),
+                );
             let events = entry["events_in_insertion_order"]
                 .as_array()
                 .unwrap()

@@ -56,16 +56,14 @@ fn options() -> impl Strategy<Value = WriterOptions> {
             (compression, zstd_dictionary),
             covering_indexes,
         )| {
-            WriterOptions {
-                covering_indexes,
-                block_size,
-                memory_budget,
-                postings_per_block,
-                catalog_block_size,
-                compression,
-                zstd_dictionary,
-                ..Default::default()
-            }
+            WriterOptions::default()
+                .with_covering_indexes(covering_indexes)
+                .with_block_size(block_size)
+                .with_memory_budget(memory_budget)
+                .with_postings_per_block(postings_per_block)
+                .with_catalog_block_size(catalog_block_size)
+                .with_compression(compression)
+                .with_zstd_dictionary(zstd_dictionary)
         },
     )
 }

@@ -7,15 +7,13 @@ use esdb_store::{Durability, StoreOptions};
 /// Options that make every code path run on small data: tiny segments, a short fsync interval,
 /// no automatic seals (tests seal explicitly) and a small dedupe window.
 pub fn small_options(durability: Durability) -> StoreOptions {
-    StoreOptions {
-        durability,
-        segment_bytes: 4096,
-        partition_window: Some(10),
-        seal_after_bytes: None,
-        seal_after_age: None,
-        dedupe_window: 5,
-        ..StoreOptions::default()
-    }
+    StoreOptions::default()
+        .with_durability(durability)
+        .with_segment_bytes(4096)
+        .with_partition_window(Some(10))
+        .with_seal_after_bytes(None)
+        .with_seal_after_age(None)
+        .with_dedupe_window(5)
 }
 
 /// Buffered with a 5 ms interval.

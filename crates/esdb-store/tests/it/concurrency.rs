@@ -159,10 +159,8 @@ fn replays_rolls_and_maintenance_at_once_never_deadlock() {
         Box::new(|store| {
             store.seal().unwrap();
             store.compact().unwrap();
-            let retention = esdb_store::Retention {
-                log: esdb_store::LogRetention { max_bytes: Some(64 << 10), ..Default::default() },
-                ..Default::default()
-            };
+            let retention = esdb_store::Retention::default()
+                .with_log(esdb_store::LogRetention::default().with_max_bytes(Some(64 << 10)));
             store.retain_with(&retention).unwrap();
             let _ = store.space("s").unwrap();
         }),

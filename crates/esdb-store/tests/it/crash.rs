@@ -50,7 +50,7 @@ impl IoHook for Injector {
 }
 
 fn options() -> StoreOptions {
-    StoreOptions { segment_bytes: 4096, dedupe_window: 0, ..small_options(Durability::Sync) }
+    small_options(Durability::Sync).with_segment_bytes(4096).with_dedupe_window(0)
 }
 
 fn event(i: u64) -> NewEvent {
@@ -221,10 +221,9 @@ fn retention_survives_a_fault_at_every_operation() {
         |store, acked| {
             // Retention may delete only what the policy names: sealed segments (the events stay
             // in partitions), no partition (max_age keeps everything here).
-            let retention = Retention {
-                log: LogRetention { max_bytes: Some(0), ..LogRetention::default() },
-                partitions: PartitionRetention { max_age: Some(1_000) },
-            };
+            let retention = Retention::default()
+                .with_log(LogRetention::default().with_max_bytes(Some(0)))
+                .with_partitions(PartitionRetention::default().with_max_age(Some(1_000)));
             let _ = store.retain_with(&retention);
             append_range(store, 90, 92, acked);
         },

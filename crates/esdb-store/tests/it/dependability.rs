@@ -132,8 +132,7 @@ fn item_5_read_only_readers_survive_compaction_and_retention_by_a_writer() {
         writer.seal().unwrap();
     }
     let reader = Store::open_read_only(dir.path()).unwrap();
-    let retention =
-        Retention { log: esdb_store::LogRetention { max_bytes: Some(0), ..Default::default() }, ..Default::default() };
+    let retention = Retention::default().with_log(esdb_store::LogRetention::default().with_max_bytes(Some(0)));
     for round in 4..12 {
         fill(&writer, round * 100, round * 100 + 100);
         writer.seal().unwrap();
@@ -166,7 +165,7 @@ impl IoHook for SlowFsync {
 fn item_8_in_sync_mode_no_reader_sees_an_event_before_it_is_durable() {
     let dir = tempfile::tempdir().unwrap();
     let hold = Arc::new(AtomicBool::new(false));
-    let options = StoreOptions { segment_bytes: 1 << 20, ..sync_options() };
+    let options = sync_options().with_segment_bytes(1 << 20);
     let writer =
         Arc::new(Store::open_with_io(dir.path(), options, Arc::new(SlowFsync { hold: hold.clone() })).unwrap());
     writer.append(NewEvent::new("s", 1, "durable")).unwrap();
@@ -317,14 +316,12 @@ fn item_12_many_partitions_hold_no_memory_map_each() {
     // ESDB_STORE_PARTITIONS=100000 runs the full size.
     let windows: i64 = std::env::var("ESDB_STORE_PARTITIONS").ok().and_then(|n| n.parse().ok()).unwrap_or(1_000);
     let dir = tempfile::tempdir().unwrap();
-    let options = StoreOptions {
-        partition_window: Some(1),
-        max_open_partitions: 8,
-        seal_memory_budget: 1 << 20,
-        segment_bytes: 64 << 20,
-        compact_target_bytes: 10_000,
-        ..small_options(buffered())
-    };
+    let options = small_options(buffered())
+        .with_partition_window(Some(1))
+        .with_max_open_partitions(8)
+        .with_seal_memory_budget(1 << 20)
+        .with_segment_bytes(64 << 20)
+        .with_compact_target_bytes(10_000);
     let store = Store::open(dir.path(), options.clone()).unwrap();
     for chunk in (0..windows).collect::<Vec<_>>().chunks(10_000) {
         let batch: Vec<NewEvent> = chunk.iter().map(|&ts| NewEvent::new(format!("s{}", ts % 4), ts, "x")).collect();

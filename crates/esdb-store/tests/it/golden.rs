@@ -84,7 +84,7 @@ fn every_layout_version_stays_readable() {
 #[test]
 fn a_writer_upgrades_a_version_1_store_in_place() {
     let dir = copy("v1");
-    let options = StoreOptions { durability: Durability::Sync, ..StoreOptions::default() };
+    let options = StoreOptions::default().with_durability(Durability::Sync);
     let store = Store::open(dir.path(), options.clone()).unwrap();
     let manifest = store.info().unwrap().manifest;
     assert_eq!(manifest.version, 3);

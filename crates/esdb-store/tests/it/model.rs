@@ -277,7 +277,7 @@ fn reopen(dir: &Path, options: &StoreOptions, switch: &Arc<FsyncSwitch>, model: 
 fn run(ops: Vec<Op>, durability: Durability) {
     let dir = tempfile::tempdir().unwrap();
     // A target of a few small files: some partitions count as large and are never merged again.
-    let options = StoreOptions { compact_target_bytes: 6_000, ..small_options(durability) };
+    let options = small_options(durability).with_compact_target_bytes(6_000);
     let switch = Arc::new(FsyncSwitch::default());
     let mut store = Store::open_with_io(dir.path(), options.clone(), switch.clone()).unwrap();
     let mut model = Model::default();
@@ -351,10 +351,7 @@ fn run(ops: Vec<Op>, durability: Durability) {
                 }
             }
             Op::RetainLog { max_bytes } => {
-                let retention = Retention {
-                    log: LogRetention { max_bytes: Some(max_bytes), ..LogRetention::default() },
-                    ..Retention::default()
-                };
+                let retention = Retention::default().with_log(LogRetention::default().with_max_bytes(Some(max_bytes)));
                 let report = store.retain_with(&retention).unwrap();
                 let info = store.info().unwrap();
                 assert!(report.log_start <= info.manifest.sealed_through);
@@ -364,7 +361,7 @@ fn run(ops: Vec<Op>, durability: Durability) {
             }
             Op::RetainPartitions { max_age, now } => {
                 let retention =
-                    Retention { partitions: PartitionRetention { max_age: Some(max_age) }, ..Retention::default() };
+                    Retention::default().with_partitions(PartitionRetention::default().with_max_age(Some(max_age)));
                 // A partition goes once its last window ended `max_age` before `now`, and with
                 // it the events it holds (read from its file: each event's data starts with its
                 // offset).

@@ -172,10 +172,8 @@ fn bad_fields_are_rejected_whole_batch_and_nothing_is_lost() {
 fn retention_makes_old_offsets_unreplayable_but_keeps_unsealed_ones() {
     let (dir, _) = store_with_events(300);
     let store = Store::open(dir.path(), small_options(buffered())).unwrap();
-    let unsealed_retention = esdb_store::Retention {
-        log: esdb_store::LogRetention { max_bytes: Some(0), ..Default::default() },
-        ..Default::default()
-    };
+    let unsealed_retention =
+        esdb_store::Retention::default().with_log(esdb_store::LogRetention::default().with_max_bytes(Some(0)));
     assert_eq!(store.retain_with(&unsealed_retention).unwrap().segments, 0, "nothing is sealed yet");
     store.seal().unwrap();
     let report = store.retain_with(&unsealed_retention).unwrap();

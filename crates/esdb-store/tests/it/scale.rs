@@ -18,15 +18,13 @@ fn now_secs() -> i64 {
 
 /// A 4 MiB budget (1 MiB of it for sealing) and seals by size only.
 fn budgeted() -> StoreOptions {
-    StoreOptions {
-        durability: buffered(),
-        memory_budget: 4 << 20,
-        seal_memory_budget: 1 << 20,
-        seal_after_bytes: Some(1 << 20),
-        seal_after_age: None,
-        partition_window: Some(100),
-        ..StoreOptions::default()
-    }
+    StoreOptions::default()
+        .with_durability(buffered())
+        .with_memory_budget(4 << 20)
+        .with_seal_memory_budget(1 << 20)
+        .with_seal_after_bytes(Some(1 << 20))
+        .with_seal_after_age(None)
+        .with_partition_window(Some(100))
 }
 
 fn batch(from: u64, n: u64) -> Vec<NewEvent> {
@@ -76,7 +74,7 @@ fn appends_wait_for_a_seal_that_is_behind_and_fail_after_max_append_wait() {
     let dir = tempfile::tempdir().unwrap();
     let hook = Arc::new(FailSeals::default());
     hook.fail.store(true, Ordering::SeqCst);
-    let options = StoreOptions { max_append_wait: Duration::from_millis(300), ..budgeted() };
+    let options = budgeted().with_max_append_wait(Duration::from_millis(300));
     let store = Store::open_with_io(dir.path(), options, hook.clone()).unwrap();
     let mut appended = 0;
     let err = loop {
@@ -103,22 +101,19 @@ fn appends_wait_for_a_seal_that_is_behind_and_fail_after_max_append_wait() {
 #[test]
 fn recorded_options_are_kept_and_a_different_value_names_both() {
     let dir = tempfile::tempdir().unwrap();
-    let options = StoreOptions {
-        partition_window: Some(3_600),
-        time_unit: Some(TimeUnit::Milliseconds),
-        ..StoreOptions::default()
-    };
+    let options =
+        StoreOptions::default().with_partition_window(Some(3_600)).with_time_unit(Some(TimeUnit::Milliseconds));
     drop(Store::open(dir.path(), options).unwrap());
     // Not given: the recorded values.
     let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
     assert_eq!(store.info().unwrap().manifest.partition_window, 3_600);
     assert_eq!(store.time_unit(), Some(TimeUnit::Milliseconds));
     drop(store);
-    let window = StoreOptions { partition_window: Some(86_400), ..StoreOptions::default() };
+    let window = StoreOptions::default().with_partition_window(Some(86_400));
     let err = Store::open(dir.path(), window).unwrap_err();
     assert!(matches!(err, Error::OptionMismatch { option: "partition_window", .. }), "{err}");
     assert_eq!(err.to_string(), "the store records partition_window 3600, but 86400 was given");
-    let unit = StoreOptions { time_unit: Some(TimeUnit::Seconds), ..StoreOptions::default() };
+    let unit = StoreOptions::default().with_time_unit(Some(TimeUnit::Seconds));
     let err = Store::open(dir.path(), unit).unwrap_err();
     assert_eq!(err.to_string(), "the store records time_unit ms, but s was given");
     // A store that records no unit takes one once.
@@ -130,7 +125,7 @@ fn recorded_options_are_kept_and_a_different_value_names_both() {
 }
 
 fn unit_options(unit: TimeUnit) -> StoreOptions {
-    StoreOptions { durability: Durability::Sync, time_unit: Some(unit), ..StoreOptions::default() }
+    StoreOptions::default().with_durability(Durability::Sync).with_time_unit(Some(unit))
 }
 
 #[test]
@@ -151,7 +146,7 @@ fn a_producer_clock_far_ahead_is_refused_and_cannot_make_history_look_old() {
     drop(store);
 
     // Even with the limit off, retention measures against the clock, not the newest event.
-    let options = StoreOptions { max_future_skew: None, ..unit_options(TimeUnit::Seconds) };
+    let options = unit_options(TimeUnit::Seconds).with_max_future_skew(None);
     let store = Store::open(dir.path(), options).unwrap();
     let recent: Vec<NewEvent> = (0..3_000).map(|i| NewEvent::new("a", now - 3_600 - i, "recent")).collect();
     store.append_batch(&recent).unwrap();
@@ -164,12 +159,12 @@ fn a_producer_clock_far_ahead_is_refused_and_cannot_make_history_look_old() {
         let db = esdb_read::Db::open(dir.path().join(&partition.file)).unwrap();
         assert_eq!(db.time_unit(), Some(TimeUnit::Seconds), "{}", partition.file);
     }
-    let one_year = Retention { partitions: PartitionRetention { max_age: Some(31_536_000) }, ..Retention::default() };
+    let one_year = Retention::default().with_partitions(PartitionRetention::default().with_max_age(Some(31_536_000)));
     let report = store.retain_with(&one_year).unwrap();
     assert_eq!(report.partition_events, 0);
     assert_eq!(store.space("a").unwrap().unwrap().len(), 3_001);
     let two_days_later = now + 2 * 86_400;
-    let one_day = Retention { partitions: PartitionRetention { max_age: Some(86_400) }, ..Retention::default() };
+    let one_day = Retention::default().with_partitions(PartitionRetention::default().with_max_age(Some(86_400)));
     assert_eq!(store.retain_at(&one_day, two_days_later).unwrap().partition_events, 3_000);
 }
 
@@ -179,7 +174,7 @@ fn retention_by_age_needs_a_time_unit() {
     let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
     store.append(NewEvent::new("a", 5, "x")).unwrap();
     store.seal().unwrap();
-    let age = Retention { partitions: PartitionRetention { max_age: Some(10) }, ..Retention::default() };
+    let age = Retention::default().with_partitions(PartitionRetention::default().with_max_age(Some(10)));
     let err = store.retain_with(&age).unwrap_err();
     assert!(matches!(err, Error::NoTimeUnit { .. }), "{err}");
     assert_eq!(store.retain_at(&age, 86_400 * 3).unwrap().partition_events, 1);
@@ -304,10 +299,11 @@ fn covering_indexes_reach_the_partitions_and_change_no_answer() {
     let mut answers = Vec::new();
     for covering in [false, true] {
         let dir = tempfile::tempdir().unwrap();
-        let options = StoreOptions {
-            covering_indexes: if covering { vec![b"type".to_vec()] } else { Vec::new() },
-            ..small_options(Durability::Sync)
-        };
+        let options = small_options(Durability::Sync).with_covering_indexes(if covering {
+            vec![b"type".to_vec()]
+        } else {
+            Vec::new()
+        });
         let store = Store::open(dir.path(), options).unwrap();
         store.append_batch(&events[..450]).unwrap();
         store.seal().unwrap();

@@ -502,15 +502,13 @@ pub fn run(args: Args) -> Result<Outcome> {
         (Box::new(file), len)
     };
     let (compression, zstd_dictionary) = args.compression.options();
-    let options = WriterOptions {
-        memory_budget: args.memory.max(1) << 20,
-        compression,
-        zstd_dictionary,
-        time_unit: args.time_unit.map(Into::into),
-        metadata: vec![(b"esdb.import".to_vec(), import_metadata(&args, format).into_bytes())],
-        covering_indexes: args.covering_indexes.iter().map(|name| name.clone().into_bytes()).collect(),
-        ..Default::default()
-    };
+    let options = WriterOptions::default()
+        .with_memory_budget(args.memory.max(1) << 20)
+        .with_compression(compression)
+        .with_zstd_dictionary(zstd_dictionary)
+        .with_time_unit(args.time_unit.map(Into::into))
+        .with_metadata(vec![(b"esdb.import".to_vec(), import_metadata(&args, format).into_bytes())])
+        .with_covering_indexes(args.covering_indexes.iter().map(|name| name.clone().into_bytes()));
     let target = super::OutputFile::new(&args.output)?;
     let writer = Writer::create_with(&target.path, options)
         .with_context(|| format!("cannot create {}", args.output.display()))?;

@@ -65,14 +65,12 @@ fn covering_indexes(dbs: &[esdb_read::Db], asked: &[String]) -> Vec<Vec<u8>> {
 pub fn run(args: Args) -> Result<Outcome> {
     let dbs = args.inputs.iter().map(|path| super::open_db(path)).collect::<Result<Vec<_>>>()?;
     let (compression, zstd_dictionary) = args.compression.options();
-    let options = WriterOptions {
-        memory_budget: args.memory.max(1) << 20,
-        compression,
-        zstd_dictionary,
-        time_unit: common_time_unit(&dbs, &args.inputs)?,
-        covering_indexes: covering_indexes(&dbs, &args.covering_indexes),
-        ..Default::default()
-    };
+    let options = WriterOptions::default()
+        .with_memory_budget(args.memory.max(1) << 20)
+        .with_compression(compression)
+        .with_zstd_dictionary(zstd_dictionary)
+        .with_time_unit(common_time_unit(&dbs, &args.inputs)?)
+        .with_covering_indexes(covering_indexes(&dbs, &args.covering_indexes));
     let target = super::OutputFile::new(&args.output)?;
     let mut writer = Writer::create_with(&target.path, options)
         .with_context(|| format!("cannot create {}", args.output.display()))?;

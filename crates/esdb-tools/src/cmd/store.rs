@@ -278,10 +278,13 @@ pub fn run(args: Args) -> Result<Outcome> {
             Ok(Outcome::Ok)
         }
         Command::Retain(args) => {
-            let retention = Retention {
-                log: LogRetention { max_age: args.log_max_age.map(Duration::from_secs), max_bytes: args.log_max_bytes },
-                partitions: PartitionRetention { max_age: args.partition_max_age },
-            };
+            let retention = Retention::default()
+                .with_log(
+                    LogRetention::default()
+                        .with_max_age(args.log_max_age.map(Duration::from_secs))
+                        .with_max_bytes(args.log_max_bytes),
+                )
+                .with_partitions(PartitionRetention::default().with_max_age(args.partition_max_age));
             let store = open_writable(&args.dir, StoreOptions::default())?;
             let report = store.retain_with(&retention)?;
             diag!(
@@ -302,7 +305,7 @@ pub fn run(args: Args) -> Result<Outcome> {
 
 /// The store for one maintenance command: no automatic seals.
 fn open_writable(dir: &Path, options: StoreOptions) -> Result<Store> {
-    open_store(dir, StoreOptions { seal_after_bytes: None, seal_after_age: None, ..options })
+    open_store(dir, options.with_seal_after_bytes(None).with_seal_after_age(None))
 }
 
 /// The store for writing, with what opening recovered reported on standard error.
@@ -343,16 +346,14 @@ fn append(args: AppendArgs) -> Result<Outcome> {
     let new_store = esdb_store::Manifest::load(&args.dir).ok().flatten().is_none();
     // A new store records seconds unless told otherwise; an existing one keeps what it records.
     let time_unit = args.time_unit.or(new_store.then_some(TimeUnit::S));
-    let options = StoreOptions {
-        durability,
-        partition_window: args.partition_window,
-        time_unit: time_unit.map(Into::into),
-        seal_after_bytes: nonzero(args.seal_after_bytes),
-        seal_after_age: nonzero(args.seal_after_secs).map(Duration::from_secs),
-        memory_budget: args.memory_budget,
-        max_future_skew: nonzero(args.max_future_skew).map(Duration::from_secs),
-        ..StoreOptions::default()
-    };
+    let options = StoreOptions::default()
+        .with_durability(durability)
+        .with_partition_window(args.partition_window)
+        .with_time_unit(time_unit.map(Into::into))
+        .with_seal_after_bytes(nonzero(args.seal_after_bytes))
+        .with_seal_after_age(nonzero(args.seal_after_secs).map(Duration::from_secs))
+        .with_memory_budget(args.memory_budget)
+        .with_max_future_skew(nonzero(args.max_future_skew).map(Duration::from_secs));
     let store = open_store(&args.dir, options)?;
     let spec = FieldSpec {
         space: &args.space,

@@ -30,12 +30,8 @@ fn esdb() -> Command {
 
 /// Opens the store (recovering it), checks it and returns the next offset.
 fn check_store(dir: &std::path::Path, acked_through: Option<u64>, context: &str) -> u64 {
-    let options = StoreOptions {
-        seal_after_bytes: None,
-        seal_after_age: None,
-        partition_window: Some(100),
-        ..StoreOptions::default()
-    };
+    let options =
+        StoreOptions::default().with_seal_after_bytes(None).with_seal_after_age(None).with_partition_window(Some(100));
     let store = Store::open(dir, options).unwrap_or_else(|err| panic!("{context}: reopening failed: {err}"));
     let next = store.next_offset();
     if let Some(acked) = acked_through {

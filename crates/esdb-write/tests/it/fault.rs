@@ -28,7 +28,7 @@ impl IoHook for FailAt {
 
 /// Writes enough events under a small budget that events, postings and the timeline all spill.
 fn write(path: &Path, hook: Arc<dyn IoHook>) -> Result<u64, WriteError> {
-    let options = WriterOptions { memory_budget: 16 * 1024, block_size: 512, ..Default::default() };
+    let options = WriterOptions::default().with_memory_budget(16 * 1024).with_block_size(512);
     let mut writer = Writer::create_with_hook(path, options, hook)?;
     for i in 0..1500u64 {
         let data = format!("event {i} with some payload to fill blocks");
