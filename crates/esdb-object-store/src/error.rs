@@ -62,7 +62,9 @@ pub enum FetchError {
 }
 
 impl FetchError {
-    fn kind(&self) -> io::ErrorKind {
+    /// The kind of I/O error this is as an [`io::Error`]: `NotFound` for a missing object,
+    /// `PermissionDenied` for a refusal, `UnexpectedEof` for a body cut short.
+    pub fn kind(&self) -> io::ErrorKind {
         match self {
             FetchError::Open { source, .. } | FetchError::Request { source, .. } => match source.as_ref() {
                 object_store::Error::NotFound { .. } => io::ErrorKind::NotFound,
@@ -116,6 +118,15 @@ pub enum Error {
         local: std::path::PathBuf,
         /// What went wrong.
         reason: String,
+    },
+    /// Deleting an object failed.
+    #[error("cannot delete {url}")]
+    Delete {
+        /// The object.
+        url: String,
+        /// The store's error.
+        #[source]
+        source: object_store::Error,
     },
     /// The object was read but is not a valid ESDB file.
     #[error("{url}: not a readable ESDB file")]

@@ -59,7 +59,7 @@ pub use location::{is_object_url, store_for};
 pub use object_store;
 pub use options::ObjectSourceOptions;
 pub use source::{ObjectSource, Stats};
-pub use upload::{upload, upload_to};
+pub use upload::{check_upload, delete, upload, upload_to};
 
 /// Opens the ESDB file at `url` (`s3://BUCKET/KEY` or `file:///PATH`) with default options:
 /// one request, then the reader's open from the cached end of the object.

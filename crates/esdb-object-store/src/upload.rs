@@ -94,3 +94,82 @@ pub fn upload_to(store: Arc<dyn ObjectStore>, path: Path, local: &std::path::Pat
     let _ = reader.join();
     result.map_err(failed)
 }
+
+/// Checks that the object at `path` in `store` holds exactly the bytes of the file at `local`:
+/// reads the object back whole and compares it with the file, byte for byte. What a tier runs
+/// before it records that an upload is a copy it may rely on.
+///
+/// # Errors
+/// [`Error::Upload`] naming the first byte that differs, a length that differs, or the failed
+/// read.
+pub fn check_upload(store: Arc<dyn ObjectStore>, path: Path, local: &std::path::Path, url: &str) -> Result<u64, Error> {
+    let failed = |reason: String| Error::Upload { url: url.to_owned(), local: local.to_path_buf(), reason };
+    let mut file = std::fs::File::open(local).map_err(|err| failed(format!("reading the file back: {err}")))?;
+    let len = file.metadata().map_err(|err| failed(err.to_string()))?.len();
+    let (chunks, chunk) = std::sync::mpsc::sync_channel::<Result<bytes::Bytes, String>>(4);
+    let runtime = crate::runtime::shared();
+    runtime.spawn(async move {
+        use futures_util::StreamExt;
+        let mut stream = match store.get(&path).await {
+            Ok(answer) => answer.into_stream(),
+            Err(err) => {
+                let _ = chunks.send(Err(err.to_string()));
+                return;
+            }
+        };
+        while let Some(next) = stream.next().await {
+            let failed = next.is_err();
+            if chunks.send(next.map_err(|err| err.to_string())).is_err() || failed {
+                return;
+            }
+        }
+    });
+    let mut compared = 0u64;
+    let mut expected = Vec::new();
+    for next in chunk {
+        let got = next.map_err(|err| failed(format!("reading the copy back: {err}")))?;
+        expected.resize(got.len(), 0);
+        let read = read_up_to(&mut file, &mut expected).map_err(|err| failed(err.to_string()))?;
+        if let Some(at) = got[..read].iter().zip(&expected[..read]).position(|(a, b)| a != b) {
+            return Err(failed(format!("the copy differs from the file at byte {}", compared + at as u64)));
+        }
+        compared += read as u64;
+        if read < got.len() {
+            return Err(failed(format!("the copy is longer than the file's {len} bytes")));
+        }
+    }
+    if compared != len {
+        return Err(failed(format!("the copy is {compared} bytes, the file {len}")));
+    }
+    Ok(compared)
+}
+
+/// Fills `buf` from `file` as far as the file goes; the bytes read.
+fn read_up_to(file: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match file.read(&mut buf[filled..])? {
+            0 => break,
+            n => filled += n,
+        }
+    }
+    Ok(filled)
+}
+
+/// Deletes the object at `path` in `store`; an object that is not there counts as deleted.
+///
+/// # Errors
+/// [`Error::Delete`] when the store refuses or cannot be reached.
+pub fn delete(store: Arc<dyn ObjectStore>, path: Path, url: &str) -> Result<(), Error> {
+    let runtime = crate::runtime::shared();
+    let deleted = async move { store.delete(&path).await };
+    let gone = |source| Error::Delete { url: url.to_owned(), source };
+    match crate::runtime::wait(&runtime, deleted) {
+        Some(Ok(())) | Some(Err(object_store::Error::NotFound { .. })) => Ok(()),
+        Some(Err(err)) => Err(gone(err)),
+        None => Err(gone(object_store::Error::Generic {
+            store: "esdb-object-store",
+            source: "the runtime that runs requests shut down".into(),
+        })),
+    }
+}

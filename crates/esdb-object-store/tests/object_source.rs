@@ -126,3 +126,37 @@ async fn the_async_reader_answers_as_the_blocking_one() {
     assert_eq!(db.run(answers).await, expected);
     assert!(db.source().stats().requests >= 2);
 }
+
+#[test]
+fn an_upload_is_checked_byte_for_byte_and_deletes_are_idempotent() {
+    let dir = tempfile::tempdir().unwrap();
+    let local = dir.path().join("f.esdb");
+    // Above one part, so that the multipart path is checked too.
+    let bytes: Vec<u8> = (0..(17u32 << 20)).map(|i| (i % 251) as u8).collect();
+    std::fs::write(&local, &bytes).unwrap();
+    let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let key = Path::from("t/f.esdb");
+    let url = "memory:///t/f.esdb";
+    assert_eq!(esdb_object_store::upload_to(store.clone(), key.clone(), &local, url).unwrap(), bytes.len() as u64);
+    assert_eq!(esdb_object_store::check_upload(store.clone(), key.clone(), &local, url).unwrap(), bytes.len() as u64);
+
+    let put = |content: Vec<u8>| runtime().block_on(store.put(&key, PutPayload::from(content))).unwrap();
+    let mut changed = bytes.clone();
+    changed[9_000_001] ^= 1;
+    put(changed);
+    let err = esdb_object_store::check_upload(store.clone(), key.clone(), &local, url).unwrap_err().to_string();
+    assert!(err.contains("differs from the file at byte 9000001"), "{err}");
+    put(bytes[..bytes.len() - 1].to_vec());
+    let err = esdb_object_store::check_upload(store.clone(), key.clone(), &local, url).unwrap_err().to_string();
+    assert!(err.contains(&format!("the copy is {} bytes, the file {}", bytes.len() - 1, bytes.len())), "{err}");
+    let mut longer = bytes.clone();
+    longer.push(0);
+    put(longer);
+    let err = esdb_object_store::check_upload(store.clone(), key.clone(), &local, url).unwrap_err().to_string();
+    assert!(err.contains("longer than the file"), "{err}");
+
+    esdb_object_store::delete(store.clone(), key.clone(), url).unwrap();
+    esdb_object_store::delete(store.clone(), key.clone(), url).unwrap();
+    let err = esdb_object_store::check_upload(store.clone(), key, &local, url).unwrap_err().to_string();
+    assert!(err.contains("reading the copy back"), "{err}");
+}

@@ -51,6 +51,19 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// The remote tier could not be reached, or refused or failed an upload, a check of an
+    /// upload, a read or a deletion. Nothing the MANIFEST names was lost: a partition is named
+    /// remote only once its copy was checked.
+    #[error("remote tier: cannot {action} {file}")]
+    Remote {
+        /// What the store was doing: `upload`, `check the upload of`, `open`, `delete`.
+        action: &'static str,
+        /// The partition file, relative to the store directory.
+        file: String,
+        /// The object store's error, naming the URL.
+        #[source]
+        source: Box<esdb_object_store::Error>,
+    },
     /// The manifest cannot be read or contradicts the files.
     #[error("bad store manifest {}: {reason}", .path.display())]
     Manifest {

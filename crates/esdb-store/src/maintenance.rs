@@ -79,7 +79,8 @@ pub struct StoreInfo {
     pub tail_memory: u64,
     /// Bytes of all segment files.
     pub log_bytes: u64,
-    /// Bytes of all partition files.
+    /// Bytes of the partition files in the store directory (partitions only in the remote tier
+    /// do not count).
     pub partition_bytes: u64,
 }
 
@@ -172,7 +173,7 @@ impl Store {
             log_bytes += size(&segment.file())?;
         }
         let mut partition_bytes = 0;
-        for partition in &manifest.partitions {
+        for partition in manifest.partitions.iter().filter(|p| p.local) {
             partition_bytes += size(&partition.file)?;
         }
         Ok(StoreInfo {
@@ -394,6 +395,8 @@ impl Shared {
             last_window: Some(last_window),
             file_len: Some(file_len),
             end_checksum: Some(end_checksum),
+            remote: false,
+            local: true,
         })
     }
 
@@ -479,6 +482,7 @@ impl Shared {
         next.partitions.retain(|p| !old.contains(&p.seq));
         next.partitions.extend(metas.iter().cloned());
         next.next_partition_seq = next_seq;
+        next.drop_remote(groups.iter().flatten().map(|p| &p.meta));
         let dropped = groups.iter().flatten().map(Obsolete::partition).collect();
         self.install(&mut manifest, next, &written, dropped)?;
         {
@@ -600,6 +604,7 @@ impl Shared {
             return Ok(report);
         }
         let view_partitions = self.read_view().partitions.clone();
+        next.drop_remote(manifest.partitions.iter().filter(|p| dropped_seqs.contains(&p.seq)));
         let mut dropped: Vec<Obsolete> = dropped_segments.into_iter().map(Obsolete::segment).collect();
         dropped.extend(view_partitions.iter().filter(|p| dropped_seqs.contains(&p.meta.seq)).map(Obsolete::partition));
         drop(view_partitions);
@@ -640,6 +645,8 @@ mod tests {
             last_offset: 0,
             file_len: Some(file_len),
             end_checksum: Some(0),
+            remote: false,
+            local: true,
         };
         Arc::new(Partition::new(Path::new("/nowhere"), meta))
     }

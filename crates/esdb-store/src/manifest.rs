@@ -17,8 +17,9 @@ pub const MANIFEST: &str = "MANIFEST";
 pub const MANIFEST_TMP: &str = "MANIFEST.tmp";
 const FORMAT: &str = "esdb-store";
 /// Layout version written: 2 adds `store_id`, `generation`, `obsolete` and the partitions'
-/// `file_len` / `end_checksum`; 3 adds `time_unit` and the partitions' `last_window`.
-pub const VERSION: u32 = 3;
+/// `file_len` / `end_checksum`; 3 adds `time_unit` and the partitions' `last_window`; 4 adds
+/// the remote tier: `remote`, `obsolete_remote` and the partitions' `remote` / `local`.
+pub const VERSION: u32 = 4;
 /// Directory of the log segments.
 pub const LOG_DIR: &str = "log";
 /// Directory of the sealed partitions.
@@ -59,6 +60,14 @@ pub struct Manifest {
     /// files listed here are ever deleted by the store.
     #[serde(default)]
     pub obsolete: Vec<String>,
+    /// The remote tier (version 4): the object-store location (`s3://BUCKET/PREFIX`,
+    /// `file:///PATH`) under which partitions are uploaded, in `{remote}/{store_id}/{file}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote: Option<String>,
+    /// Partition files whose remote copies an installed change stopped naming, to be deleted
+    /// from the remote tier (version 4). Only objects listed here are ever deleted remotely.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub obsolete_remote: Vec<String>,
 }
 
 /// One log segment.
@@ -102,6 +111,25 @@ pub struct PartitionMeta {
     /// tells this partition from another file of the same name and length.
     #[serde(default)]
     pub end_checksum: Option<u64>,
+    /// A copy is in the remote tier, uploaded and verified (version 4).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub remote: bool,
+    /// The file is in the store directory (version 4; absent: true). A partition that is not
+    /// local is remote, and read in place from there.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub local: bool,
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
+}
+
+fn is_true(value: &bool) -> bool {
+    *value
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// Bytes at the end of a partition covered by [`PartitionMeta::end_checksum`].
@@ -169,6 +197,8 @@ impl Manifest {
             segments: vec![SegmentMeta { base: 0, end: None, last_append_ms: None }],
             partitions: Vec::new(),
             obsolete: Vec::new(),
+            remote: None,
+            obsolete_remote: Vec::new(),
         }
     }
 
@@ -253,6 +283,12 @@ impl Manifest {
                     partition.window
                 ));
             }
+            if !partition.local && !partition.remote {
+                return Err(format!("partition {} is neither local nor remote", partition.seq));
+            }
+            if partition.remote && self.remote.is_none() {
+                return Err(format!("partition {} is remote, but the manifest names no remote tier", partition.seq));
+            }
             if partition.last_offset >= self.sealed_through || partition.first_offset > partition.last_offset {
                 return Err(format!(
                     "partition {} holds offsets {}..={} outside the sealed log (sealed_through {})",
@@ -266,6 +302,19 @@ impl Manifest {
                 return Err(format!("obsolete file {file:?} is still named by the manifest or is not a store file"));
             }
         }
+        for file in &self.obsolete_remote {
+            let named_remote = self.partitions.iter().any(|p| p.remote && &p.file == file);
+            if named_remote || self.remote.is_none() || !is_data_file_name(file) || !file.starts_with(PARTITION_DIR) {
+                return Err(format!(
+                    "obsolete remote file {file:?} is still named by the manifest, is not a partition or has no remote tier"
+                ));
+            }
+        }
+        if let Some(remote) = &self.remote {
+            if remote.is_empty() {
+                return Err("remote is empty".into());
+            }
+        }
         Ok(())
     }
 
@@ -274,11 +323,20 @@ impl Manifest {
         self.time_unit.as_deref().and_then(|unit| unit.parse().ok())
     }
 
-    /// Every live file the manifest names, relative to the store directory.
+    /// Every live file the manifest names in the store directory, relative to it (partitions that
+    /// are only remote are not among them).
     pub fn referenced(&self) -> HashSet<PathBuf> {
         let segments = self.segments.iter().map(|s| PathBuf::from(s.file()));
-        let partitions = self.partitions.iter().map(|p| PathBuf::from(&p.file));
+        let partitions = self.partitions.iter().filter(|p| p.local).map(|p| PathBuf::from(&p.file));
         segments.chain(partitions).collect()
+    }
+
+    /// Lists the remote copies of `dropped` partitions (those that have one) for deletion from
+    /// the remote tier.
+    pub(crate) fn drop_remote<'a>(&mut self, dropped: impl IntoIterator<Item = &'a PartitionMeta>) {
+        self.obsolete_remote.extend(dropped.into_iter().filter(|p| p.remote).map(|p| p.file.clone()));
+        self.obsolete_remote.sort();
+        self.obsolete_remote.dedup();
     }
 
     /// The sequence number after `seq`, refusing to wrap.

@@ -192,6 +192,18 @@ pub struct StoreOptions {
     /// scans of sealed history then read each value's events in sequence, for about their size
     /// again on disk. Applies to the partitions sealed or compacted from now on. Default: none.
     pub covering_indexes: Vec<Vec<u8>>,
+    /// The remote tier: an object-store location (`s3://BUCKET/PREFIX`, configured from the
+    /// standard `AWS_*` variables, or `file:///PATH`) that [`Store::tier`](crate::Store::tier)
+    /// copies sealed partitions to, under `{remote}/{store_id}/`. Recorded by the first open
+    /// that gives one; `None`: the recorded one, if any; a different one is
+    /// [`Error::OptionMismatch`](crate::Error). Default: none.
+    pub remote: Option<String>,
+    /// With a remote tier: the most bytes of partitions kept in the store directory once
+    /// they are also remote. [`Store::tier`](crate::Store::tier) deletes the local files of the
+    /// partitions with the oldest windows first until the rest fit; those are then read in place
+    /// from the tier. Partitions not yet copied are never deleted, whatever their size. `None`:
+    /// keep every local file. Default: `None`.
+    pub local_partition_bytes: Option<u64>,
 }
 
 impl Default for StoreOptions {
@@ -214,6 +226,8 @@ impl Default for StoreOptions {
             max_data_len: 64 << 20,
             max_open_partitions: 256,
             covering_indexes: Vec::new(),
+            remote: None,
+            local_partition_bytes: None,
         }
     }
 }
@@ -334,6 +348,20 @@ impl StoreOptions {
         self
     }
 
+    /// Sets [`remote`](StoreOptions::remote): the location of the remote tier.
+    #[must_use]
+    pub fn with_remote(mut self, remote: impl Into<String>) -> Self {
+        self.remote = Some(remote.into());
+        self
+    }
+
+    /// Sets [`local_partition_bytes`](StoreOptions::local_partition_bytes).
+    #[must_use]
+    pub fn with_local_partition_bytes(mut self, bytes: Option<u64>) -> Self {
+        self.local_partition_bytes = bytes;
+        self
+    }
+
     /// Sets [`covering_indexes`](StoreOptions::covering_indexes): the index names to cover.
     #[must_use]
     pub fn with_covering_indexes<N: Into<Vec<u8>>>(mut self, names: impl IntoIterator<Item = N>) -> Self {
@@ -366,6 +394,11 @@ impl StoreOptions {
         if let Durability::Buffered { interval } = self.durability {
             if interval.is_zero() {
                 return invalid("durability", "a buffered interval must be positive");
+            }
+        }
+        if let Some(remote) = &self.remote {
+            if !esdb_object_store::is_object_url(remote) {
+                return invalid("remote", "must be an s3:// or file:// location");
             }
         }
         if self.max_data_len > esdb_format::v1::MAX_DATA_LEN {

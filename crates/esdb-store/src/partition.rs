@@ -13,6 +13,7 @@ use esdb_read::Db;
 use crate::error::{Error, Result};
 use crate::manifest::{PartitionMeta, END_CHECKSUM_LEN, MANIFEST};
 use crate::store::lock;
+use crate::tier::Tier;
 
 /// A sealed partition as a version names it. Holding an `Arc` of it pins its file: the store
 /// deletes an obsolete partition only once nothing else holds its handle.
@@ -38,9 +39,18 @@ pub(crate) fn identity(path: &Path) -> Result<(u64, u64)> {
     Ok((len, esdb_format::checksum::xxh3(&tail)))
 }
 
-/// Opens a partition, checking it is the file the manifest names: its length, the checksum of
-/// its end and its event count.
-pub(crate) fn open(dir: &Path, meta: &PartitionMeta) -> Result<Db> {
+/// Opens a partition, from its file or, once it is only remote, in place from `tier`, checking
+/// it is the file the manifest names: its length, the checksum of its end and its event count.
+pub(crate) fn open(dir: &Path, meta: &PartitionMeta, tier: Option<&Tier>) -> Result<Db> {
+    if !meta.local {
+        let Some(tier) = tier else {
+            return Err(Error::Manifest {
+                path: dir.join(MANIFEST),
+                reason: format!("partition {} is only remote, and the store has no remote tier", meta.file),
+            });
+        };
+        return tier.open(dir, meta);
+    }
     let path = dir.join(&meta.file);
     let mismatch = |reason: String| Error::ForeignFile { path: path.clone(), reason };
     if let (Some(want_len), Some(want_sum)) = (meta.file_len, meta.end_checksum) {
@@ -66,6 +76,8 @@ pub(crate) fn open(dir: &Path, meta: &PartitionMeta) -> Result<Db> {
 #[derive(Debug)]
 pub(crate) struct Cache {
     capacity: usize,
+    /// Where partitions that are only remote are read from.
+    tier: Option<Tier>,
     inner: Mutex<CacheInner>,
 }
 
@@ -76,8 +88,13 @@ struct CacheInner {
 }
 
 impl Cache {
-    pub fn new(capacity: usize) -> Cache {
-        Cache { capacity: capacity.max(1), inner: Mutex::new(CacheInner::default()) }
+    pub fn new(capacity: usize, tier: Option<Tier>) -> Cache {
+        Cache { capacity: capacity.max(1), tier, inner: Mutex::new(CacheInner::default()) }
+    }
+
+    /// The store's remote tier, if it has one.
+    pub fn tier(&self) -> Option<&Tier> {
+        self.tier.as_ref()
     }
 
     /// The open partition, opening it (outside the cache's lock) when it is not cached.
@@ -92,7 +109,7 @@ impl Cache {
                 return Ok(db.clone());
             }
         }
-        let db = open(dir, &partition.meta)?;
+        let db = open(dir, &partition.meta, self.tier.as_ref())?;
         let mut inner = lock(&self.inner);
         if inner.open.len() >= self.capacity {
             // Linear in the capacity, which is small next to the work of opening a file.
@@ -143,6 +160,8 @@ mod tests {
             last_window: None,
             file_len: Some(file_len),
             end_checksum: Some(end_checksum),
+            remote: false,
+            local: true,
         };
         Partition::new(dir, meta)
     }
@@ -150,7 +169,7 @@ mod tests {
     #[test]
     fn the_cache_holds_at_most_its_capacity_and_checks_identity() {
         let dir = tempfile::tempdir().unwrap();
-        let cache = Cache::new(2);
+        let cache = Cache::new(2, None);
         let parts: Vec<Partition> = (0..3).map(|seq| partition(dir.path(), seq)).collect();
         for part in &parts {
             assert_eq!(cache.get(dir.path(), part).unwrap().len(), 1);
@@ -160,6 +179,6 @@ mod tests {
         assert_eq!(cache.len(), 1);
         let mut wrong = parts[0].meta.clone();
         wrong.end_checksum = wrong.end_checksum.map(|sum| sum ^ 1);
-        assert!(matches!(open(dir.path(), &wrong), Err(Error::ForeignFile { .. })));
+        assert!(matches!(open(dir.path(), &wrong, None), Err(Error::ForeignFile { .. })));
     }
 }

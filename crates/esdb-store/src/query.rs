@@ -105,6 +105,14 @@ impl Store {
                     attempts += 1;
                     self.shared.reload()?;
                 }
+                Err(Error::Remote { source, .. })
+                    if self.shared.read_only
+                        && matches!(&*source, esdb_object_store::Error::Fetch(fetch) if fetch.kind() == std::io::ErrorKind::NotFound)
+                        && attempts < 20 =>
+                {
+                    attempts += 1;
+                    self.shared.reload()?;
+                }
                 other => return other,
             }
         }

@@ -204,11 +204,27 @@ pub fn repair_with(dir: impl AsRef<Path>, partition_window: Option<i64>) -> Resu
                     last_window: kept.and_then(|m| m.last_window),
                     file_len: Some(file_len),
                     end_checksum: Some(end_checksum),
+                    // The remote copy is this file's only if the file is the one uploaded.
+                    remote: kept.is_some_and(|m| {
+                        m.remote && m.file_len == Some(file_len) && m.end_checksum == Some(end_checksum)
+                    }),
+                    local: true,
                 };
                 partitions.push((meta, bound));
             }
             Err(err) => report.quarantined.push((quarantine(&fs, dir, &relative)?, err.to_string())),
         }
+    }
+
+    // Partitions only in the remote tier: the old MANIFEST is all that names them (their copies
+    // were verified when uploaded).
+    for meta in old.iter().flat_map(|old| &old.partitions).filter(|meta| !meta.local) {
+        if partitions.iter().any(|(kept, _)| kept.seq == meta.seq) {
+            continue;
+        }
+        report.actions.push(format!("{}: kept as remote, as the old MANIFEST names it", meta.file));
+        let bound = parse_partition_name(meta.file.strip_prefix("partitions/").unwrap_or("")).and_then(|n| n.2);
+        partitions.push(((*meta).clone(), bound));
     }
 
     // sealed_through: the old MANIFEST's when the log agrees, else the partitions' bounds.
@@ -301,6 +317,8 @@ pub fn repair_with(dir: impl AsRef<Path>, partition_window: Option<i64>) -> Resu
         segments,
         partitions: kept_partitions,
         obsolete: old_obsolete.into_iter().filter(|file| dir.join(file).exists()).collect(),
+        remote: old.as_ref().and_then(|old| old.remote.clone()),
+        obsolete_remote: old.as_ref().map(|old| old.obsolete_remote.clone()).unwrap_or_default(),
         ..Manifest::new(store_id, 1)
     };
     Manifest::parse(&manifest.to_bytes()).map_err(|reason| Error::Manifest { path: dir.join(MANIFEST), reason })?;

@@ -19,6 +19,7 @@ use crate::partition::{Cache, Handle, Partition};
 use crate::record;
 use crate::tail::Tail;
 use crate::telemetry::Instruments;
+use crate::tier::Tier;
 use crate::transition::{write_manifest, Obsolete, WriteFailure};
 use crate::watermark::{Publisher, Watermark};
 
@@ -196,7 +197,8 @@ impl Store {
         let file = log::reopen_segment(&fs, &active_path, loaded.active_len)?;
         recovery.torn_bytes = loaded.torn_bytes;
         let record_unit = manifest.time_unit.is_none() && options.time_unit.is_some();
-        if manifest.store_id.is_empty() || manifest.version < manifest::VERSION || record_unit {
+        let record_remote = manifest.remote.is_none() && options.remote.is_some();
+        if manifest.store_id.is_empty() || manifest.version < manifest::VERSION || record_unit || record_remote {
             // A store written by an earlier version: give it an id and record the new fields.
             let mut next = manifest.clone();
             next.version = manifest::VERSION;
@@ -205,6 +207,9 @@ impl Store {
             }
             if record_unit {
                 next.time_unit = options.time_unit.map(|unit| unit.as_str().to_owned());
+            }
+            if record_remote {
+                next.remote = options.remote.as_deref().map(remote_location);
             }
             next.generation = manifest.generation + 1;
             write_manifest(&fs, &dir, &next).map_err(|failure| match failure {
@@ -240,7 +245,8 @@ impl Store {
             poisoned: None,
             fs: fs.clone(),
         };
-        let shared = Shared::new(dir, options, fs, writer, manifest, loaded, false, Some(lock_file));
+        let tier = tier_of(&manifest)?;
+        let shared = Shared::new(dir, options, fs, writer, manifest, loaded, tier, false, Some(lock_file));
         *lock(&shared.watermark) = Some(publisher);
         shared.delete_obsolete();
         tracing::info!(
@@ -304,7 +310,8 @@ impl Store {
             poisoned: None,
             fs: fs.clone(),
         };
-        let shared = Shared::new(dir, options, fs, writer, manifest, loaded, true, None);
+        let tier = tier_of(&manifest)?;
+        let shared = Shared::new(dir, options, fs, writer, manifest, loaded, tier, true, None);
         Ok(Store { shared, background: None, recovery })
     }
 
@@ -432,8 +439,23 @@ pub(crate) fn load_read_only(dir: &Path) -> Result<(Manifest, open::Loaded)> {
     }
 }
 
+/// A remote tier location as the manifest records it: without a trailing `/`.
+fn remote_location(remote: &str) -> String {
+    remote.trim_end_matches('/').to_owned()
+}
+
+/// The remote tier the manifest records, if any.
+pub(crate) fn tier_of(manifest: &Manifest) -> Result<Option<Tier>> {
+    manifest.remote.as_deref().map(|remote| Tier::new(remote, &manifest.store_id)).transpose()
+}
+
 /// Fails when `options` give a recorded option a value other than the one recorded.
 fn check_recorded(manifest: &Manifest, options: &StoreOptions) -> Result<()> {
+    if let (Some(recorded), Some(given)) = (&manifest.remote, &options.remote) {
+        if *recorded != remote_location(given) {
+            return Err(Error::OptionMismatch { option: "remote", recorded: recorded.clone(), given: given.clone() });
+        }
+    }
     if let Some(given) = options.partition_window.filter(|given| *given != manifest.partition_window) {
         return Err(Error::OptionMismatch {
             option: "partition_window",
@@ -481,6 +503,7 @@ impl Shared {
         writer: LogWriter,
         manifest: Manifest,
         loaded: open::Loaded,
+        tier: Option<Tier>,
         read_only: bool,
         lock_file: Option<fs::File>,
     ) -> Arc<Shared> {
@@ -494,7 +517,7 @@ impl Shared {
         instruments.partitions(manifest.partitions.len());
         Arc::new(Shared {
             instruments,
-            cache: Cache::new(options.max_open_partitions),
+            cache: Cache::new(options.max_open_partitions, tier),
             dir,
             options,
             fs,
@@ -875,12 +898,18 @@ impl Shared {
             if self.seal_due() {
                 match self.seal() {
                     Err(err) => self.note_background_error(format!("automatic seal: {}", err.chain())),
-                    Ok(_) if self.options.auto_compact => {
-                        if let Err(err) = self.compact(true) {
-                            self.note_background_error(format!("automatic compaction: {}", err.chain()));
+                    Ok(_) => {
+                        if self.options.auto_compact {
+                            if let Err(err) = self.compact(true) {
+                                self.note_background_error(format!("automatic compaction: {}", err.chain()));
+                            }
+                        }
+                        if self.cache.tier().is_some() {
+                            if let Err(err) = self.tier() {
+                                self.note_background_error(format!("automatic tiering: {}", err.chain()));
+                            }
                         }
                     }
-                    Ok(_) => {}
                 }
             }
             self.delete_obsolete();

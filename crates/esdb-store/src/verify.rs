@@ -132,10 +132,19 @@ fn check_log(dir: &Path, manifest: &Manifest, report: &mut VerifyReport) -> Resu
     Ok(())
 }
 
+/// Checks every partition, reading those that are only remote in place from the tier (whole, as
+/// local ones are).
 fn check_partitions(dir: &Path, manifest: &Manifest, report: &mut VerifyReport) {
+    let tier = match crate::store::tier_of(manifest) {
+        Ok(tier) => tier,
+        Err(err) => {
+            report.problems.push(err.to_string());
+            None
+        }
+    };
     for meta in &manifest.partitions {
         report.partitions += 1;
-        let db = match partition::open(dir, meta) {
+        let db = match partition::open(dir, meta, tier.as_ref()) {
             Ok(db) => db,
             Err(err) => {
                 report.problems.push(format!("{}: {err}", meta.file));

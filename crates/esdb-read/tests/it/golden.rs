@@ -67,7 +67,9 @@ pub fn goldens_of(version: u16) -> Vec<Golden> {
                     options
                         .get("metadata")
                         .and_then(Value::as_array)
-                        .map(|pairs| pairs.iter().map(|pair| (bytes_of(&pair[0]), bytes_of(&pair[1]))).collect::<Vec<_>>())
+                        .map(|pairs| {
+                            pairs.iter().map(|pair| (bytes_of(&pair[0]), bytes_of(&pair[1]))).collect::<Vec<_>>()
+                        })
                         .unwrap_or_default(),
                 )
                 .with_covering_indexes(

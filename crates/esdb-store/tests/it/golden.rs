@@ -2,7 +2,9 @@
 //! before layout 2, `fixtures/store/v2` and `fixtures/store/v3`): the activity example, 8 events
 //! sealed and 6 in the unsealed log. In v3 the store records its time unit, its windows are 2
 //! seconds wide and the 8 sealed events were compacted from 3 windows into one partition
-//! (`last_window`). Every version stays readable; a writer upgrades older ones in place without
+//! (`last_window`). v4 is v3 after `esdb store tier` to a remote tier (recorded as
+//! `s3://esdb-fixtures/store-v4`, which no test reaches): its partition is named local and
+//! remote. Every version stays readable; a writer upgrades older ones in place without
 //! losing or repeating an event.
 
 use std::path::{Path, PathBuf};
@@ -73,7 +75,7 @@ fn check(store: &Store, context: &str) {
 
 #[test]
 fn every_layout_version_stays_readable() {
-    for version in ["v1", "v2", "v3"] {
+    for version in ["v1", "v2", "v3", "v4"] {
         let reader = Store::open_read_only(fixture(version)).unwrap();
         assert_eq!(reader.info().unwrap().manifest.sealed_through, 8, "{version}");
         check(&reader, &format!("{version} read-only"));
@@ -87,7 +89,7 @@ fn a_writer_upgrades_a_version_1_store_in_place() {
     let options = StoreOptions::default().with_durability(Durability::Sync);
     let store = Store::open(dir.path(), options.clone()).unwrap();
     let manifest = store.info().unwrap().manifest;
-    assert_eq!(manifest.version, 3);
+    assert_eq!(manifest.version, 4);
     assert_eq!(manifest.store_id.len(), 32);
     check(&store, "upgraded");
     // The dedupe window came through: a retry of e3 is not stored again.
@@ -107,7 +109,7 @@ fn a_writer_upgrades_a_version_2_store_and_keeps_a_version_3_one() {
     let dir = copy("v2");
     let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
     let manifest = store.info().unwrap().manifest;
-    assert_eq!((manifest.version, manifest.time_unit.as_deref()), (3, None));
+    assert_eq!((manifest.version, manifest.time_unit.as_deref()), (4, None));
     assert!(manifest.partitions.iter().all(|p| p.last_window() == p.window));
     check(&store, "upgraded from v2");
     drop(store);
@@ -119,4 +121,19 @@ fn a_writer_upgrades_a_version_2_store_and_keeps_a_version_3_one() {
     assert!(manifest.partitions[0].last_window() > manifest.partitions[0].window);
     check(&store, "v3 written");
     assert_eq!(store.append(NewEvent::new("1", 1403534921, "retry").id("e3")).unwrap(), 2);
+}
+
+#[test]
+fn a_version_4_store_records_its_remote_tier_and_where_partitions_are() {
+    let reader = Store::open_read_only(fixture("v4")).unwrap();
+    let manifest = reader.info().unwrap().manifest;
+    assert_eq!((manifest.version, manifest.remote.as_deref()), (4, Some("s3://esdb-fixtures/store-v4")));
+    assert!(manifest.partitions.iter().all(|p| p.remote && p.local));
+    assert!(manifest.obsolete_remote.is_empty());
+    // A writer opens it without reaching the tier: the partition is read from its local file.
+    let dir = copy("v4");
+    let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
+    check(&store, "v4 written");
+    let err = Store::open(copy("v4").path(), StoreOptions::default().with_remote("s3://elsewhere/x")).unwrap_err();
+    assert!(matches!(err, esdb_store::Error::OptionMismatch { option: "remote", .. }), "{err}");
 }

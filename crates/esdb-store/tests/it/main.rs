@@ -8,3 +8,4 @@ mod golden;
 mod model;
 mod recovery;
 mod scale;
+mod tier;

@@ -25,6 +25,7 @@ Examples:
   esdb store export events/ --format parquet -o events.parquet
   esdb store seal events/ && esdb store compact events/
   esdb store retain events/ --log-max-age 604800 --partition-max-age 31536000
+  esdb store tier events/ --remote s3://archive/events --local-bytes 10000000000
   esdb store verify events/ || esdb store repair events/";
 
 /// A live event store: a durable append-only log sealed into ESDB partitions.
@@ -47,6 +48,7 @@ enum Command {
     /// Merge the partitions of each window that has several into one.
     Compact(DirArgs),
     Retain(RetainArgs),
+    Tier(TierArgs),
     /// Offsets, durability, the unsealed tail, segments, partitions and the store's metrics.
     ///
     /// With --json, one JSON object: the same figures as `Store::info` and `Store::metrics`.
@@ -157,6 +159,45 @@ struct AppendArgs {
     /// Refuse events stamped more than this many seconds ahead of the clock (0: no limit).
     #[arg(long, value_name = "SECONDS", default_value_t = 86_400)]
     max_future_skew: u64,
+    #[command(flatten)]
+    tier: TierFlags,
+}
+
+/// The remote tier, for the commands that seal or tier.
+#[derive(Debug, clap::Args)]
+struct TierFlags {
+    /// Copy sealed partitions to this object-store location (s3://BUCKET/PREFIX, configured from
+    /// the AWS_* variables, or file:///PATH), recorded by the store; with `store append`, after
+    /// every automatic seal.
+    #[arg(long, value_name = "URL")]
+    remote: Option<String>,
+    /// Keep at most BYTES of partitions in the store directory once they are remote (oldest
+    /// windows leave first; they are then read in place from the remote tier).
+    #[arg(long, value_name = "BYTES")]
+    local_bytes: Option<u64>,
+}
+
+impl TierFlags {
+    fn apply(&self, options: StoreOptions) -> StoreOptions {
+        let options = options.with_local_partition_bytes(self.local_bytes);
+        match &self.remote {
+            Some(remote) => options.with_remote(remote),
+            None => options,
+        }
+    }
+}
+
+/// Copy sealed partitions to the remote tier and keep local copies within --local-bytes.
+///
+/// Each copy is read back and compared with its file before the MANIFEST names it remote; only
+/// then may its local file be deleted. Also deletes remote copies of partitions that compaction
+/// or retention replaced. Prints what it did.
+#[derive(Debug, clap::Args)]
+struct TierArgs {
+    /// The store directory.
+    dir: PathBuf,
+    #[command(flatten)]
+    tier: TierFlags,
 }
 
 /// Print the log in offset order: {"offset":…,"space":…,"timestamp":…,"data":…} per line.
@@ -297,6 +338,22 @@ pub fn run(args: Args) -> Result<Outcome> {
             store.close()?;
             Ok(Outcome::Ok)
         }
+        Command::Tier(args) => {
+            let store = open_writable(&args.dir, args.tier.apply(StoreOptions::default()))?;
+            let report = store.tier()?;
+            diag!(
+                "uploaded {} partitions ({} bytes), deleted {} local copies ({} bytes) and {} replaced remote copies; {} bytes of partitions are local, {} partitions only remote",
+                report.uploaded,
+                report.uploaded_bytes,
+                report.evicted,
+                report.evicted_bytes,
+                report.deleted_remote,
+                report.local_bytes,
+                report.remote_only
+            );
+            store.close()?;
+            Ok(Outcome::Ok)
+        }
         Command::Info(args) => info(&args.dir, args.json),
         Command::Verify(args) => verify(&args.dir),
         Command::Repair(args) => repair(&args.dir, args.partition_window),
@@ -354,7 +411,7 @@ fn append(args: AppendArgs) -> Result<Outcome> {
         .with_seal_after_age(nonzero(args.seal_after_secs).map(Duration::from_secs))
         .with_memory_budget(args.memory_budget)
         .with_max_future_skew(nonzero(args.max_future_skew).map(Duration::from_secs));
-    let store = open_store(&args.dir, options)?;
+    let store = open_store(&args.dir, args.tier.apply(options))?;
     let spec = FieldSpec {
         space: &args.space,
         timestamp: &args.timestamp,
@@ -530,6 +587,11 @@ fn info(dir: &Path, as_json: bool) -> Result<Outcome> {
         info.partition_bytes,
         manifest.partition_window
     )?;
+    if let Some(remote) = &manifest.remote {
+        let remote_only = manifest.partitions.iter().filter(|p| !p.local).count();
+        let copied = manifest.partitions.iter().filter(|p| p.remote).count();
+        writeln!(out, "remote tier:      {remote} ({copied} partitions copied, {remote_only} only remote)")?;
+    }
     let unit = store.time_unit().map(TimeUnit::from);
     // Beside the integers, the times they stand for once the store records its unit.
     let time = |ts: i64| match unit.and_then(|unit| crate::timestamp::format_rfc3339(ts, unit)) {
@@ -541,9 +603,15 @@ fn info(dir: &Path, as_json: bool) -> Result<Outcome> {
             last if last == partition.window => partition.window.to_string(),
             last => format!("{}..={last}", partition.window),
         };
+        let place = match (partition.local, partition.remote) {
+            (true, false) if manifest.remote.is_some() => "  local",
+            (true, true) => "  local+remote",
+            (false, _) => "  remote",
+            (true, false) => "",
+        };
         writeln!(
             out,
-            "  {}  window {windows}  {} events  ts {}..={}  offsets {}..={}",
+            "  {}  window {windows}  {} events  ts {}..={}  offsets {}..={}{place}",
             partition.file,
             partition.events,
             time(partition.min_ts),
@@ -580,8 +648,10 @@ fn info_json(dir: &Path, store: &Store, info: &esdb_store::StoreInfo) -> Value {
             "files": manifest.partitions.iter().map(|p| json!({
                 "file": p.file, "window": p.window, "last_window": p.last_window(), "events": p.events,
                 "min_ts": p.min_ts, "max_ts": p.max_ts, "first_offset": p.first_offset, "last_offset": p.last_offset,
+                "local": p.local, "remote": p.remote,
             })).collect::<Vec<_>>(),
         },
+        "remote": manifest.remote,
         "metrics": {
             "appended_events": metrics.appended_events,
             "appended_bytes": metrics.appended_bytes,

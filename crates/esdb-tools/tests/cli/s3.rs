@@ -64,6 +64,11 @@ impl S3 {
 
     /// `esdb ARGS...` with the machine's AWS and proxy variables replaced by the test server's.
     fn esdb(&self, s: &Scratch, args: &[&str]) -> std::process::Output {
+        self.command(s, args).output().unwrap()
+    }
+
+    /// The command [`esdb`](S3::esdb) runs.
+    fn command(&self, s: &Scratch, args: &[&str]) -> assert_cmd::Command {
         let mut cmd = s.esdb(args);
         for (name, _) in std::env::vars_os() {
             let name = name.to_string_lossy().into_owned();
@@ -76,7 +81,7 @@ impl S3 {
             .env("AWS_DEFAULT_REGION", "us-east-1")
             .env("AWS_ENDPOINT_URL", &self.endpoint)
             .env("AWS_ALLOW_HTTP", "true");
-        cmd.output().unwrap()
+        cmd
     }
 }
 
@@ -267,4 +272,95 @@ fn sql_over_an_s3_object_or_prefix_answers_as_over_local_files() {
         let local = s.ok(&["sql", query, "--table", "t=local/a.esdb", "--format", "csv"]);
         assert_eq!(String::from_utf8(remote.stdout).unwrap(), local, "{query} (one object)");
     }
+}
+
+#[test]
+fn a_store_tiered_to_s3_answers_from_its_copies() {
+    let Some(s3) = S3::from_env() else { return };
+    let s = Scratch::new();
+    let lines: String = (0..400u64)
+        .map(|n| format!("{{\"s\":\"s{}\",\"t\":{},\"k\":\"v{}\",\"n\":{n}}}\n", n % 5, n * 300, n % 3))
+        .collect();
+    let appended = s
+        .esdb(&[
+            "store",
+            "append",
+            "events",
+            "--space",
+            "s",
+            "--timestamp",
+            "t",
+            "--index",
+            "k",
+            "--partition-window",
+            "20000",
+        ])
+        .write_stdin(lines)
+        .output()
+        .unwrap();
+    assert!(appended.status.success(), "{}", String::from_utf8_lossy(&appended.stderr));
+    s.ok(&["store", "seal", "events"]);
+    let reads: Vec<Vec<&str>> = vec![
+        vec!["store", "spaces", "events", "--counts"],
+        vec!["store", "export", "events"],
+        vec!["store", "scan", "events", "s1", "--reverse"],
+        vec!["store", "scan", "events", "s2", "--index", "k=v1", "--limit", "7"],
+        vec!["store", "read", "events", "--from", "0"],
+    ];
+    let before: Vec<Vec<u8>> = reads.iter().map(|args| s3.esdb(&s, args).stdout).collect();
+    let remote = format!("s3://{}/{}", s3.bucket, prefix());
+    let tiered = s3.esdb(&s, &["store", "tier", "events", "--remote", &remote, "--local-bytes", "0"]);
+    let stderr = String::from_utf8_lossy(&tiered.stderr);
+    assert!(tiered.status.success(), "{stderr}");
+    let partitions = esdb_store::Manifest::load(&s.path("events")).unwrap().unwrap().partitions;
+    assert!(partitions.len() >= 5 && partitions.iter().all(|p| p.remote && !p.local), "{partitions:?}");
+    assert!(stderr.starts_with(&format!("uploaded {} partitions", partitions.len())), "{stderr}");
+    assert_eq!(std::fs::read_dir(s.path("events/partitions")).unwrap().count(), 0);
+    for (args, expected) in reads.iter().zip(&before) {
+        let got = s3.esdb(&s, args);
+        assert!(got.status.success(), "{args:?}: {}", String::from_utf8_lossy(&got.stderr));
+        assert_eq!(&got.stdout, expected, "{args:?}");
+    }
+    let verified = s3.esdb(&s, &["store", "verify", "events"]);
+    assert!(verified.status.success(), "{}", String::from_utf8_lossy(&verified.stdout));
+    // Without credentials the remote partitions cannot be read: an error, never fewer events.
+    let mut cmd = s.esdb(&["store", "export", "events"]);
+    cmd.env("AWS_ENDPOINT_URL", "http://127.0.0.1:9").env("AWS_ALLOW_HTTP", "true");
+    cmd.env("AWS_ACCESS_KEY_ID", "x").env("AWS_SECRET_ACCESS_KEY", "y").env("AWS_DEFAULT_REGION", "us-east-1");
+    let unreachable = cmd.output().unwrap();
+    assert_eq!(unreachable.status.code(), Some(1), "{}", String::from_utf8_lossy(&unreachable.stderr));
+}
+
+#[test]
+fn readme_tier_tutorial_runs_as_written() {
+    let Some(s3) = S3::from_env() else { return };
+    let s = Scratch::new();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let prefix = prefix();
+    let commands = crate::tutorial::tutorial_commands("tier tutorial");
+    assert_eq!(commands.len(), 4);
+    let mut outputs = Vec::new();
+    for line in &commands {
+        let args: Vec<String> = line
+            .args
+            .iter()
+            .map(|arg| arg.replace("s3://my-bucket/", &format!("s3://{}/{prefix}/", s3.bucket)))
+            .collect();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        if args[1] == "tier" {
+            // What the scan after it must print: the answer before the partitions left.
+            outputs.push(s.ok(&["store", "scan", "archive/", "3", "--index", "type=purchase"]));
+        }
+        let mut cmd = s3.command(&s, &args);
+        if let Some(file) = &line.stdin {
+            cmd.write_stdin(std::fs::read(root.join(file)).unwrap());
+        }
+        let got = cmd.output().unwrap();
+        assert!(got.status.success(), "{args:?}: {}", String::from_utf8_lossy(&got.stderr));
+        outputs.push(String::from_utf8(got.stdout).unwrap());
+    }
+    assert_eq!(std::fs::read_dir(s.path("archive/partitions")).unwrap().count(), 0);
+    let (before, after) = (&outputs[2], &outputs[4]);
+    assert_eq!(before.lines().count(), 1, "{before}");
+    assert_eq!(after, before);
 }

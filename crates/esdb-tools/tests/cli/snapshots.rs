@@ -35,7 +35,7 @@ fn help_of_every_command() {
     let store_help = s.ok(&["store", "--help"]);
     assert!(store_help.contains("Example"), "store --help has no example");
     all.push_str(&format!("\n===== esdb store --help =====\n{store_help}"));
-    for cmd in ["append", "read", "scan", "seal", "compact", "retain", "info", "verify", "repair"] {
+    for cmd in ["append", "read", "scan", "seal", "compact", "retain", "tier", "info", "verify", "repair"] {
         let help = s.ok(&["store", cmd, "--help"]);
         all.push_str(&format!("\n===== esdb store {cmd} --help =====\n{help}"));
     }

@@ -329,3 +329,44 @@ fn readers_in_other_processes_survive_seals_compactions_and_retention() {
     }
     assert!(s.ok(&["store", "verify", "events"]).contains("ok"));
 }
+
+/// What the store serves, through the commands that read it.
+fn served(s: &Scratch, dir: &str) -> Vec<String> {
+    let mut out = vec![s.ok(&["store", "spaces", dir, "--counts"]), s.ok(&["store", "export", dir])];
+    for space in ["s0", "s1", "s2"] {
+        out.push(s.ok(&["store", "scan", dir, space, "--reverse"]));
+        out.push(s.ok(&["store", "scan", dir, space, "--index", "k=v1"]));
+    }
+    out
+}
+
+#[test]
+fn store_tier_moves_partitions_to_the_remote_and_answers_stay_the_same() {
+    let s = Scratch::new();
+    std::fs::create_dir(s.path("bucket")).unwrap();
+    let remote = format!("file://{}", s.path("bucket").display());
+    append(&s, "events", 0, 50);
+    s.ok(&["store", "seal", "events"]);
+    append(&s, "events", 50, 60);
+    let before = served(&s, "events");
+    let report = s.esdb(&["store", "tier", "events", "--remote", &remote, "--local-bytes", "0"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&report.stderr);
+    assert!(report.status.success(), "{stderr}");
+    assert!(stderr.starts_with("uploaded 1 partitions (") && stderr.contains("deleted 1 local copies"), "{stderr}");
+    assert_eq!(std::fs::read_dir(s.path("events/partitions")).unwrap().count(), 0);
+    assert_eq!(served(&s, "events"), before);
+    let info = s.ok(&["store", "info", "events"]);
+    assert!(info.contains(&format!("remote tier:      {remote} (1 partitions copied, 1 only remote)")), "{info}");
+    assert!(info.lines().any(|line| line.starts_with("  partitions/") && line.ends_with("  remote")), "{info}");
+    let json: serde_json::Value = serde_json::from_str(&s.ok(&["store", "info", "events", "--json"])).unwrap();
+    assert_eq!(json["remote"], remote);
+    assert_eq!(json["partitions"]["files"][0]["local"], false);
+    s.ok(&["store", "verify", "events"]);
+    // Later seals stay local until the next tiering; the remote is recorded.
+    s.ok(&["store", "seal", "events"]);
+    let again = s.esdb(&["store", "tier", "events"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&again.stderr).starts_with("uploaded 1 partitions ("));
+    let other = format!("file://{}", s.path("events").display());
+    let refused = s.fails(&["store", "tier", "events", "--remote", &other], 2);
+    assert!(refused.contains("the store records remote"), "{refused}");
+}

@@ -9,7 +9,8 @@ use crate::common::Scratch;
 /// One `esdb` line of a tutorial: its arguments and the file it reads on standard input.
 pub struct Line {
     pub args: Vec<String>,
-    stdin: Option<String>,
+    /// The file after `< `, relative to the repository.
+    pub stdin: Option<String>,
     /// `N` of a `| head -N` after the command.
     head: Option<usize>,
 }
