@@ -52,17 +52,32 @@ pub(crate) fn open(dir: &Path, meta: &PartitionMeta, tier: Option<&Tier>) -> Res
         return tier.open(dir, meta);
     }
     let path = dir.join(&meta.file);
-    let mismatch = |reason: String| Error::ForeignFile { path: path.clone(), reason };
-    if let (Some(want_len), Some(want_sum)) = (meta.file_len, meta.end_checksum) {
-        let (len, sum) = identity(&path)?;
-        if len != want_len {
-            return Err(mismatch(format!("it is {len} bytes long, the manifest says {want_len}")));
-        }
-        if sum != want_sum {
-            return Err(mismatch(format!("the checksum of its end is {sum:016x}, the manifest says {want_sum:016x}")));
-        }
-    }
+    check_identity(meta, &path, || identity(&path))?;
     let db = Db::open(&path).map_err(|source| Error::Partition { path: path.clone(), source })?;
+    check_events(dir, meta, db)
+}
+
+/// Fails with [`Error::ForeignFile`] naming `location` unless the file's `(length, end
+/// checksum)`, which `identity` reads, are those `meta` records (where it records them).
+pub(crate) fn check_identity(
+    meta: &PartitionMeta,
+    location: &Path,
+    identity: impl FnOnce() -> Result<(u64, u64)>,
+) -> Result<()> {
+    let (Some(want_len), Some(want_sum)) = (meta.file_len, meta.end_checksum) else { return Ok(()) };
+    let mismatch = |reason: String| Err(Error::ForeignFile { path: location.to_path_buf(), reason });
+    let (len, sum) = identity()?;
+    if len != want_len {
+        return mismatch(format!("it is {len} bytes long, the manifest says {want_len}"));
+    }
+    if sum != want_sum {
+        return mismatch(format!("the checksum of its end is {sum:016x}, the manifest says {want_sum:016x}"));
+    }
+    Ok(())
+}
+
+/// `db`, once it holds as many events as `meta` says.
+pub(crate) fn check_events(dir: &Path, meta: &PartitionMeta, db: Db) -> Result<Db> {
     if db.len() != meta.events {
         return Err(Error::Manifest {
             path: dir.join(MANIFEST),

@@ -13,7 +13,7 @@ use esdb_object_store::{ObjectSource, ObjectSourceOptions};
 use esdb_read::{Db, Source};
 
 use crate::error::{Error, Result};
-use crate::manifest::{PartitionMeta, END_CHECKSUM_LEN, MANIFEST};
+use crate::manifest::{PartitionMeta, END_CHECKSUM_LEN};
 
 /// A store's remote tier.
 #[derive(Debug, Clone)]
@@ -66,39 +66,21 @@ impl Tier {
     /// the checksum of its end (read with the footer, no extra request) and its event count.
     pub fn open(&self, dir: &Path, meta: &PartitionMeta) -> Result<Db> {
         let url = self.url_of(&meta.file);
-        let remote = |action| {
-            let file = meta.file.clone();
-            move |source| Error::Remote { action, file, source: Box::new(source) }
-        };
         let source = ObjectSource::open(self.store.clone(), self.key(&meta.file), &url, ObjectSourceOptions::default())
-            .map_err(|err| remote("open")(err.into()))?;
-        let mismatch = |reason: String| Error::ForeignFile { path: url.clone().into(), reason };
-        let len = source.len();
-        if let (Some(want_len), Some(want_sum)) = (meta.file_len, meta.end_checksum) {
-            if len != want_len {
-                return Err(mismatch(format!("it is {len} bytes long, the manifest says {want_len}")));
-            }
+            .map_err(|err| Error::Remote { action: "open", file: meta.file.clone(), source: Box::new(err.into()) })?;
+        let location = std::path::PathBuf::from(&url);
+        crate::partition::check_identity(meta, &location, || {
+            let len = source.len();
             let tail_len = len.min(END_CHECKSUM_LEN);
             let tail = source.read(len - tail_len, tail_len as usize).map_err(|source| Error::Io {
                 action: "read remote partition",
-                path: url.clone().into(),
+                path: location.clone(),
                 source,
             })?;
-            let sum = esdb_format::checksum::xxh3(&tail);
-            if sum != want_sum {
-                return Err(mismatch(format!(
-                    "the checksum of its end is {sum:016x}, the manifest says {want_sum:016x}"
-                )));
-            }
-        }
-        let db = Db::from_source(Arc::new(source))
-            .map_err(|source| Error::Partition { path: url.clone().into(), source })?;
-        if db.len() != meta.events {
-            return Err(Error::Manifest {
-                path: dir.join(MANIFEST),
-                reason: format!("partition {} holds {} events, the manifest says {}", url, db.len(), meta.events),
-            });
-        }
-        Ok(db)
+            Ok((len, esdb_format::checksum::xxh3(&tail)))
+        })?;
+        let db =
+            Db::from_source(Arc::new(source)).map_err(|source| Error::Partition { path: location.clone(), source })?;
+        crate::partition::check_events(dir, meta, db)
     }
 }
