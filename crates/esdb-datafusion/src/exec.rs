@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use datafusion::arrow::array::{ArrayRef, Int64Builder, ListBuilder, RecordBatch, RecordBatchOptions, StringBuilder};
-use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::common::stats::Precision;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::{DataFusionError, Result, Statistics};
@@ -19,7 +19,7 @@ use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, Pla
 use esdb_read::EventLabels;
 
 use crate::pushdown::Selection;
-use crate::table::{external, IndexColumn, TableFile};
+use crate::table::{external, index_field, IndexColumn, TableFile};
 
 /// What one partition reads, in order: a space, or one grouping of it.
 #[derive(Debug, Clone)]
@@ -48,11 +48,12 @@ pub(crate) fn plan_units(
             continue;
         }
         let fail = |err| external(&file.location, err);
+        let db = file.db()?;
         let spaces: Vec<esdb_read::Space> = match &selection.spaces {
             Some(ids) => {
-                ids.iter().filter_map(|id| file.db.space(id).transpose()).collect::<Result<_, _>>().map_err(fail)?
+                ids.iter().filter_map(|id| db.space(id).transpose()).collect::<Result<_, _>>().map_err(fail)?
             }
-            None => file.db.spaces().collect::<Result<_, _>>().map_err(fail)?,
+            None => db.spaces().collect::<Result<_, _>>().map_err(fail)?,
         };
         for space in spaces {
             let overlaps = |counts: esdb_read::Counts| {
@@ -104,13 +105,25 @@ pub(crate) fn plan_units(
 }
 
 /// A column of the output.
-#[derive(Debug, Clone)]
-enum Output {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Output {
     Space,
     Grouping,
     Timestamp,
     Data,
+    /// The values of this index.
     Index(Bytes),
+}
+
+impl Output {
+    /// The schema field of this output, named `name`.
+    pub(crate) fn field(&self, name: &str) -> Field {
+        match self {
+            Output::Space | Output::Grouping | Output::Data => Field::new(name, DataType::Utf8, false),
+            Output::Timestamp => Field::new(name, DataType::Int64, false),
+            Output::Index(_) => index_field(name),
+        }
+    }
 }
 
 /// Everything a scan of the table needs, from [`TableProvider::scan`](datafusion::catalog::TableProvider::scan).
@@ -126,6 +139,21 @@ pub(crate) struct ScanPlan {
     pub limit: Option<usize>,
 }
 
+/// An [`EsdbExec`] as parts: what it reads, how its partitions are cut and what it outputs.
+/// The codec ships these to other machines.
+#[derive(Debug, Clone)]
+pub(crate) struct ExecParts {
+    pub files: Arc<Vec<TableFile>>,
+    /// The output columns: schema name and what each shows.
+    pub columns: Vec<(String, Output)>,
+    pub selection: Selection,
+    /// The selection's index conditions as `(index name, value)`, in the selection's order.
+    pub conditions: Vec<(Bytes, Vec<u8>)>,
+    pub partitions: Vec<Vec<Unit>>,
+    pub batch_size: usize,
+    pub limit: Option<usize>,
+}
+
 /// The scan of an [`EsdbTable`](crate::EsdbTable): a [`StreamingTableExec`] of ESDB partitions,
 /// shown in `EXPLAIN` with the selection ESDB answered.
 #[derive(Debug)]
@@ -135,77 +163,74 @@ pub struct EsdbExec {
     partition_rows: Vec<u64>,
     exact: bool,
     schema: SchemaRef,
+    parts: ExecParts,
 }
 
 impl EsdbExec {
     pub(crate) fn new(plan: ScanPlan) -> Result<EsdbExec> {
-        let schema = Arc::new(plan.schema.project(&plan.projection)?);
-        let outputs: Vec<Output> = plan
+        let columns: Vec<(String, Output)> = plan
             .projection
             .iter()
-            .map(|&idx| match idx {
-                0 => Output::Space,
-                1 => Output::Grouping,
-                2 => Output::Timestamp,
-                3 => Output::Data,
-                other => Output::Index(plan.index_columns[other - 4].index.clone()),
+            .map(|&idx| {
+                let name = plan.schema.field(idx).name().clone();
+                let output = match idx {
+                    0 => Output::Space,
+                    1 => Output::Grouping,
+                    2 => Output::Timestamp,
+                    3 => Output::Data,
+                    other => Output::Index(plan.index_columns[other - 4].index.clone()),
+                };
+                (name, output)
             })
             .collect();
-        let by_index = plan.selection.indexes.iter().any(|_| true);
-        // Partitions never span files, so that each keeps its file's order.
-        let total: u64 = plan.units.iter().flatten().map(|unit| unit.rows).sum::<u64>().max(1);
-        let mut partitions: Vec<Vec<Unit>> = Vec::new();
-        for units in plan.units {
-            if units.is_empty() {
-                continue;
-            }
-            let rows: u64 = units.iter().map(|unit| unit.rows).sum();
-            let share = ((plan.target_partitions as u64 * rows).div_ceil(total)).clamp(1, units.len() as u64);
-            let per_part = rows.div_ceil(share).max(1);
-            let mut part = Vec::new();
-            let mut part_rows = 0;
-            for unit in units {
-                part_rows += unit.rows;
-                part.push(unit);
-                if part_rows >= per_part {
-                    partitions.push(std::mem::take(&mut part));
-                    part_rows = 0;
-                }
-            }
-            if !part.is_empty() {
-                partitions.push(part);
-            }
-        }
-        let partition_rows: Vec<u64> = partitions.iter().map(|part| part.iter().map(|unit| unit.rows).sum()).collect();
-        let conditions: Arc<Vec<(Bytes, Vec<u8>)>> = Arc::new(
-            plan.selection
-                .indexes
-                .iter()
-                .map(|(column, value)| {
-                    let index = plan.index_columns.iter().find(|c| &c.column == column).expect("pushed-down column");
-                    (index.index.clone(), value.clone())
-                })
-                .collect(),
-        );
-        let selection = Arc::new(plan.selection);
-        let outputs = Arc::new(outputs);
-        let streams: Vec<Arc<dyn PartitionStream>> = partitions
-            .into_iter()
+        let conditions = plan
+            .selection
+            .indexes
+            .iter()
+            .map(|(column, value)| {
+                let index = plan.index_columns.iter().find(|c| &c.column == column).expect("pushed-down column");
+                (index.index.clone(), value.clone())
+            })
+            .collect();
+        EsdbExec::from_parts(ExecParts {
+            files: plan.files,
+            columns,
+            selection: plan.selection,
+            conditions,
+            partitions: balance(plan.units, plan.target_partitions),
+            batch_size: plan.batch_size.max(1),
+            limit: plan.limit,
+        })
+    }
+
+    /// The scan of `parts`, as planned (here or on another machine).
+    pub(crate) fn from_parts(parts: ExecParts) -> Result<EsdbExec> {
+        let schema: SchemaRef =
+            Arc::new(Schema::new(parts.columns.iter().map(|(name, output)| output.field(name)).collect::<Vec<_>>()));
+        let partition_rows: Vec<u64> =
+            parts.partitions.iter().map(|part| part.iter().map(|unit| unit.rows).sum()).collect();
+        let selection = Arc::new(parts.selection.clone());
+        let conditions = Arc::new(parts.conditions.clone());
+        let outputs: Arc<Vec<Output>> = Arc::new(parts.columns.iter().map(|(_, output)| output.clone()).collect());
+        let streams: Vec<Arc<dyn PartitionStream>> = parts
+            .partitions
+            .iter()
             .map(|units| {
                 Arc::new(EsdbPartition {
                     schema: schema.clone(),
-                    files: plan.files.clone(),
-                    units,
+                    files: parts.files.clone(),
+                    units: units.clone(),
                     selection: selection.clone(),
                     conditions: conditions.clone(),
                     outputs: outputs.clone(),
-                    batch_size: plan.batch_size.max(1),
-                    limit: plan.limit,
+                    batch_size: parts.batch_size.max(1),
+                    limit: parts.limit,
                 }) as Arc<dyn PartitionStream>
             })
             .collect();
         // Each partition reads in (space, grouping, timestamp) order, or (space, timestamp)
         // through an index; the ordering holds for the columns projected as a prefix of that.
+        let by_index = !parts.conditions.is_empty();
         let order: &[&str] = if by_index { &["space", "timestamp"] } else { &["space", "grouping", "timestamp"] };
         let mut sort = Vec::new();
         for name in order {
@@ -218,16 +243,22 @@ impl EsdbExec {
         }
         let orderings: Vec<LexOrdering> = LexOrdering::new(sort).into_iter().collect();
         let n_partitions = streams.len();
-        let inner = StreamingTableExec::try_new(schema.clone(), streams, None, orderings, false, plan.limit)?;
+        let inner = StreamingTableExec::try_new(schema.clone(), streams, None, orderings, false, parts.limit)?;
         let columns: Vec<&str> = schema.fields().iter().map(|field| field.name().as_str()).collect();
         let description = format!(
             "EsdbExec: files={}, partitions={n_partitions}, pushed down: {}, columns=[{}]{}",
-            plan.files.len(),
+            parts.files.len(),
             selection,
             columns.join(", "),
-            plan.limit.map(|limit| format!(", limit={limit}")).unwrap_or_default()
+            parts.limit.map(|limit| format!(", limit={limit}")).unwrap_or_default()
         );
-        Ok(EsdbExec { inner, description, partition_rows, exact: selection.counts_are_exact(), schema })
+        Ok(EsdbExec { inner, description, partition_rows, exact: selection.counts_are_exact(), schema, parts })
+    }
+
+    /// The parts this scan was made of.
+    #[cfg_attr(not(feature = "proto"), allow(dead_code))]
+    pub(crate) fn parts(&self) -> &ExecParts {
+        &self.parts
     }
 
     fn statistics_of(&self, rows: u64) -> Statistics {
@@ -291,6 +322,35 @@ impl ExecutionPlan for EsdbExec {
         };
         Ok(Arc::new(self.statistics_of(rows)))
     }
+}
+
+/// The units of each file cut into about `target_partitions` partitions of similar event counts;
+/// a partition never spans files, so that each keeps its file's order.
+fn balance(units: Vec<Vec<Unit>>, target_partitions: usize) -> Vec<Vec<Unit>> {
+    let total: u64 = units.iter().flatten().map(|unit| unit.rows).sum::<u64>().max(1);
+    let mut partitions: Vec<Vec<Unit>> = Vec::new();
+    for units in units {
+        if units.is_empty() {
+            continue;
+        }
+        let rows: u64 = units.iter().map(|unit| unit.rows).sum();
+        let share = ((target_partitions as u64 * rows).div_ceil(total)).clamp(1, units.len() as u64);
+        let per_part = rows.div_ceil(share).max(1);
+        let mut part = Vec::new();
+        let mut part_rows = 0;
+        for unit in units {
+            part_rows += unit.rows;
+            part.push(unit);
+            if part_rows >= per_part {
+                partitions.push(std::mem::take(&mut part));
+                part_rows = 0;
+            }
+        }
+        if !part.is_empty() {
+            partitions.push(part);
+        }
+    }
+    partitions
 }
 
 /// One partition: its units, read in order on a blocking thread.
@@ -375,7 +435,7 @@ impl Reader {
             let same_space =
                 current.as_ref().is_some_and(|(at, space, _)| *at == unit.file && space.id() == &unit.space[..]);
             if !same_space {
-                let Some(space) = file.db.space(&unit.space).map_err(fail)? else { continue };
+                let Some(space) = file.db()?.space(&unit.space).map_err(fail)? else { continue };
                 current = Some((unit.file, space, None));
             }
             let (_, space, cached_labels) = current.as_mut().expect("set above");
@@ -471,13 +531,13 @@ impl Reader {
             .map(|output| match output {
                 Output::Space | Output::Grouping | Output::Data => Builder::Strings(StringBuilder::new()),
                 Output::Timestamp => Builder::Integers(Int64Builder::with_capacity(self.batch_size)),
-                Output::Index(_) => Builder::Lists(ListBuilder::new(StringBuilder::new()).with_field(Arc::new(
-                    datafusion::arrow::datatypes::Field::new(
+                Output::Index(_) => {
+                    Builder::Lists(ListBuilder::new(StringBuilder::new()).with_field(Arc::new(Field::new(
                         "item",
-                        datafusion::arrow::datatypes::DataType::Utf8,
+                        DataType::Utf8,
                         false,
-                    ),
-                ))),
+                    ))))
+                }
             })
             .collect()
     }

@@ -20,6 +20,9 @@
 //! grouping, timestamp` (or `space, timestamp` when read through an index). Counts come from the
 //! catalogs as statistics, so `SELECT count(*) … WHERE space = 'x'` reads no event.
 //!
+//! With the `proto` feature, [`EsdbCodec`](crate::EsdbCodec) encodes ESDB scans and tables inside
+//! `datafusion-proto` plans, for distributed engines (Ballista) that run them on other machines.
+//!
 //! Data, ids and values that are not UTF-8 cannot be Utf8 values: a query that reaches one fails
 //! with an error naming the file, space and event, rather than altering it.
 //!
@@ -34,9 +37,13 @@
 //! ```
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "proto")]
+mod codec;
 mod exec;
 mod pushdown;
 mod table;
 
+#[cfg(feature = "proto")]
+pub use codec::EsdbCodec;
 pub use exec::EsdbExec;
 pub use table::{EsdbTable, FIXED_COLUMNS};

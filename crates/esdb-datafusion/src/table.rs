@@ -22,11 +22,44 @@ use crate::pushdown::{is_supported, Selection};
 /// The fixed columns, in order; one `List<Utf8>` column per index name follows them.
 pub const FIXED_COLUMNS: [&str; 4] = ["space", "grouping", "timestamp", "data"];
 
-/// One open file of a table.
+/// One file of a table: open, or (in a plan decoded on another machine) opened when first read.
 #[derive(Debug, Clone)]
 pub(crate) struct TableFile {
     pub location: String,
-    pub db: Db,
+    /// Where a file not yet open is read from: an object of a store, or (`None`) the local path
+    /// `location`.
+    object: Option<(Arc<dyn ObjectStore>, Path)>,
+    db: Arc<std::sync::OnceLock<std::result::Result<Db, String>>>,
+}
+
+impl TableFile {
+    pub(crate) fn open(location: String, db: Db) -> TableFile {
+        TableFile { location, object: None, db: Arc::new(std::sync::OnceLock::from(Ok(db))) }
+    }
+
+    /// A file opened on first use: the object at `object`, or the local path `location`.
+    #[cfg_attr(not(feature = "proto"), allow(dead_code))]
+    pub(crate) fn deferred(location: String, object: Option<(Arc<dyn ObjectStore>, Path)>) -> TableFile {
+        TableFile { location, object, db: Arc::new(std::sync::OnceLock::new()) }
+    }
+
+    /// The file, opened now if it was not yet (blocking). A failed open is remembered.
+    pub(crate) fn db(&self) -> Result<&Db> {
+        self.db
+            .get_or_init(|| {
+                let opened = match &self.object {
+                    Some((store, path)) => {
+                        esdb_object_store::open_object(store.clone(), path.clone(), &self.location, Default::default())
+                            .map(|(db, _)| db)
+                            .map_err(|err| external(&self.location, err))
+                    }
+                    None => Db::open(&self.location).map_err(|err| external(&self.location, err)),
+                };
+                opened.map_err(|err| err.to_string())
+            })
+            .as_ref()
+            .map_err(|text| DataFusionError::Execution(text.clone()))
+    }
 }
 
 /// An index column: its name in the schema and the index it shows.
@@ -58,8 +91,14 @@ impl EsdbTable {
     /// # Errors
     /// An index name or a file's catalog that cannot be read, or an index name that is not UTF-8.
     pub fn new(files: Vec<(String, Db)>) -> Result<EsdbTable> {
+        EsdbTable::of_files(files.into_iter().map(|(location, db)| TableFile::open(location, db)).collect())
+    }
+
+    /// The table of `files`, opening those not yet open.
+    pub(crate) fn of_files(files: Vec<TableFile>) -> Result<EsdbTable> {
         let mut names: Vec<Bytes> = Vec::new();
-        for (location, db) in &files {
+        for file in &files {
+            let (location, db) = (&file.location, file.db()?);
             let listed = match db.index_names() {
                 Some(names) => names,
                 None => {
@@ -89,14 +128,9 @@ impl EsdbTable {
                 DataFusionError::Plan(format!("index name {index:?} is not UTF-8: it cannot name a column"))
             })?;
             let column = if FIXED_COLUMNS.contains(&name) { format!("{name}_index") } else { name.to_owned() };
-            fields.push(Field::new(
-                &column,
-                DataType::List(Arc::new(Field::new("item", DataType::Utf8, false))),
-                false,
-            ));
+            fields.push(index_field(&column));
             index_columns.push(IndexColumn { column, index });
         }
-        let files = files.into_iter().map(|(location, db)| TableFile { location, db }).collect();
         Ok(EsdbTable {
             files: Arc::new(files),
             schema: Arc::new(Schema::new(fields)),
@@ -147,13 +181,18 @@ impl EsdbTable {
 
     /// Events in all files together.
     pub fn len(&self) -> u64 {
-        self.files.iter().map(|file| file.db.len()).sum()
+        self.files.iter().map(|file| file.db().map_or(0, Db::len)).sum()
     }
 
     /// True when the table has no event.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+/// The column of an index: its values for each event.
+pub(crate) fn index_field(column: &str) -> Field {
+    Field::new(column, DataType::List(Arc::new(Field::new("item", DataType::Utf8, false))), false)
 }
 
 /// An error of the file at `location`, with its causes, as one line of text.

@@ -147,3 +147,61 @@ async fn sql_reads_s3_in_place_and_pushdown_reads_a_few_ranges() {
     local_both.register_table("t", Arc::new(EsdbTable::open(dir.path().to_str().unwrap()).await.unwrap())).unwrap();
     assert_eq!(rows(&ctx, query).await, rows(&local_both, query).await);
 }
+
+/// A plan over objects, encoded where it was planned and decoded by a session whose runtime has
+/// the bucket's store registered (as a Ballista executor's has): the executor reads the objects
+/// through that store and answers as the local files do.
+#[cfg(feature = "proto")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_over_objects_runs_where_it_is_decoded_through_the_registered_store() {
+    use datafusion::execution::object_store::ObjectStoreUrl;
+    use datafusion_proto::bytes::{
+        physical_plan_from_bytes_with_extension_codec, physical_plan_to_bytes_with_extension_codec,
+    };
+    use esdb_datafusion::EsdbCodec;
+
+    let Some(s3) = server() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let local = dir.path().join("l2.esdb");
+    write_many_spaces(&local);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let prefix = format!("codec-{}-{nanos}", std::process::id());
+    let direct = s3.store(&s3.endpoint);
+    for name in ["a.esdb", "b.esdb"] {
+        let key = Path::from(format!("{prefix}/{name}"));
+        let url = format!("s3://{}/{key}", s3.bucket);
+        tokio::task::block_in_place(|| esdb_object_store::upload_to(direct.clone(), key, &local, &url)).unwrap();
+    }
+    let base = format!("s3://{}/", s3.bucket);
+    let table = EsdbTable::open_in_store(direct.clone(), Path::from(prefix.clone()), &base).await.unwrap();
+    let planner = SessionContext::new();
+    planner.register_table("t", Arc::new(table)).unwrap();
+    std::fs::copy(&local, dir.path().join("l2-copy.esdb")).unwrap();
+    let local_ctx = SessionContext::new();
+    local_ctx.register_table("t", Arc::new(EsdbTable::open(dir.path().to_str().unwrap()).await.unwrap())).unwrap();
+
+    // The executor reaches the bucket only through the store it registered: the counting proxy.
+    let proxy = proxy::Proxy::start(s3.endpoint.trim_start_matches("http://").parse().unwrap());
+    let executor = SessionContext::new();
+    let bucket = ObjectStoreUrl::parse(format!("s3://{}", s3.bucket)).unwrap();
+    executor.runtime_env().register_object_store(bucket.as_ref(), s3.store(&proxy.endpoint()));
+    for query in [
+        "SELECT count(*), min(timestamp), max(timestamp) FROM t WHERE array_has(city, 'city-7') AND timestamp < 3000",
+        "SELECT space, timestamp, data FROM t WHERE space = 'visitor-004321' ORDER BY timestamp, data",
+    ] {
+        let plan = planner.sql(query).await.unwrap().create_physical_plan().await.unwrap();
+        let bytes = physical_plan_to_bytes_with_extension_codec(plan, &EsdbCodec).unwrap();
+        proxy.clear();
+        let decoded = physical_plan_from_bytes_with_extension_codec(&bytes, &executor.task_ctx(), &EsdbCodec).unwrap();
+        assert!(proxy.seen().is_empty(), "decoding opens no file: {:#?}", proxy.seen());
+        let batches = datafusion::physical_plan::collect(decoded, executor.task_ctx()).await.unwrap();
+        let got: Vec<String> = datafusion::arrow::util::pretty::pretty_format_batches(&batches)
+            .unwrap()
+            .to_string()
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        assert_eq!(got, rows(&local_ctx, query).await, "{query}");
+        assert!(!proxy.seen().is_empty(), "the executor read through its registered store");
+    }
+}
