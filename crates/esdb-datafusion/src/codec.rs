@@ -380,6 +380,7 @@ impl ExecNode {
                         })
                     })
                     .collect::<Result<Vec<_>>>()
+                    .map(Arc::new)
             })
             .collect::<Result<Vec<_>>>()?;
         if self.batch_size == 0 {

@@ -149,7 +149,7 @@ pub(crate) struct ExecParts {
     pub selection: Selection,
     /// The selection's index conditions as `(index name, value)`, in the selection's order.
     pub conditions: Vec<(Bytes, Vec<u8>)>,
-    pub partitions: Vec<Vec<Unit>>,
+    pub partitions: Vec<Arc<Vec<Unit>>>,
     pub batch_size: usize,
     pub limit: Option<usize>,
 }
@@ -197,7 +197,7 @@ impl EsdbExec {
             columns,
             selection: plan.selection,
             conditions,
-            partitions: balance(plan.units, plan.target_partitions),
+            partitions: balance(plan.units, plan.target_partitions).into_iter().map(Arc::new).collect(),
             batch_size: plan.batch_size.max(1),
             limit: plan.limit,
         })
@@ -219,7 +219,7 @@ impl EsdbExec {
                 Arc::new(EsdbPartition {
                     schema: schema.clone(),
                     files: parts.files.clone(),
-                    units: units.clone(),
+                    units: Arc::clone(units),
                     selection: selection.clone(),
                     conditions: conditions.clone(),
                     outputs: outputs.clone(),
@@ -358,7 +358,7 @@ fn balance(units: Vec<Vec<Unit>>, target_partitions: usize) -> Vec<Vec<Unit>> {
 struct EsdbPartition {
     schema: SchemaRef,
     files: Arc<Vec<TableFile>>,
-    units: Vec<Unit>,
+    units: Arc<Vec<Unit>>,
     selection: Arc<Selection>,
     /// The selection's index conditions as `(index name, value)`.
     conditions: Arc<Vec<(Bytes, Vec<u8>)>>,
@@ -377,7 +377,7 @@ impl PartitionStream for EsdbPartition {
         let reader = Reader {
             schema: self.schema.clone(),
             files: self.files.clone(),
-            units: self.units.clone(),
+            units: Arc::clone(&self.units),
             selection: self.selection.clone(),
             conditions: self.conditions.clone(),
             outputs: self.outputs.clone(),
@@ -399,12 +399,47 @@ impl PartitionStream for EsdbPartition {
 struct Reader {
     schema: SchemaRef,
     files: Arc<Vec<TableFile>>,
-    units: Vec<Unit>,
+    units: Arc<Vec<Unit>>,
     selection: Arc<Selection>,
     conditions: Arc<Vec<(Bytes, Vec<u8>)>>,
     outputs: Arc<Vec<Output>>,
     batch_size: usize,
     limit: Option<usize>,
+}
+
+/// The groupings of one space, walked in name order as a partition's units ask for them.
+struct GroupingWalk {
+    scans: esdb_read::GroupingScans,
+    /// The grouping read from the walk but not yet asked for.
+    ahead: Option<(esdb_read::GroupingInfo, esdb_read::Scan)>,
+}
+
+impl GroupingWalk {
+    fn new(scans: esdb_read::GroupingScans) -> GroupingWalk {
+        GroupingWalk { scans, ahead: None }
+    }
+
+    /// The scan of grouping `name`, or `None` when the space has no such grouping; names are
+    /// asked for in ascending order.
+    fn take(&mut self, name: &[u8]) -> esdb_read::Result<Option<esdb_read::Scan>> {
+        loop {
+            let (info, scan) = match self.ahead.take() {
+                Some(ahead) => ahead,
+                None => match self.scans.next() {
+                    Some(next) => next?,
+                    None => return Ok(None),
+                },
+            };
+            match info.name.as_ref().cmp(name) {
+                std::cmp::Ordering::Less => continue,
+                std::cmp::Ordering::Equal => return Ok(Some(scan)),
+                std::cmp::Ordering::Greater => {
+                    self.ahead = Some((info, scan));
+                    return Ok(None);
+                }
+            }
+        }
+    }
 }
 
 /// The columns being built.
@@ -424,22 +459,52 @@ impl Reader {
         let index_outputs = self.outputs.iter().any(|output| matches!(output, Output::Index(_)));
         let wants_grouping = self.outputs.iter().any(|output| matches!(output, Output::Grouping));
         let (lo, hi) = (self.selection.lo, self.selection.hi);
+        // Only the space and grouping are shown and every event of a unit is kept: the units'
+        // counts are the rows, and no block is read.
+        let counts_only = self.selection.counts_are_exact()
+            && self.outputs.iter().all(|output| matches!(output, Output::Space | Output::Grouping));
         let mut current: Option<(usize, esdb_read::Space, Option<EventLabels>)> = None;
-        for unit in &self.units {
+        let mut walk: Option<GroupingWalk> = None;
+        for unit in self.units.iter() {
             if remaining == 0 {
                 break;
             }
             let file = &self.files[unit.file];
             let fail = |err: esdb_read::Error| external(&file.location, err);
-            // Units of one space are contiguous: the space and its labels are looked up once.
+            let space_text = utf8(&unit.space, || format!("{}: a space id", file.location))?;
+            if let (true, Some(grouping)) = (counts_only, &unit.grouping) {
+                let grouping_text =
+                    utf8(grouping, || format!("{}: space {space_text:?}: a grouping name", file.location))?;
+                let mut left = usize::try_from(unit.rows).unwrap_or(usize::MAX).min(remaining);
+                while left > 0 {
+                    let take = left.min(self.batch_size - rows);
+                    for (builder, output) in batch.iter_mut().zip(self.outputs.iter()) {
+                        let text = if matches!(output, Output::Space) { space_text } else { grouping_text };
+                        let Builder::Strings(b) = builder else { unreachable!("space and grouping are strings") };
+                        for _ in 0..take {
+                            b.append_value(text);
+                        }
+                    }
+                    (rows, left, remaining) = (rows + take, left - take, remaining - take);
+                    if rows == self.batch_size || remaining == 0 {
+                        if send.blocking_send(Ok(self.finish(&mut batch, rows)?)).is_err() {
+                            return Ok(());
+                        }
+                        rows = 0;
+                    }
+                }
+                continue;
+            }
+            // Units of one space are contiguous: the space and its labels are looked up once,
+            // and its groupings are walked in one pass of the catalog.
             let same_space =
                 current.as_ref().is_some_and(|(at, space, _)| *at == unit.file && space.id() == &unit.space[..]);
             if !same_space {
                 let Some(space) = file.db()?.space(&unit.space).map_err(fail)? else { continue };
                 current = Some((unit.file, space, None));
+                walk = None;
             }
             let (_, space, cached_labels) = current.as_mut().expect("set above");
-            let space_text = utf8(&unit.space, || format!("{}: a space id", file.location))?;
             let extra_indexes =
                 if unit.grouping.is_none() { self.conditions.get(1..).unwrap_or_default() } else { &[] };
             let post_grouping = self.selection.grouping.as_ref().filter(|_| unit.grouping.is_none());
@@ -452,13 +517,19 @@ impl Reader {
                 *cached_labels = Some(space.event_labels(with_indexes).map_err(fail)?);
             }
             let labels: Option<&EventLabels> = cached_labels.as_ref().filter(|_| needs_labels);
-            let mut scan = match (&unit.grouping, self.conditions.first()) {
-                (Some(grouping), _) => space.scan(grouping),
-                (None, Some((index, value))) => space.scan_index(index, value),
-                (None, None) => space.events(),
-            }
-            .map_err(fail)?
-            .range(lo..=hi);
+            let scan = match (&unit.grouping, self.conditions.first()) {
+                (Some(grouping), _) => {
+                    let walk = walk.get_or_insert_with(|| GroupingWalk::new(space.grouping_scans_from(grouping)));
+                    match walk.take(grouping).map_err(fail)? {
+                        Some(scan) => scan,
+                        // Gone since planning (the unit's counts came from this catalog).
+                        None => continue,
+                    }
+                }
+                (None, Some((index, value))) => space.scan_index(index, value).map_err(fail)?,
+                (None, None) => space.events().map_err(fail)?,
+            };
+            let mut scan = scan.range(lo..=hi);
             while let Some(event) = scan.next_ref() {
                 let event = event.map_err(fail)?;
                 let ordinal = event.ordinal();

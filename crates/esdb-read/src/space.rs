@@ -408,7 +408,34 @@ impl Space {
             space: self.summary.stats,
             to_skip: part,
             stride: parts,
+            pending: None,
         }
+    }
+
+    /// As [`grouping_scans`](Space::grouping_scans), from the first grouping whose name is
+    /// `first` or after it: one catalog descent, then a walk, where looking each grouping up with
+    /// [`scan`](Space::scan) descends the catalog once per grouping. For a reader that takes a
+    /// run of consecutive groupings (a share of a large space).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("f.esdb");
+    /// # let mut w = esdb_write::Writer::create(&path)?;
+    /// # for ts in 0..30 { w.add("s", ts, format!("g{}", ts % 3), [("n", "v")], ts.to_string())?; }
+    /// # w.finish()?;
+    /// let db = esdb_read::Db::open(&path)?;
+    /// let space = db.space("s")?.expect("space exists");
+    /// let names: Vec<_> = space.grouping_scans_from("g1").map(|g| g.map(|(info, _)| info.name)).collect::<Result<_, _>>()?;
+    /// assert_eq!(names, ["g1", "g2"]);
+    /// assert_eq!(space.grouping_scans_from("g10").count(), 1, "g2 is the first from g10 on");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn grouping_scans_from(&self, first: impl AsRef<[u8]>) -> GroupingScans {
+        let mut iter = PrefixIter::new(self.inner.fork(), key::grouping_prefix(&self.id));
+        let start = key::grouping_key(&self.id, first.as_ref());
+        // A failed descent is reported by the first `next`, as the walk's own errors are.
+        let pending = iter.skip_to(&start).err();
+        GroupingScans { iter, space: self.summary.stats, to_skip: 0, stride: 1, pending }
     }
 
     /// Every grouping of the space, in ascending name order.
@@ -484,10 +511,15 @@ pub struct GroupingScans {
     to_skip: usize,
     /// One grouping is yielded out of every `stride`.
     stride: usize,
+    /// An error met before the first grouping, given by the first `next`.
+    pending: Option<crate::Error>,
 }
 
 impl GroupingScans {
     fn advance(&mut self) -> Result<Option<(GroupingInfo, Scan)>> {
+        if let Some(err) = self.pending.take() {
+            return Err(err);
+        }
         for _ in 0..self.to_skip {
             if !self.iter.skip_entry()? {
                 return Ok(None);
