@@ -459,10 +459,11 @@ impl Reader {
         let index_outputs = self.outputs.iter().any(|output| matches!(output, Output::Index(_)));
         let wants_grouping = self.outputs.iter().any(|output| matches!(output, Output::Grouping));
         let (lo, hi) = (self.selection.lo, self.selection.hi);
-        // Only the space and grouping are shown and every event of a unit is kept: the units'
-        // counts are the rows, and no block is read.
+        // Every event of a unit is kept and only the ids are shown (the space, and the grouping
+        // of a unit that is one): the units' counts are the rows, and no block is read.
         let counts_only = self.selection.counts_are_exact()
             && self.outputs.iter().all(|output| matches!(output, Output::Space | Output::Grouping));
+        let ids_only = self.outputs.iter().all(|output| matches!(output, Output::Space));
         let mut current: Option<(usize, esdb_read::Space, Option<EventLabels>)> = None;
         let mut walk: Option<GroupingWalk> = None;
         for unit in self.units.iter() {
@@ -472,9 +473,13 @@ impl Reader {
             let file = &self.files[unit.file];
             let fail = |err: esdb_read::Error| external(&file.location, err);
             let space_text = utf8(&unit.space, || format!("{}: a space id", file.location))?;
-            if let (true, Some(grouping)) = (counts_only, &unit.grouping) {
-                let grouping_text =
-                    utf8(grouping, || format!("{}: space {space_text:?}: a grouping name", file.location))?;
+            if counts_only && (unit.grouping.is_some() || ids_only) {
+                let grouping_text = match &unit.grouping {
+                    Some(grouping) => {
+                        utf8(grouping, || format!("{}: space {space_text:?}: a grouping name", file.location))?
+                    }
+                    None => "",
+                };
                 let mut left = usize::try_from(unit.rows).unwrap_or(usize::MAX).min(remaining);
                 while left > 0 {
                     let take = left.min(self.batch_size - rows);

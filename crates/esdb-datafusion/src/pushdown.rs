@@ -82,10 +82,13 @@ impl Selection {
         selection
     }
 
-    /// Whether the selection keeps every event of what it reads: no time bound and no index
-    /// condition, so catalog counts are exact.
+    /// Whether the catalog's counts of the units read are exactly the rows selected: no time
+    /// bound, and at most one index condition (the value's own count) and then no grouping
+    /// condition (which a read through the index applies event by event).
     pub(crate) fn counts_are_exact(&self) -> bool {
-        self.lo == i64::MIN && self.hi == i64::MAX && self.indexes.is_empty()
+        self.lo == i64::MIN
+            && self.hi == i64::MAX
+            && (self.indexes.is_empty() || (self.indexes.len() == 1 && self.grouping.is_none()))
     }
 }
 

@@ -192,7 +192,7 @@ async fn every_filter_answers_as_the_model_does() {
 
             // Projections of some columns, in another order; the ids alone (answered from the
             // catalog's counts when every event of a unit is kept, else by reading).
-            for columns in [&["kind", "timestamp"][..], &["grouping", "space"], &["grouping"]] {
+            for columns in [&["kind", "timestamp"][..], &["grouping", "space"], &["grouping"], &["space"]] {
                 let sql = format!("SELECT {} FROM t WHERE {clause}", columns.join(", "));
                 let mut got = rows(&query(&ctx, &sql).await);
                 let mut expected: Vec<String> =
@@ -277,6 +277,16 @@ async fn explain_shows_what_reached_esdb_and_counts_come_from_the_catalog() {
     assert!(!plan.contains("EsdbExec"), "{plan}");
     let n = files[0].iter().filter(|e| e.space == "s1").count();
     assert!(plan.contains(&format!("{n} as count(*)")), "{plan}");
+    // So is the count of one index value: the value's own count in each space.
+    let plan = rows(&query(&ctx, "EXPLAIN SELECT count(*) FROM t WHERE array_has(city, 'Lima')").await).join("\n");
+    assert!(!plan.contains("EsdbExec"), "{plan}");
+    let n = files[0].iter().filter(|e| has(e, "city", "Lima")).count();
+    assert!(plan.contains(&format!("{n} as count(*)")), "{plan}");
+    // Two conditions intersect, and a grouping is checked event by event: those are read.
+    for clause in ["array_has(city, 'Lima') AND array_has(kind, 'a')", "array_has(city, 'Lima') AND grouping = 'g1'"] {
+        let plan = rows(&query(&ctx, &format!("EXPLAIN SELECT count(*) FROM t WHERE {clause}")).await).join("\n");
+        assert!(plan.contains("EsdbExec"), "{clause}: {plan}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
