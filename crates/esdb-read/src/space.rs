@@ -225,13 +225,11 @@ impl Space {
                     let data = CoveringEntry::decode(covered.value(), covered.at)?;
                     return Scan::covered(
                         self.inner.clone(),
-                        data.stream,
-                        index_value.stream,
-                        index_value.stats.n_events,
-                        index_value.stats.min_ts,
-                        self.summary.stats.n_events,
-                        covered.at,
+                        &index_value,
                         entry.at,
+                        &data,
+                        covered.at,
+                        self.summary.stats.n_events,
                     );
                 }
                 Scan::postings(

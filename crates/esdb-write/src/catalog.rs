@@ -89,13 +89,17 @@ impl CatalogWriter {
         let tail_offset = out.offset();
         let mut children = std::mem::take(&mut self.leaves);
         let mut level = 1;
+        // The highest level a reader accepts: there, the remaining children all go in the root.
+        let top = esdb_format::v1::MAX_CATALOG_HEIGHT as usize - 1;
         loop {
             let mut parents = Vec::new();
             for (last_key, handle) in &children {
                 self.value.clear();
                 handle.encode(&mut self.value);
                 let entry_len = last_key.len() + self.value.len() + entry_overhead();
-                if !self.leaf.is_empty() && self.leaf.encoded_len() + entry_len > self.block_size {
+                // An interior block takes at least two children, even when their keys outgrow
+                // the block size, so that every level at least halves and the tree ends.
+                if self.leaf.len() >= 2 && level < top && self.leaf.encoded_len() + entry_len > self.block_size {
                     let written = self.write_block(level, out)?;
                     parents.push((std::mem::take(&mut self.last_key), written));
                 }

@@ -14,7 +14,8 @@ mod postings;
 use std::ops::{Bound, RangeBounds};
 use std::sync::Arc;
 
-use esdb_format::v1::catalog::StreamRef;
+use esdb_format::v1::catalog::{IndexValueEntry, StreamRef};
+use esdb_format::v2::covering::CoveringEntry;
 
 use crate::db::Inner;
 use crate::error::{Error, Result};
@@ -128,20 +129,20 @@ impl Scan {
         })
     }
 
-    /// The events of a covered index value: `data` holds them, `postings` their ordinals.
-    #[allow(clippy::too_many_arguments)]
+    /// The events of a covered index value: `covered` (the covering catalog's entry, at
+    /// `covered_at`) holds them, `value` (the index value's entry, at `value_at`) their ordinals
+    /// among the space's `n_space_events`.
     pub(crate) fn covered(
         inner: Arc<Inner>,
-        data: StreamRef,
-        postings: StreamRef,
-        n_events: u64,
-        min_ts: i64,
+        value: &IndexValueEntry,
+        value_at: u64,
+        covered: &CoveringEntry,
+        covered_at: u64,
         n_space_events: u64,
-        data_at: u64,
-        postings_at: u64,
     ) -> Result<Scan> {
-        let index = IndexView::load(&inner, data, n_events, min_ts, data_at)?;
-        let postings = IndexView::load(&inner, postings, n_events, min_ts, postings_at)?;
+        let (n_events, min_ts) = (value.stats.n_events, value.stats.min_ts);
+        let index = IndexView::load(&inner, covered.stream, n_events, min_ts, covered_at)?;
+        let postings = IndexView::load(&inner, value.stream, n_events, min_ts, value_at)?;
         let data = GroupingStream { inner, index, first_event: 0, front: None, back: None };
         Ok(Scan {
             kind: Kind::Covered(Box::new(CoveredStream { data, postings, n_space_events, front: None, back: None })),

@@ -1,3 +1,4 @@
 //! Integration tests of the writer, one binary.
 
+mod catalog;
 mod fault;
