@@ -49,6 +49,21 @@ pub(crate) fn plan_units(
         }
         let fail = |err| external(&file.location, err);
         let db = file.db()?;
+        let overlaps = |counts: esdb_read::Counts| {
+            counts.n_events > 0 && counts.max_ts >= selection.lo && counts.min_ts <= selection.hi
+        };
+        if selection.spaces.is_none() && selection.indexes.is_empty() {
+            // Every space: one walk over the file's groupings.
+            for grouping in db.groupings() {
+                let (space, info) = grouping.map_err(fail)?;
+                let wanted = selection.grouping.as_ref().is_none_or(|only| only.as_slice() == info.name.as_ref());
+                if wanted && overlaps(info.counts) {
+                    units.push(Unit { file: file_idx, space, grouping: Some(info.name), rows: info.counts.n_events });
+                }
+            }
+            all.push(units);
+            continue;
+        }
         let spaces: Vec<esdb_read::Space> = match &selection.spaces {
             Some(ids) => {
                 ids.iter().filter_map(|id| db.space(id).transpose()).collect::<Result<_, _>>().map_err(fail)?
@@ -56,9 +71,6 @@ pub(crate) fn plan_units(
             None => db.spaces().collect::<Result<_, _>>().map_err(fail)?,
         };
         for space in spaces {
-            let overlaps = |counts: esdb_read::Counts| {
-                counts.n_events > 0 && counts.max_ts >= selection.lo && counts.min_ts <= selection.hi
-            };
             if !overlaps(space.counts()) {
                 continue;
             }

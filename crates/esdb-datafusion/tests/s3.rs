@@ -61,6 +61,19 @@ impl S3 {
     }
 }
 
+/// Uploads `local` as `a.esdb` and `b.esdb` under a new prefix starting with `tag`; returns the
+/// prefix.
+fn upload_twice(s3: &S3, store: &Arc<dyn ObjectStore>, local: &std::path::Path, tag: &str) -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let prefix = format!("{tag}-{}-{nanos}", std::process::id());
+    for name in ["a.esdb", "b.esdb"] {
+        let key = Path::from(format!("{prefix}/{name}"));
+        let url = format!("s3://{}/{key}", s3.bucket);
+        tokio::task::block_in_place(|| esdb_object_store::upload_to(store.clone(), key, local, &url)).unwrap();
+    }
+    prefix
+}
+
 /// 20,000 spaces of 6 events, with an index.
 fn write_many_spaces(path: &std::path::Path) {
     let mut writer = esdb_write::Writer::create(path).unwrap();
@@ -95,14 +108,8 @@ async fn sql_reads_s3_in_place_and_pushdown_reads_a_few_ranges() {
     let local = dir.path().join("l2.esdb");
     write_many_spaces(&local);
     let file_len = std::fs::metadata(&local).unwrap().len();
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-    let prefix = format!("sql-{}-{nanos}", std::process::id());
     let direct = s3.store(&s3.endpoint);
-    for name in ["a.esdb", "b.esdb"] {
-        let key = Path::from(format!("{prefix}/{name}"));
-        let url = format!("s3://{}/{key}", s3.bucket);
-        tokio::task::block_in_place(|| esdb_object_store::upload_to(direct.clone(), key, &local, &url)).unwrap();
-    }
+    let prefix = upload_twice(&s3, &direct, &local, "sql");
     let proxy = proxy::Proxy::start(s3.endpoint.trim_start_matches("http://").parse().unwrap());
     let store = s3.store(&proxy.endpoint());
     let base = format!("s3://{}/", s3.bucket);
@@ -164,14 +171,8 @@ async fn a_plan_over_objects_runs_where_it_is_decoded_through_the_registered_sto
     let dir = tempfile::tempdir().unwrap();
     let local = dir.path().join("l2.esdb");
     write_many_spaces(&local);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-    let prefix = format!("codec-{}-{nanos}", std::process::id());
     let direct = s3.store(&s3.endpoint);
-    for name in ["a.esdb", "b.esdb"] {
-        let key = Path::from(format!("{prefix}/{name}"));
-        let url = format!("s3://{}/{key}", s3.bucket);
-        tokio::task::block_in_place(|| esdb_object_store::upload_to(direct.clone(), key, &local, &url)).unwrap();
-    }
+    let prefix = upload_twice(&s3, &direct, &local, "codec");
     let base = format!("s3://{}/", s3.bucket);
     let table = EsdbTable::open_in_store(direct.clone(), Path::from(prefix.clone()), &base).await.unwrap();
     let planner = SessionContext::new();

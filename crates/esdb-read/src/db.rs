@@ -452,6 +452,30 @@ impl Db {
         Spaces { inner: self.inner.clone(), cursor: None, done: false }
     }
 
+    /// Every grouping of every space, as `(space id, grouping)`, in ascending (space, grouping)
+    /// order: one walk of the catalog, stepping over index values, where listing each space's
+    /// [`groupings`](Space::groupings) descends the catalog once per space. For readers that plan
+    /// work over a whole file (a SQL scan's units).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("f.esdb");
+    /// # let mut w = esdb_write::Writer::create(&path)?;
+    /// # for ts in 0..12 { w.add(["a", "b"][ts as usize % 2], ts, format!("g{}", ts % 3), [("n", "v")], "x")?; }
+    /// # w.finish()?;
+    /// let db = esdb_read::Db::open(&path)?;
+    /// let pairs: Vec<(String, String, u64)> = db
+    ///     .groupings()
+    ///     .map(|g| g.map(|(space, info)| (String::from_utf8_lossy(&space).into(), String::from_utf8_lossy(&info.name).into(), info.counts.n_events)))
+    ///     .collect::<Result<_, _>>()?;
+    /// assert_eq!(pairs[..3], [("a".into(), "g0".into(), 2), ("a".into(), "g1".into(), 2), ("a".into(), "g2".into(), 2)]);
+    /// assert_eq!(pairs.len(), 6);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn groupings(&self) -> FileGroupings {
+        FileGroupings { inner: self.inner.clone(), cursor: None, done: false }
+    }
+
     /// Number of events in the file, from the footer.
     pub fn len(&self) -> u64 {
         self.inner.footer.n_events
@@ -568,6 +592,51 @@ impl Spaces {
                 other => cursor.seek_forward(&key::space_key(other.space()))?,
             }
         }
+    }
+}
+
+/// Iterator over the groupings of every space of a [`Db`]. See [`Db::groupings`].
+#[derive(Debug)]
+pub struct FileGroupings {
+    inner: Arc<Inner>,
+    cursor: Option<CatalogCursor>,
+    done: bool,
+}
+
+impl FileGroupings {
+    fn advance(&mut self) -> Result<Option<(Bytes, crate::space::GroupingInfo)>> {
+        let cursor = match &mut self.cursor {
+            Some(cursor) => cursor,
+            None => self.cursor.insert(CatalogCursor::seek(&self.inner, &[])?),
+        };
+        loop {
+            let Some(entry) = cursor.current()? else { return Ok(None) };
+            match key::CatalogKey::decode(entry.key(), entry.at)? {
+                key::CatalogKey::Grouping { space, grouping } => {
+                    let decoded = esdb_format::v1::catalog::GroupingEntry::decode(entry.value(), entry.at)?;
+                    cursor.advance()?;
+                    let info = crate::space::GroupingInfo { name: Bytes::from(grouping), counts: decoded.stats.into() };
+                    return Ok(Some((Bytes::from(space), info)));
+                }
+                // Groupings sort before index values, and those before the space's summary:
+                // step over the index values in one descent.
+                key::CatalogKey::IndexValue { space, .. } => cursor.seek_forward(&key::space_key(&space))?,
+                key::CatalogKey::Space { .. } => cursor.advance()?,
+            }
+        }
+    }
+}
+
+impl Iterator for FileGroupings {
+    type Item = Result<(Bytes, crate::space::GroupingInfo)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let result = self.advance().transpose();
+        self.done = !matches!(result, Some(Ok(_)));
+        result
     }
 }
 

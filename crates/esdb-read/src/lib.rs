@@ -68,7 +68,7 @@ mod space;
 pub mod verify;
 
 pub use bytes::Bytes;
-pub use db::{Db, Spaces};
+pub use db::{Db, FileGroupings, Spaces};
 pub use error::{DecodeError, Error, Result};
 pub use event::{Event, EventRef};
 pub use records::{EventLabels, Record, Records};

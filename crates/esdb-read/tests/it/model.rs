@@ -7,6 +7,9 @@ use std::ops::Bound;
 use esdb_write::WriterOptions;
 use proptest::prelude::*;
 
+/// A space id and one of its groupings.
+type GroupingPair = (Vec<u8>, Vec<u8>);
+
 use crate::common::{collect, collect_mixed, collect_ref, model_query, open_via, write_file, TestEvent};
 
 fn bytes_from(choices: &'static [&'static [u8]]) -> impl Strategy<Value = Vec<u8>> {
@@ -125,6 +128,18 @@ proptest! {
         prop_assert!(db.space(b"missing").unwrap().is_none());
         prop_assert!(db.verify().is_ok(), "verify: {:?}", db.verify().problems);
 
+        // Db::groupings(): every (space, grouping) in that order, with its count, in one walk.
+        let mut want_pairs: BTreeMap<GroupingPair, u64> = BTreeMap::new();
+        for e in &events {
+            *want_pairs.entry((e.space.clone(), e.grouping.clone())).or_default() += 1;
+        }
+        let got_pairs: Vec<(GroupingPair, u64)> = db
+            .groupings()
+            .map(|g| g.map(|(space, info)| ((space.to_vec(), info.name.to_vec()), info.counts.n_events)))
+            .collect::<Result<_, _>>()
+            .unwrap();
+        prop_assert_eq!(got_pairs, want_pairs.into_iter().collect::<Vec<_>>());
+
         for space_id in &spaces {
             let space = db.space(space_id).unwrap().expect("space exists");
             let all = model_query(&events, space_id, |_| true);
@@ -168,6 +183,12 @@ proptest! {
             prop_assert_eq!(&storage_names, &groupings.iter().cloned().collect::<Vec<_>>());
             let want_storage: Vec<(i64, Vec<u8>)> = groupings.iter().flat_map(|g| model_query(&events, space_id, |e| &e.grouping == g)).collect();
             prop_assert_eq!(storage, want_storage);
+
+            // grouping_scans_from(): the groupings from a name on, whether the space has it or not.
+            for from in groupings.iter().cloned().chain([Vec::new(), vec![0], vec![0xff, 0xff]]) {
+                let names: Vec<Vec<u8>> = space.grouping_scans_from(&from).map(|g| g.map(|(info, _)| info.name.to_vec())).collect::<Result<_, _>>().unwrap();
+                prop_assert_eq!(names, groupings.range(from.clone()..).cloned().collect::<Vec<_>>());
+            }
 
             // grouping_scans_part(): the parts deal out the groupings round-robin in name order.
             for parts in 1..=3 {
