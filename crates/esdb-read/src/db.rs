@@ -473,7 +473,7 @@ impl Db {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn groupings(&self) -> FileGroupings {
-        FileGroupings { inner: self.inner.clone(), cursor: None, done: false }
+        FileGroupings { inner: self.inner.clone(), cursor: None, done: false, space: None }
     }
 
     /// Number of events in the file, from the footer.
@@ -601,6 +601,8 @@ pub struct FileGroupings {
     inner: Arc<Inner>,
     cursor: Option<CatalogCursor>,
     done: bool,
+    /// The space being walked: the key prefix of its groupings, and its id.
+    space: Option<(Vec<u8>, Bytes)>,
 }
 
 impl FileGroupings {
@@ -611,12 +613,20 @@ impl FileGroupings {
         };
         loop {
             let Some(entry) = cursor.current()? else { return Ok(None) };
-            match key::CatalogKey::decode(entry.key(), entry.at)? {
-                key::CatalogKey::Grouping { space, grouping } => {
+            // The space's next grouping: its id is known, its name is the rest of the key.
+            if let Some((prefix, id)) = &self.space {
+                if let Some(name) = entry.key().strip_prefix(prefix.as_slice()) {
                     let decoded = esdb_format::v1::catalog::GroupingEntry::decode(entry.value(), entry.at)?;
+                    let info =
+                        crate::space::GroupingInfo { name: Bytes::copy_from_slice(name), counts: decoded.stats.into() };
+                    let id = id.clone();
                     cursor.advance()?;
-                    let info = crate::space::GroupingInfo { name: Bytes::from(grouping), counts: decoded.stats.into() };
-                    return Ok(Some((Bytes::from(space), info)));
+                    return Ok(Some((id, info)));
+                }
+            }
+            match key::CatalogKey::decode(entry.key(), entry.at)? {
+                key::CatalogKey::Grouping { space, .. } => {
+                    self.space = Some((key::grouping_prefix(&space), Bytes::from(space)))
                 }
                 // Groupings sort before index values, and those before the space's summary:
                 // step over the index values in one descent.
