@@ -287,8 +287,8 @@ struct RetainArgs {
     /// Delete the oldest sealed log segments while the log is larger than BYTES.
     #[arg(long, value_name = "BYTES")]
     log_max_bytes: Option<u64>,
-    /// Delete partitions whose window ends more than N timestamp units before the newest sealed
-    /// event.
+    /// Delete partitions whose whole window ended more than N timestamp units ago, measured by
+    /// the wall clock in the store's time unit (never by the newest timestamp appended).
     #[arg(long, value_name = "N")]
     partition_max_age: Option<i64>,
 }
