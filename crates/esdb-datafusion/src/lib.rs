@@ -20,7 +20,7 @@
 //! grouping, timestamp` (or `space, timestamp` when read through an index). Counts come from the
 //! catalogs as statistics, so `SELECT count(*) … WHERE space = 'x'` reads no event.
 //!
-//! With the `proto` feature, [`EsdbCodec`](crate::EsdbCodec) encodes ESDB scans and tables inside
+//! With the `proto` feature, `EsdbCodec` encodes ESDB scans and tables inside
 //! `datafusion-proto` plans, for distributed engines (Ballista) that run them on other machines.
 //!
 //! Data, ids and values that are not UTF-8 cannot be Utf8 values: a query that reaches one fails
