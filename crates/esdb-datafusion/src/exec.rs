@@ -19,7 +19,7 @@ use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, Pla
 use esdb_read::EventLabels;
 
 use crate::pushdown::Selection;
-use crate::table::{external, index_field, IndexColumn, TableFile};
+use crate::table::{external, index_field, index_value_field, IndexColumn, TableFile};
 
 /// What one partition reads, in order: a space, or one grouping of it.
 #[derive(Debug, Clone)]
@@ -162,6 +162,7 @@ pub(crate) struct ExecParts {
     /// The selection's index conditions as `(index name, value)`, in the selection's order.
     pub conditions: Vec<(Bytes, Vec<u8>)>,
     pub partitions: Vec<Arc<Vec<Unit>>>,
+    /// Rows per batch, at least 1.
     pub batch_size: usize,
     pub limit: Option<usize>,
 }
@@ -235,7 +236,7 @@ impl EsdbExec {
                     selection: selection.clone(),
                     conditions: conditions.clone(),
                     outputs: outputs.clone(),
-                    batch_size: parts.batch_size.max(1),
+                    batch_size: parts.batch_size,
                     limit: parts.limit,
                 }) as Arc<dyn PartitionStream>
             })
@@ -503,11 +504,8 @@ impl Reader {
                         }
                     }
                     (rows, left, remaining) = (rows + take, left - take, remaining - take);
-                    if rows == self.batch_size || remaining == 0 {
-                        if send.blocking_send(Ok(self.finish(&mut batch, rows)?)).is_err() {
-                            return Ok(());
-                        }
-                        rows = 0;
+                    if !self.flush_if_full(&mut batch, &mut rows, remaining, send)? {
+                        return Ok(());
                     }
                 }
                 continue;
@@ -596,14 +594,8 @@ impl Reader {
                 }
                 rows += 1;
                 remaining -= 1;
-                if rows == self.batch_size || remaining == 0 {
-                    if send.blocking_send(Ok(self.finish(&mut batch, rows)?)).is_err() {
-                        return Ok(());
-                    }
-                    rows = 0;
-                    if remaining == 0 {
-                        return Ok(());
-                    }
+                if !self.flush_if_full(&mut batch, &mut rows, remaining, send)? || remaining == 0 {
+                    return Ok(());
                 }
             }
         }
@@ -613,6 +605,23 @@ impl Reader {
         Ok(())
     }
 
+    /// Sends the batch once it holds `batch_size` rows or the limit is met (`remaining == 0`);
+    /// false when the receiver is gone.
+    fn flush_if_full(
+        &self,
+        batch: &mut [Builder],
+        rows: &mut usize,
+        remaining: usize,
+        send: &tokio::sync::mpsc::Sender<Result<RecordBatch>>,
+    ) -> Result<bool> {
+        if *rows < self.batch_size && remaining > 0 {
+            return Ok(true);
+        }
+        let sent = send.blocking_send(Ok(self.finish(batch, *rows)?)).is_ok();
+        *rows = 0;
+        Ok(sent)
+    }
+
     fn builders(&self) -> Vec<Builder> {
         self.outputs
             .iter()
@@ -620,11 +629,7 @@ impl Reader {
                 Output::Space | Output::Grouping | Output::Data => Builder::Strings(StringBuilder::new()),
                 Output::Timestamp => Builder::Integers(Int64Builder::with_capacity(self.batch_size)),
                 Output::Index(_) => {
-                    Builder::Lists(ListBuilder::new(StringBuilder::new()).with_field(Arc::new(Field::new(
-                        "item",
-                        DataType::Utf8,
-                        false,
-                    ))))
+                    Builder::Lists(ListBuilder::new(StringBuilder::new()).with_field(Arc::new(index_value_field())))
                 }
             })
             .collect()

@@ -16,7 +16,7 @@ use esdb_object_store::object_store::ObjectStore;
 use esdb_read::Db;
 use futures::TryStreamExt;
 
-use crate::exec::{plan_units, EsdbExec, ScanPlan};
+use crate::exec::{plan_units, EsdbExec, Output, ScanPlan};
 use crate::pushdown::{is_supported, Selection};
 
 /// The fixed columns, in order; one `List<Utf8>` column per index name follows them.
@@ -116,12 +116,8 @@ impl EsdbTable {
         }
         names.sort();
         names.dedup();
-        let mut fields = vec![
-            Field::new("space", DataType::Utf8, false),
-            Field::new("grouping", DataType::Utf8, false),
-            Field::new("timestamp", DataType::Int64, false),
-            Field::new("data", DataType::Utf8, false),
-        ];
+        let fixed = [Output::Space, Output::Grouping, Output::Timestamp, Output::Data];
+        let mut fields: Vec<Field> = FIXED_COLUMNS.iter().zip(fixed).map(|(name, output)| output.field(name)).collect();
         let mut index_columns = Vec::new();
         for index in names {
             let name = std::str::from_utf8(&index).map_err(|_| {
@@ -192,7 +188,12 @@ impl EsdbTable {
 
 /// The column of an index: its values for each event.
 pub(crate) fn index_field(column: &str) -> Field {
-    Field::new(column, DataType::List(Arc::new(Field::new("item", DataType::Utf8, false))), false)
+    Field::new(column, DataType::List(Arc::new(index_value_field())), false)
+}
+
+/// One value in an index column's lists.
+pub(crate) fn index_value_field() -> Field {
+    Field::new("item", DataType::Utf8, false)
 }
 
 /// An error of the file at `location`, with its causes, as one line of text.

@@ -50,13 +50,20 @@ fn text(batches: &[RecordBatch]) -> Vec<String> {
         .collect()
 }
 
-/// Each partition of `plan`, run on its own, as a task would.
+/// Partition `partition` of `plan`, run on its own, as a task would.
+async fn run_partition(
+    plan: &Arc<dyn ExecutionPlan>,
+    partition: usize,
+    ctx: &SessionContext,
+) -> datafusion::common::Result<Vec<RecordBatch>> {
+    futures::TryStreamExt::try_collect(plan.execute(partition, ctx.task_ctx())?).await
+}
+
+/// Each partition of `plan`, run on its own.
 async fn by_partition(plan: &Arc<dyn ExecutionPlan>, ctx: &SessionContext) -> Vec<Vec<String>> {
     let mut out = Vec::new();
     for partition in 0..plan.properties().output_partitioning().partition_count() {
-        let stream = plan.execute(partition, ctx.task_ctx()).unwrap();
-        let batches: Vec<RecordBatch> = futures::TryStreamExt::try_collect(stream).await.unwrap();
-        out.push(text(&batches));
+        out.push(text(&run_partition(plan, partition, ctx).await.unwrap()));
     }
     out
 }
@@ -126,8 +133,7 @@ async fn a_decoded_scan_opens_only_the_files_its_partitions_read() {
     let decoded = physical_plan_from_bytes_with_extension_codec(&bytes, &executor.task_ctx(), &EsdbCodec).unwrap();
     let (mut answered, mut failed) = (0, 0);
     for (partition, rows) in expected.iter().enumerate() {
-        let stream = decoded.execute(partition, executor.task_ctx()).unwrap();
-        match futures::TryStreamExt::try_collect::<Vec<RecordBatch>>(stream).await {
+        match run_partition(&decoded, partition, &executor).await {
             Ok(batches) => {
                 assert_eq!(&text(&batches), rows);
                 answered += 1;
