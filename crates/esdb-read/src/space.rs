@@ -406,7 +406,7 @@ impl Space {
             space: self.summary.stats,
             to_skip: part,
             stride: parts,
-            pending: None,
+            start: None,
         }
     }
 
@@ -429,11 +429,13 @@ impl Space {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn grouping_scans_from(&self, first: impl AsRef<[u8]>) -> GroupingScans {
-        let mut iter = PrefixIter::new(self.inner.fork(), key::grouping_prefix(&self.id));
-        let start = key::grouping_key(&self.id, first.as_ref());
-        // A failed descent is reported by the first `next`, as the walk's own errors are.
-        let pending = iter.skip_to(&start).err();
-        GroupingScans { iter, space: self.summary.stats, to_skip: 0, stride: 1, pending }
+        GroupingScans {
+            iter: PrefixIter::new(self.inner.fork(), key::grouping_prefix(&self.id)),
+            space: self.summary.stats,
+            to_skip: 0,
+            stride: 1,
+            start: Some(key::grouping_key(&self.id, first.as_ref())),
+        }
     }
 
     /// Every grouping of the space, in ascending name order.
@@ -509,14 +511,14 @@ pub struct GroupingScans {
     to_skip: usize,
     /// One grouping is yielded out of every `stride`.
     stride: usize,
-    /// An error met before the first grouping, given by the first `next`.
-    pending: Option<crate::Error>,
+    /// The key the walk starts from, until the first `next` descends to it.
+    start: Option<Vec<u8>>,
 }
 
 impl GroupingScans {
     fn advance(&mut self) -> Result<Option<(GroupingInfo, Scan)>> {
-        if let Some(err) = self.pending.take() {
-            return Err(err);
+        if let Some(start) = self.start.take() {
+            self.iter.skip_to(&start)?;
         }
         for _ in 0..self.to_skip {
             if !self.iter.skip_entry()? {
