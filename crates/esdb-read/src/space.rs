@@ -190,8 +190,9 @@ impl Space {
     /// or value gives an empty scan.
     ///
     /// Cost: one catalog descent, the grouping table, and the value's posting block index; then
-    /// one posting block per 128 postings and one data block decode per event whose block is not
-    /// among the last few decoded.
+    /// one posting block per 128 postings, and each data block holding one of the events decoded
+    /// once per end read (as [`events`](Space::events) does), so an index scan never decodes
+    /// more than a scan of the whole space.
     ///
     /// # Errors
     /// [`Error::Decode`](crate::Error::Decode) if the catalog, grouping table or block index is
@@ -247,7 +248,12 @@ impl Space {
     /// and `.range(..)` as for [`scan`](Space::scan).
     ///
     /// With one grouping this is a scan of that grouping; with several, it follows the space's
-    /// timeline postings.
+    /// timeline postings, reading each grouping through a cursor that keeps the data block it
+    /// is in: every block is decoded once per end read, however the groupings interleave.
+    ///
+    /// Memory: the cursors of one end hold at most about 128 MiB of decoded blocks (event data
+    /// plus 16 bytes per event); a space that decodes to more drops them all when they reach it,
+    /// and decodes again the blocks still wanted. Reading from both ends holds twice that.
     ///
     /// # Errors
     /// [`Error::Decode`](crate::Error::Decode) if the grouping table or block index is corrupt.

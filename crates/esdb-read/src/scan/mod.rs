@@ -8,6 +8,7 @@
 
 mod block;
 mod covered;
+mod cursors;
 mod grouping;
 mod postings;
 
@@ -26,8 +27,8 @@ pub(crate) use block::IndexView;
 use covered::CoveredStream;
 use grouping::GroupingStream;
 use postings::PostingBlock;
+use postings::PostingStream;
 pub(crate) use postings::{for_each_posting, Resolver};
-use postings::{Batch, PostingStream, FIRST_BATCH_POSTINGS, MAX_BATCH_BYTES};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 /// Which end of a scan's window an item is taken from.
@@ -105,28 +106,8 @@ impl Scan {
         min_ts: i64,
         referenced_at: u64,
     ) -> Result<Scan> {
-        let inner = resolver.inner.clone();
-        let index = IndexView::load(&inner, stream, n_postings, min_ts, referenced_at)?;
-        let n_space_events = {
-            let table = resolver.table();
-            table.len().checked_sub(1).map_or(0, |last| table.entry(last).first_event + table.entry(last).n_events)
-        };
-        Ok(Scan {
-            kind: Kind::Postings(Box::new(PostingStream {
-                inner,
-                resolver,
-                index,
-                n_space_events,
-                front: None,
-                back: None,
-                front_batch: Batch::default(),
-                back_batch: Batch::default(),
-                front_batch_len: FIRST_BATCH_POSTINGS,
-                back_batch_len: FIRST_BATCH_POSTINGS,
-                max_batch_bytes: MAX_BATCH_BYTES,
-            })),
-            ..Scan::empty()
-        })
+        let index = IndexView::load(&resolver.inner, stream, n_postings, min_ts, referenced_at)?;
+        Ok(Scan { kind: Kind::Postings(Box::new(PostingStream::new(resolver, index))), ..Scan::empty() })
     }
 
     /// The events of a covered index value: `covered` (the covering catalog's entry, at
@@ -235,7 +216,7 @@ impl Scan {
         let located = match kind {
             Kind::Empty => unreachable!("an empty scan has an empty window"),
             Kind::Grouping(stream) => stream.block_for(item, end).map(|block| block.event_ref(item)),
-            Kind::Postings(stream) => stream.batched_event(item, (front, back), end),
+            Kind::Postings(stream) => stream.next_event(item, (front, back), end),
             Kind::Covered(stream) => stream.event_ref(item, end),
         };
         if located.is_err() {
@@ -468,17 +449,19 @@ mod tests {
     proptest! {
         #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
 
-        /// Index scans resolve postings in batches; with a 100-byte batch budget most batches are
-        /// shortened, from whichever end they were taken for. Every order of taking events from
-        /// both ends, owned or borrowed, must still give the model's events.
+        /// Index scans read postings' events through per-grouping cursors; with a 100-byte
+        /// budget the cursors drop their blocks at nearly every event. Every order of taking
+        /// events from both ends, owned or borrowed, must still give the model's events.
         #[test]
-        fn shortened_batches_keep_posting_order(
+        fn dropped_cursor_blocks_keep_posting_order(
             events in proptest::collection::vec((0i64..50, 0u8..4, 0usize..60, any::<bool>()), 1..300),
             steps in proptest::collection::vec((any::<bool>(), any::<bool>()), 0..400),
             range in (0i64..50, 0i64..60),
+            early_index in any::<bool>(),
+            small_budget in any::<bool>(),
         ) {
             let dir = tempfile::tempdir().unwrap();
-            let path = dir.path().join("batches.esdb");
+            let path = dir.path().join("cursors.esdb");
             let mut writer = esdb_write::Writer::create(&path).unwrap();
             let mut model = Vec::new();
             for (seq, &(ts, grouping, len, indexed)) in events.iter().enumerate() {
@@ -497,9 +480,13 @@ mod tests {
             let db = Db::open(&path).unwrap();
             let space = db.space("s").unwrap().unwrap();
             let mut scan = space.scan_index("k", "v").unwrap().range(range.0..range.1);
-            // A 100-byte budget: most batches are shortened.
+            // With a 100-byte budget the cursors drop their blocks at nearly every event. Half the
+            // cases find groupings through the grouping index from the first event.
             if let super::Kind::Postings(stream) = &mut scan.kind {
-                stream.max_batch_bytes = 100;
+                for cursors in [&mut stream.front_cursors, &mut stream.back_cursors] {
+                    cursors.budget = if small_budget { 100 } else { usize::MAX };
+                    cursors.index_after = if early_index { 0 } else { u32::MAX };
+                }
             }
             let (mut front, mut back) = (Vec::new(), Vec::new());
             for &(from_front, borrowed) in steps.iter().chain(std::iter::repeat(&(true, false))) {

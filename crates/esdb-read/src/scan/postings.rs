@@ -5,11 +5,11 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use esdb_format::v1::catalog::StreamRef;
-use esdb_format::v1::data_block::EventSpan;
 use esdb_format::v1::grouping_table::GroupingTable;
 use esdb_format::v1::posting_block;
 use esdb_format::DecodeError;
 
+use super::cursors::{Cursors, Located};
 use super::{DataBlock, End, IndexView};
 use crate::db::Inner;
 use crate::error::{Error, Result};
@@ -19,24 +19,15 @@ use crate::event::{Event, EventRef};
 pub(super) const RESOLVER_BLOCKS: usize = 8;
 /// Block indexes a [`Resolver`] keeps.
 pub(super) const RESOLVER_INDEXES: usize = 16;
-/// Postings an index scan resolves in its first batch at each end; every next batch is
-/// [`BATCH_GROWTH`] times larger, up to [`MAX_BATCH_POSTINGS`]. Small first batches keep the
-/// first events quick to arrive; large later ones decode each data block once for many events.
-pub(super) const FIRST_BATCH_POSTINGS: u64 = 16;
-pub(super) const BATCH_GROWTH: u64 = 4;
-pub(super) const MAX_BATCH_POSTINGS: u64 = 1 << 18;
-/// Event bytes one batch copies at most (beyond its last event); a batch that would copy more
-/// is retried with half as many postings. With one batch per end, an index scan or
-/// [`Space::events`](crate::Space::events) holds at most twice this (64 MiB) of event data.
-/// Larger batches decode each data block for more events: on 1M events over 20,000 groupings,
-/// 32 MiB batches read the merged timeline 1.9x as fast as 8 MiB ones.
-pub(super) const MAX_BATCH_BYTES: usize = 32 << 20;
-
 /// One decoded posting block.
 #[derive(Debug)]
 pub(super) struct PostingBlock {
     pub(super) first_item: u64,
     pub(super) postings: Vec<u64>,
+    /// Its block index entry's `first_ts`, which must be its first posting's timestamp, and
+    /// where that entry lies.
+    pub(super) first_ts: i64,
+    pub(super) entry_at: u64,
 }
 
 impl PostingBlock {
@@ -60,34 +51,10 @@ impl PostingBlock {
             let payload = inner.read_block(entry.block, "posting block", index.index().entry_offset(block_idx))?;
             let mut postings = cached.take().map(|block| block.postings).unwrap_or_default();
             posting_block::decode(&payload, entry.block.offset, n_items, n_space_events, &mut postings)?;
-            *cached = Some(PostingBlock { first_item, postings });
+            let entry_at = index.index().entry_offset(block_idx);
+            *cached = Some(PostingBlock { first_item, postings, first_ts: entry.first_ts, entry_at });
         }
         Ok(cached.as_ref().expect("filled above"))
-    }
-}
-
-/// The events of a run of postings, resolved together: in event-number order, so that each data
-/// block is decoded once for all of its events in the run, then kept in posting order.
-#[derive(Debug, Default)]
-pub(super) struct Batch {
-    /// Item number of the first posting of the run.
-    pub(super) first_item: u64,
-    /// The events' data, copied out of their blocks.
-    pub(super) arena: Bytes,
-    /// Per posting: timestamp and position in `arena`.
-    pub(super) spans: Vec<EventSpan>,
-    /// Per posting: the event's ordinal in the space.
-    pub(super) ordinals: Vec<u64>,
-}
-
-impl Batch {
-    pub(super) fn covers(&self, item: u64) -> bool {
-        item >= self.first_item && item - self.first_item < self.spans.len() as u64
-    }
-
-    pub(super) fn event_ref(&self, item: u64) -> EventRef<'_> {
-        let idx = (item - self.first_item) as usize;
-        EventRef { payload: &self.arena, span: self.spans[idx], ordinal: self.ordinals[idx] }
     }
 }
 
@@ -183,24 +150,74 @@ pub(crate) fn for_each_posting(
     Ok(())
 }
 
+/// Postings one run locates at most: enough for the memory reads of many events to overlap,
+/// few enough that the run's slots stay in the processor's cache until its events are taken.
+pub(super) const RUN_LEN: usize = 64;
+
+/// Events located together for one end of a [`PostingStream`], in the order that end takes them.
+#[derive(Debug, Default)]
+pub(super) struct Run {
+    /// Posting item of `events[0]`; the next ones are the items after it (front) or before it
+    /// (back).
+    pub(super) first: u64,
+    pub(super) events: Vec<Located>,
+    /// First item, `first_ts` and entry position of the posting block the run lies in.
+    pub(super) block_start: Option<(u64, i64, u64)>,
+}
+
+impl Run {
+    /// Position of posting `item` in the run, if the run holds it.
+    #[inline]
+    fn offset_of(&self, item: u64, end: End) -> Option<usize> {
+        let offset = match end {
+            End::Front => item.checked_sub(self.first)?,
+            End::Back => self.first.checked_sub(item)?,
+        };
+        ((offset as usize) < self.events.len()).then_some(offset as usize)
+    }
+}
+
 #[derive(Debug)]
 pub(super) struct PostingStream {
     pub(super) inner: Arc<Inner>,
+    /// Resolves the postings a seek binary-searches; the ends' cursors resolve the rest.
     pub(super) resolver: Resolver,
     pub(super) index: IndexView,
     pub(super) n_space_events: u64,
     pub(super) front: Option<PostingBlock>,
     pub(super) back: Option<PostingBlock>,
-    /// The batch each end reads from, and the size of its next one.
-    pub(super) front_batch: Batch,
-    pub(super) back_batch: Batch,
-    pub(super) front_batch_len: u64,
-    pub(super) back_batch_len: u64,
-    /// [`MAX_BATCH_BYTES`], or less in tests that make batches shorten.
-    pub(super) max_batch_bytes: usize,
+    pub(super) front_cursors: Cursors,
+    pub(super) back_cursors: Cursors,
+    /// The run of located events each end takes from.
+    pub(super) front_run: Run,
+    pub(super) back_run: Run,
+    /// The item each end last took and its event's timestamp, for the time-order check.
+    pub(super) front_last: Option<(u64, i64)>,
+    pub(super) back_last: Option<(u64, i64)>,
 }
 
 impl PostingStream {
+    pub(super) fn new(resolver: Resolver, index: IndexView) -> PostingStream {
+        let n_space_events = {
+            let table = resolver.table();
+            table.len().checked_sub(1).map_or(0, |last| table.entry(last).first_event + table.entry(last).n_events)
+        };
+        PostingStream {
+            inner: resolver.inner.clone(),
+            resolver,
+            index,
+            n_space_events,
+            front: None,
+            back: None,
+            front_cursors: Cursors::new(),
+            back_cursors: Cursors::new(),
+            front_run: Run::default(),
+            back_run: Run::default(),
+            front_last: None,
+            back_last: None,
+        }
+    }
+
     pub(super) fn block_for(&mut self, item: u64, end: End) -> Result<&PostingBlock> {
         let cached = match end {
             End::Front => &mut self.front,
@@ -210,127 +227,69 @@ impl PostingStream {
     }
 
     pub(super) fn event_at(&mut self, item: u64, end: End) -> Result<Event> {
-        let (block, item) = self.locate(item, end)?;
-        Ok(block.event(item))
-    }
-
-    /// The decoded data block holding the event of posting `item`, and the event's item number
-    /// in its grouping.
-    pub(super) fn locate(&mut self, item: u64, end: End) -> Result<(&DataBlock, u64)> {
         let block = self.block_for(item, end)?;
         let event = block.postings[(item - block.first_item) as usize];
         let at = self.index.at;
-        self.resolver.locate(event, at)
+        self.resolver.event(event, at)
     }
 
-    /// The event of posting `item`, the next one to be taken from `end` of the window
-    /// `[front, back)`: served from the end's batch, which is refilled with the next run of
-    /// postings from that end when `item` is past it.
-    pub(super) fn batched_event(&mut self, item: u64, window: (u64, u64), end: End) -> Result<EventRef<'_>> {
-        if !self.batch(end).0.covers(item) {
-            let (batch, len) = self.batch(end);
-            let want = (*len).max(FIRST_BATCH_POSTINGS);
-            *len = (want * BATCH_GROWTH).min(MAX_BATCH_POSTINGS);
-            let mut batch = std::mem::take(batch);
-            let run = match end {
-                End::Front => item..(item + want).min(window.1),
-                End::Back => (item + 1).saturating_sub(want).max(window.0)..item + 1,
-            };
-            let filled = self.fill_batch(run, end, &mut batch);
-            *self.batch(end).0 = batch;
-            filled?;
-        }
-        Ok(self.batch(end).0.event_ref(item))
+    /// The event of posting `item`, taken next from `end` of the window `[front, back)`: from
+    /// the end's run, which is located again from `item` on when `item` is past it, and checked
+    /// against the time order of postings (see [`check_posting_time`]).
+    #[inline]
+    pub(super) fn next_event(&mut self, item: u64, window: (u64, u64), end: End) -> Result<EventRef<'_>> {
+        let offset = match end {
+            End::Front => self.front_run.offset_of(item, end),
+            End::Back => self.back_run.offset_of(item, end),
+        };
+        let offset = match offset {
+            Some(offset) => offset,
+            None => {
+                self.locate_run(item, window, end)?;
+                0
+            }
+        };
+        let (run, cursors, last) = match end {
+            End::Front => (&self.front_run, &self.front_cursors, &mut self.front_last),
+            End::Back => (&self.back_run, &self.back_cursors, &mut self.back_last),
+        };
+        let located = run.events[offset];
+        let ts = located.span.ts;
+        let block_start = run.block_start.filter(|&(start, _, _)| start == item).map(|(_, ts, at)| (ts, at));
+        check_posting_time(ts, item, *last, end, block_start, self.index.at)?;
+        *last = Some((item, ts));
+        Ok(EventRef { payload: cursors.payload(&located), span: located.span, ordinal: located.ordinal })
     }
 
-    /// The batch `end` reads from, and the size of its next one.
-    pub(super) fn batch(&mut self, end: End) -> (&mut Batch, &mut u64) {
+    /// Locates `end`'s next run: up to [`RUN_LEN`] postings from `item` towards the other end
+    /// of `window`, within `item`'s posting block.
+    fn locate_run(&mut self, item: u64, window: (u64, u64), end: End) -> Result<()> {
+        let (postings, cursors, run) = match end {
+            End::Front => (&mut self.front, &mut self.front_cursors, &mut self.front_run),
+            End::Back => (&mut self.back, &mut self.back_cursors, &mut self.back_run),
+        };
+        run.events.clear();
+        let block = PostingBlock::for_item(&self.inner, &self.index, self.n_space_events, item, postings)?;
+        let at = (item - block.first_item) as usize;
+        let table = GroupingTable::view(&self.resolver.table, self.resolver.table_at);
+        let n_space_events = self.n_space_events;
         match end {
-            End::Front => (&mut self.front_batch, &mut self.front_batch_len),
-            End::Back => (&mut self.back_batch, &mut self.back_batch_len),
-        }
-    }
-
-    /// Resolves the postings `run` into `batch`, reusing its buffers. Copies at most
-    /// `max_batch_bytes` beyond one event: a run whose events hold more is shortened (keeping
-    /// the posting nearest the end the run was taken for) and resolved again.
-    pub(super) fn fill_batch(&mut self, run: std::ops::Range<u64>, end: End, batch: &mut Batch) -> Result<()> {
-        let mut run = run;
-        let mut postings = Vec::with_capacity((run.end - run.start) as usize);
-        let mut block = self.index.index().block_of_item(run.start);
-        let mut decoded = Vec::new();
-        // Where each block's first posting lands in `postings` (if the run holds it), with the
-        // block's `first_ts`, for the cross-check below.
-        let mut block_starts = Vec::new();
-        while (postings.len() as u64) < run.end - run.start {
-            let (first_item, n_items) = self.index.block_items(block)?;
-            let entry = self.index.index().entry(block);
-            let payload =
-                self.inner.read_block(entry.block, "posting block", self.index.index().entry_offset(block))?;
-            posting_block::decode(&payload, entry.block.offset, n_items, self.n_space_events, &mut decoded)?;
-            let from = run.start.max(first_item) - first_item;
-            let to = (run.end - first_item).min(n_items);
-            if from == 0 {
-                block_starts.push((postings.len(), entry.first_ts, entry.block.offset));
+            End::Front => {
+                let to = (window.1 - block.first_item).min(block.postings.len() as u64) as usize;
+                let to = to.min(at + RUN_LEN);
+                let events = block.postings[at..to].iter().copied();
+                cursors.locate_run(&self.inner, table, n_space_events, events, self.index.at, &mut run.events)?;
+                run.block_start = Some((block.first_item, block.first_ts, block.entry_at));
             }
-            postings.extend_from_slice(&decoded[from as usize..to as usize]);
-            block += 1;
-        }
-        // Taken apart so that a failure leaves `batch` empty rather than half filled.
-        let mut arena = std::mem::take(&mut batch.arena).try_into_mut().map(Vec::from).unwrap_or_default();
-        let mut spans = std::mem::take(&mut batch.spans);
-        let mut ordinals = std::mem::take(&mut batch.ordinals);
-        let at = self.index.at;
-        loop {
-            let mut order: Vec<(u64, usize)> = postings.iter().enumerate().map(|(pos, &event)| (event, pos)).collect();
-            order.sort_unstable();
-            arena.clear();
-            spans.clear();
-            spans.resize(postings.len(), EventSpan { ts: 0, start: 0, end: 0 });
-            ordinals.clear();
-            ordinals.resize(postings.len(), 0);
-            let mut fits = true;
-            for &(event, pos) in &order {
-                // A run of one posting always fits: its one event is what must be returned.
-                if arena.len() > self.max_batch_bytes && postings.len() > 1 {
-                    fits = false;
-                    break;
-                }
-                let (block, item) = self.resolver.locate(event, at)?;
-                let event = block.event_ref(item);
-                let start = arena.len();
-                arena.extend_from_slice(event.data());
-                // The arena holds at most MAX_BATCH_BYTES plus one event of a block, which fits
-                // in u32 like the block itself.
-                spans[pos] = EventSpan { ts: event.timestamp(), start: start as u32, end: arena.len() as u32 };
-                ordinals[pos] = event.ordinal();
-            }
-            if fits {
-                check_posting_times(&spans, &block_starts, at)?;
-                break;
-            }
-            let keep = postings.len() / 2;
-            match end {
-                End::Front => {
-                    postings.truncate(keep);
-                    run.end = run.start + keep as u64;
-                }
-                End::Back => {
-                    let dropped = postings.len() - keep;
-                    postings.drain(..dropped);
-                    run.start = run.end - keep as u64;
-                    // The block starts that remain move down with the postings.
-                    block_starts.retain_mut(|(pos, _, _)| match pos.checked_sub(dropped) {
-                        Some(moved) => {
-                            *pos = moved;
-                            true
-                        }
-                        None => false,
-                    });
-                }
+            End::Back => {
+                let from = window.0.saturating_sub(block.first_item) as usize;
+                let from = from.max((at + 1).saturating_sub(RUN_LEN));
+                let events = block.postings[from..=at].iter().rev().copied();
+                cursors.locate_run(&self.inner, table, n_space_events, events, self.index.at, &mut run.events)?;
+                run.block_start = Some((block.first_item, block.first_ts, block.entry_at));
             }
         }
-        *batch = Batch { first_item: run.start, arena: Bytes::from(arena), spans, ordinals };
+        run.first = item;
         Ok(())
     }
 
@@ -353,27 +312,43 @@ impl PostingStream {
 }
 
 /// Postings are ordered by the timestamps of their events, and a block index entry's
-/// `first_ts` is its first posting's: a resolved batch that breaks either comes from a forged
-/// file (its checksums sealed again), and is an error rather than events out of order. Costs one
-/// comparison per event; `verify` checks the rest of the postings' invariants.
-pub(super) fn check_posting_times(spans: &[EventSpan], block_starts: &[(usize, i64, u64)], at: u64) -> Result<()> {
-    if let Some(pos) = spans.windows(2).position(|pair| pair[1].ts < pair[0].ts) {
+/// `first_ts` is its first posting's: an event that breaks either comes from a forged file (its
+/// checksums sealed again), and is an error rather than events out of order. `last` is the item
+/// `end` took before and its timestamp; `block_start` the `first_ts` (and where it lies) of the
+/// posting block that `item` starts. Costs a comparison or two per event; `verify` checks the
+/// rest of the postings' invariants.
+fn check_posting_time(
+    ts: i64,
+    item: u64,
+    last: Option<(u64, i64)>,
+    end: End,
+    block_start: Option<(i64, u64)>,
+    at: u64,
+) -> Result<()> {
+    let out_of_order = match (end, last) {
+        (End::Front, Some((last_item, last_ts))) => item.checked_sub(1) == Some(last_item) && ts < last_ts,
+        (End::Back, Some((last_item, last_ts))) => item + 1 == last_item && ts > last_ts,
+        (_, None) => false,
+    };
+    if out_of_order {
+        let (earlier, later) = match end {
+            End::Front => (last.map_or(ts, |(_, ts)| ts), ts),
+            End::Back => (ts, last.map_or(ts, |(_, ts)| ts)),
+        };
         return Err(DecodeError::invalid(
             "posting",
             at,
-            format!("postings out of time order: an event at {} follows one at {}", spans[pos + 1].ts, spans[pos].ts),
+            format!("postings out of time order: an event at {later} follows one at {earlier}"),
         )
         .into());
     }
-    for &(pos, first_ts, block_at) in block_starts {
-        if let Some(span) = spans.get(pos).filter(|span| span.ts != first_ts) {
-            return Err(DecodeError::invalid(
-                "block index first timestamp",
-                block_at,
-                format!("{first_ts} differs from the first posting's timestamp {}", span.ts),
-            )
-            .into());
-        }
+    if let Some((first_ts, entry_at)) = block_start.filter(|&(first_ts, _)| first_ts != ts) {
+        return Err(DecodeError::invalid(
+            "block index first timestamp",
+            entry_at,
+            format!("{first_ts} differs from the first posting's timestamp {ts}"),
+        )
+        .into());
     }
     Ok(())
 }
