@@ -190,9 +190,11 @@ impl Space {
     /// or value gives an empty scan.
     ///
     /// Cost: one catalog descent, the grouping table, and the value's posting block index; then
-    /// one posting block per 128 postings, and each data block holding one of the events decoded
-    /// once per end read (as [`events`](Space::events) does), so an index scan never decodes
-    /// more than a scan of the whole space.
+    /// one posting block per 128 postings. A value that at least half of the space's events
+    /// carry reads its events as [`events`](Space::events) does, decoding each data block once
+    /// per end; a sparser one resolves its postings in batches sorted by event number (16,
+    /// then 4 times more each time, up to 262,144 postings or 32 MiB of copied events), decoding
+    /// each block holding one of a batch's events once for the batch.
     ///
     /// # Errors
     /// [`Error::Decode`](crate::Error::Decode) if the catalog, grouping table or block index is

@@ -6,6 +6,7 @@
 //! decodes blocks outside the range. Each end keeps its own decoded block, which is what makes
 //! `next` and `next_back` on one iterator cheap to mix.
 
+mod batches;
 mod block;
 mod covered;
 mod cursors;
@@ -449,14 +450,16 @@ mod tests {
     proptest! {
         #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
 
-        /// Index scans read postings' events through per-grouping cursors; with a 100-byte
-        /// budget the cursors drop their blocks at nearly every event. Every order of taking
+        /// Index scans read postings' events through per-grouping cursors or through batches.
+        /// With a 100-byte budget the cursors drop their blocks at nearly every event, and most
+        /// batches are shortened, from whichever end they were taken for. Every order of taking
         /// events from both ends, owned or borrowed, must still give the model's events.
         #[test]
-        fn dropped_cursor_blocks_keep_posting_order(
+        fn posting_resolutions_keep_posting_order(
             events in proptest::collection::vec((0i64..50, 0u8..4, 0usize..60, any::<bool>()), 1..300),
             steps in proptest::collection::vec((any::<bool>(), any::<bool>()), 0..400),
             range in (0i64..50, 0i64..60),
+            cursors in any::<bool>(),
             early_index in any::<bool>(),
             small_budget in any::<bool>(),
         ) {
@@ -480,13 +483,20 @@ mod tests {
             let db = Db::open(&path).unwrap();
             let space = db.space("s").unwrap().unwrap();
             let mut scan = space.scan_index("k", "v").unwrap().range(range.0..range.1);
-            // With a 100-byte budget the cursors drop their blocks at nearly every event. Half the
-            // cases find groupings through the grouping index from the first event.
+            // Half the cursor cases find groupings through the grouping index from the first event.
+            let budget = if small_budget { 100 } else { usize::MAX };
             if let super::Kind::Postings(stream) = &mut scan.kind {
-                for cursors in [&mut stream.front_cursors, &mut stream.back_cursors] {
-                    cursors.budget = if small_budget { 100 } else { usize::MAX };
-                    cursors.index_after = if early_index { 0 } else { u32::MAX };
-                }
+                stream.resolution = if cursors {
+                    let mut ends = super::postings::CursorEnds::default();
+                    for cursors in [&mut ends.front_cursors, &mut ends.back_cursors] {
+                        cursors.budget = budget;
+                        cursors.index_after = if early_index { 0 } else { u32::MAX };
+                    }
+                    super::postings::Resolution::Cursors(Box::new(ends))
+                } else {
+                    let batches = super::batches::Batches { max_bytes: budget, ..Default::default() };
+                    super::postings::Resolution::Batches(Box::new(batches))
+                };
             }
             let (mut front, mut back) = (Vec::new(), Vec::new());
             for &(from_front, borrowed) in steps.iter().chain(std::iter::repeat(&(true, false))) {

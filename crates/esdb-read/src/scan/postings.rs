@@ -9,6 +9,7 @@ use esdb_format::v1::grouping_table::GroupingTable;
 use esdb_format::v1::posting_block;
 use esdb_format::DecodeError;
 
+use super::batches::Batches;
 use super::cursors::{Cursors, Located};
 use super::{DataBlock, End, IndexView};
 use crate::db::Inner;
@@ -186,6 +187,44 @@ pub(super) struct PostingStream {
     pub(super) n_space_events: u64,
     pub(super) front: Option<PostingBlock>,
     pub(super) back: Option<PostingBlock>,
+    pub(super) resolution: Resolution,
+}
+
+/// How the ends of a posting stream find their postings' events, chosen from the stream's
+/// density: the share of the space's events it holds.
+#[derive(Debug)]
+pub(super) enum Resolution {
+    /// Through per-grouping cursors that keep their blocks: a stream holding most of the
+    /// space's events (a timeline, a value most events carry) takes most events of every block
+    /// it decodes, so each block is decoded once.
+    Cursors(Box<CursorEnds>),
+    /// Through batches of postings sorted by event number and a few reused block buffers: a
+    /// sparse stream takes few events of each block, and keeping every block it decodes would
+    /// cost more fresh memory than decoding a block again now and then.
+    Batches(Box<Batches>),
+}
+
+/// Posting streams holding at least this share of their space's events (as numerator and
+/// denominator) read through cursors. On 1M visits over 20,000 groupings the cursors read the
+/// timeline 1.8x as fast as batches, and the events of one city (5% of the space) 20% slower.
+pub(super) const CURSORS_FROM_SHARE: (u64, u64) = (1, 2);
+
+impl Default for CursorEnds {
+    fn default() -> CursorEnds {
+        CursorEnds {
+            front_cursors: Cursors::new(End::Front),
+            back_cursors: Cursors::new(End::Back),
+            front_run: Run::default(),
+            back_run: Run::default(),
+            front_last: None,
+            back_last: None,
+        }
+    }
+}
+
+/// The cursors and runs of both ends of a stream read through [`Resolution::Cursors`].
+#[derive(Debug)]
+pub(super) struct CursorEnds {
     pub(super) front_cursors: Cursors,
     pub(super) back_cursors: Cursors,
     /// The run of located events each end takes from.
@@ -202,6 +241,13 @@ impl PostingStream {
             let table = resolver.table();
             table.len().checked_sub(1).map_or(0, |last| table.entry(last).first_event + table.entry(last).n_events)
         };
+        let (share, of) = CURSORS_FROM_SHARE;
+        let resolution = if u128::from(index.n_items) * u128::from(of) >= u128::from(n_space_events) * u128::from(share)
+        {
+            Resolution::Cursors(Box::default())
+        } else {
+            Resolution::Batches(Box::default())
+        };
         PostingStream {
             inner: resolver.inner.clone(),
             resolver,
@@ -209,12 +255,7 @@ impl PostingStream {
             n_space_events,
             front: None,
             back: None,
-            front_cursors: Cursors::new(End::Front),
-            back_cursors: Cursors::new(End::Back),
-            front_run: Run::default(),
-            back_run: Run::default(),
-            front_last: None,
-            back_last: None,
+            resolution,
         }
     }
 
@@ -238,9 +279,18 @@ impl PostingStream {
     /// against the time order of postings (see [`check_posting_time`]).
     #[inline]
     pub(super) fn next_event(&mut self, item: u64, window: (u64, u64), end: End) -> Result<EventRef<'_>> {
+        if matches!(self.resolution, Resolution::Batches(_)) {
+            return self.batched_event(item, window, end);
+        }
+        self.cursor_event(item, window, end)
+    }
+
+    #[inline]
+    fn cursor_event(&mut self, item: u64, window: (u64, u64), end: End) -> Result<EventRef<'_>> {
+        let Resolution::Cursors(ends) = &self.resolution else { unreachable!("checked by next_event") };
         let offset = match end {
-            End::Front => self.front_run.offset_of(item, end),
-            End::Back => self.back_run.offset_of(item, end),
+            End::Front => ends.front_run.offset_of(item, end),
+            End::Back => ends.back_run.offset_of(item, end),
         };
         let offset = match offset {
             Some(offset) => offset,
@@ -249,9 +299,10 @@ impl PostingStream {
                 0
             }
         };
+        let Resolution::Cursors(ends) = &mut self.resolution else { unreachable!("checked by next_event") };
         let (run, cursors, last) = match end {
-            End::Front => (&self.front_run, &self.front_cursors, &mut self.front_last),
-            End::Back => (&self.back_run, &self.back_cursors, &mut self.back_last),
+            End::Front => (&ends.front_run, &ends.front_cursors, &mut ends.front_last),
+            End::Back => (&ends.back_run, &ends.back_cursors, &mut ends.back_last),
         };
         let located = run.events[offset];
         let ts = located.span.ts;
@@ -264,9 +315,10 @@ impl PostingStream {
     /// Locates `end`'s next run: up to [`RUN_LEN`] postings from `item` towards the other end
     /// of `window`, within `item`'s posting block.
     fn locate_run(&mut self, item: u64, window: (u64, u64), end: End) -> Result<()> {
+        let Resolution::Cursors(ends) = &mut self.resolution else { unreachable!("checked by next_event") };
         let (postings, cursors, run) = match end {
-            End::Front => (&mut self.front, &mut self.front_cursors, &mut self.front_run),
-            End::Back => (&mut self.back, &mut self.back_cursors, &mut self.back_run),
+            End::Front => (&mut self.front, &mut ends.front_cursors, &mut ends.front_run),
+            End::Back => (&mut self.back, &mut ends.back_cursors, &mut ends.back_run),
         };
         run.events.clear();
         let block = PostingBlock::for_item(&self.inner, &self.index, self.n_space_events, item, postings)?;
