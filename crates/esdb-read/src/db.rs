@@ -559,6 +559,18 @@ impl Db {
         self.inner.read_block(handle, section, handle.offset)
     }
 
+    /// Every block and leaf entry of the file's catalog, depth first, checked as it goes: what
+    /// `verify` and `esdb dump` walk. See [`CatalogWalk`](crate::CatalogWalk).
+    pub fn walk_catalog(&self) -> crate::CatalogWalk {
+        crate::CatalogWalk::catalog(&self.inner)
+    }
+
+    /// The same walk of the covering catalog, when the file covers an index (format 2.1,
+    /// `esdb_write::WriterOptions::covering_indexes`).
+    pub fn walk_covering_catalog(&self) -> Option<crate::CatalogWalk> {
+        crate::CatalogWalk::covering_catalog(&self.inner)
+    }
+
     /// The payload of the catalog root block, read at open.
     pub fn catalog_root(&self) -> &Bytes {
         &self.inner.catalog.root

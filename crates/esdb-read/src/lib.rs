@@ -66,6 +66,7 @@ mod scan;
 mod source;
 mod space;
 pub mod verify;
+mod walk;
 
 pub use bytes::Bytes;
 pub use db::{Db, FileGroupings, Spaces};
@@ -76,6 +77,7 @@ pub use scan::Scan;
 pub use source::{Distance, Source, SUFFIX_READ_LEN};
 pub use space::{Counts, GroupingInfo, GroupingScans, Groupings, IndexNames, IndexValueInfo, IndexValues, Space};
 pub use verify::{Report, SectionStats};
+pub use walk::{CatalogStep, CatalogWalk};
 
 /// The README's Rust examples, run as doctests so that they compile and run as written.
 #[cfg(doctest)]

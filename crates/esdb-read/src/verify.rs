@@ -4,9 +4,7 @@
 use std::sync::Arc;
 
 use esdb_format::v1::block_index::BlockIndex;
-use esdb_format::v1::catalog::{
-    decode_child, CatalogBlock, GroupingEntry, IndexValueEntry, SpaceSummary, Stats, StreamRef,
-};
+use esdb_format::v1::catalog::{GroupingEntry, IndexValueEntry, SpaceSummary, Stats, StreamRef};
 use esdb_format::v1::data_block::{self, EventSpan};
 use esdb_format::v1::frame::Handle;
 use esdb_format::v1::grouping_table::GroupingTable;
@@ -17,6 +15,7 @@ use esdb_format::DecodeError;
 use crate::db::Inner;
 use crate::error::{Error, Result};
 use crate::scan::Resolver;
+use crate::walk::{CatalogStep, CatalogWalk};
 
 /// The outcome of [`Db::verify`](crate::Db::verify).
 #[derive(Debug, Default)]
@@ -68,7 +67,6 @@ struct Verifier<'i> {
     report: Report,
     /// Every framed block read: (start, end, section).
     covered: Vec<(u64, u64, &'static str)>,
-    last_key: Option<Vec<u8>>,
     /// Entries of the space whose summary comes next, in catalog order.
     pending_groupings: Vec<(GroupingEntry, u64)>,
     pending_values: Vec<(IndexValueEntry, u64)>,
@@ -92,7 +90,6 @@ pub(crate) fn verify(inner: &Arc<Inner>, progress: &mut dyn FnMut(u64)) -> Repor
         report: Report::default(),
         reported: std::collections::HashSet::new(),
         covered: Vec::new(),
-        last_key: None,
         pending_groupings: Vec::new(),
         pending_values: Vec::new(),
         pending_space: None,
@@ -122,7 +119,7 @@ pub(crate) fn verify(inner: &Arc<Inner>, progress: &mut dyn FnMut(u64)) -> Repor
         verifier.cover(dictionary, "zstd dictionary");
         verifier.count_section("zstd dictionary", dictionary, dictionary.len as usize);
     }
-    if let Err(err) = verifier.walk_catalog(inner.catalog.root.clone(), root.offset, footer.catalog_height - 1, None) {
+    if let Err(err) = verifier.walk_catalog(CatalogWalk::catalog(inner)) {
         verifier.problem(err);
     }
     if verifier.pending_space.is_some() || !verifier.pending_groupings.is_empty() || !verifier.pending_values.is_empty()
@@ -204,49 +201,31 @@ impl Verifier<'_> {
         stats.raw_bytes += raw_len as u64;
     }
 
-    /// Checks a catalog block and its subtree; `upper` is the separator the parent holds for it.
-    fn walk_catalog(&mut self, payload: bytes::Bytes, at: u64, level: u32, upper: Option<(&[u8], u64)>) -> Result<()> {
-        self.report.n_blocks += 1;
-        let block = CatalogBlock::decode(&payload, at)?;
-        block.validate()?;
-        if block.is_empty() && (upper.is_some() || level > 0) {
-            return Err(crate::catalog::empty_block(at).into());
-        }
-        crate::catalog::check_level(&block, level, at)?;
-        if let Some((separator, separator_at)) = upper {
-            let last = if block.is_empty() { None } else { Some(block.entry(block.len() - 1)?.0) };
-            if last != Some(separator) {
-                return Err(DecodeError::invalid(
-                    "catalog separator",
-                    separator_at,
-                    "separator differs from the last key of its child",
-                )
-                .into());
-            }
-        }
-        for idx in 0..block.len() {
-            let (key, value, entry_at) = block.entry(idx)?;
-            if level > 0 {
-                let child = decode_child(value, entry_at)?;
-                let section = if self.in_covering { "covering catalog block" } else { "catalog block" };
-                let child_payload = self.read_block(child, section, entry_at)?;
-                self.report.n_blocks -= 1;
-                self.walk_catalog(child_payload, child.offset, level - 1, Some((key, entry_at)))?;
-                continue;
-            }
-            if self.last_key.as_deref().is_some_and(|last| last >= key) {
-                return Err(
-                    DecodeError::invalid("catalog key", entry_at, "keys do not increase along the catalog").into()
-                );
-            }
-            self.last_key = Some(key.to_vec());
-            let checked = if self.in_covering {
-                self.covering_entry(key, value, entry_at)
-            } else {
-                self.leaf_entry(key, value, entry_at)
-            };
-            if let Err(err) = checked {
-                self.problem(err);
+    /// Walks a catalog tree, counting its blocks below the root (the caller counts the root,
+    /// read at open) and checking each leaf entry; a problem with an entry is reported and the
+    /// walk goes on, one with the tree's structure ends it.
+    fn walk_catalog(&mut self, walk: CatalogWalk) -> Result<()> {
+        let section = if self.in_covering { "covering catalog block" } else { "catalog block" };
+        for step in walk {
+            match step? {
+                CatalogStep::Block { handle, depth, payload_len, .. } => {
+                    self.report.n_blocks += 1;
+                    if depth > 1 {
+                        self.cover(handle, section);
+                        self.count_section(section, handle, payload_len);
+                        (self.progress)(handle.framed_len());
+                    }
+                }
+                CatalogStep::Entry { key, value, at } => {
+                    let checked = if self.in_covering {
+                        self.covering_entry(&key, &value, at)
+                    } else {
+                        self.leaf_entry(&key, &value, at)
+                    };
+                    if let Err(err) = checked {
+                        self.problem(err);
+                    }
+                }
             }
         }
         Ok(())
@@ -378,10 +357,9 @@ impl Verifier<'_> {
         let Some(catalog) = self.inner.metadata.covering() else { return };
         self.cover(catalog.root, "covering catalog root block");
         self.count_section("covering catalog block", catalog.root, covering.tree.root.len());
-        self.last_key = None;
         self.in_covering = true;
         let n_covered_values = std::mem::take(&mut self.n_covered_values);
-        if let Err(err) = self.walk_catalog(covering.tree.root.clone(), root, covering.tree.height - 1, None) {
+        if let Some(Err(err)) = CatalogWalk::covering_catalog(self.inner).map(|walk| self.walk_catalog(walk)) {
             self.problem(err);
         }
         self.in_covering = false;

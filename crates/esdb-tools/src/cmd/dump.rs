@@ -6,14 +6,12 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Result};
 use esdb_format::v1::block_index::BlockIndex;
-use esdb_format::v1::catalog::{
-    decode_child, CatalogBlock, GroupingEntry, IndexValueEntry, SpaceSummary, Stats, StreamRef,
-};
+use esdb_format::v1::catalog::{GroupingEntry, IndexValueEntry, SpaceSummary, Stats, StreamRef};
 use esdb_format::v1::frame::Handle;
 use esdb_format::v1::grouping_table::GroupingTable;
 use esdb_format::v1::key::CatalogKey;
 use esdb_format::v2::covering::CoveringEntry;
-use esdb_read::Db;
+use esdb_read::{CatalogStep, CatalogWalk, Db};
 
 use crate::output::{self, display_bytes};
 use crate::Outcome;
@@ -71,48 +69,18 @@ fn stream(db: &Db, out: &mut String, indent: &str, stream: &StreamRef, min_ts: i
 type LeafEntry = (Vec<u8>, Vec<u8>, u64);
 
 /// Lists a catalog tree (the file's, or its covering catalog) block by block and returns its
-/// leaf entries in key order: key, value and offset.
-fn walk_tree(
-    db: &Db,
-    out: &mut String,
-    root: Handle,
-    root_payload: bytes::Bytes,
-    height: u32,
-) -> Result<Vec<LeafEntry>> {
-    // Depth-first walk of the catalog tree; leaves are collected for the space listing. Each
-    // block's keys must lie above the keys before its subtree and at most its parent's key, so
-    // that a crafted file whose interior blocks share children (or list keys out of order)
-    // fails here instead of being walked once per path: every block is visited once.
-    let mut leaves: Vec<LeafEntry> = Vec::new();
-    let mut stack = vec![(root, height - 1, 1usize, None::<Vec<u8>>, None::<Vec<u8>>)];
-    while let Some((block_handle, level, depth, above, at_most)) = stack.pop() {
-        let payload =
-            if block_handle == root { root_payload.clone() } else { db.raw_block(block_handle, "catalog block")? };
-        let block = CatalogBlock::decode(&payload, block_handle.offset)?;
-        if u32::from(block.level()) != level {
-            bail!("catalog block {} is at level {}, expected {level}", handle(&block_handle), block.level());
-        }
-        writeln!(out, "{}level {level} block {}: {} entries", "  ".repeat(depth), handle(&block_handle), block.len())?;
-        if level > 0 && block.is_empty() {
-            bail!("interior catalog block {} has no entries", handle(&block_handle));
-        }
-        let mut children = Vec::new();
-        let mut previous = above;
-        for idx in 0..block.len() {
-            let (key, value, at) = block.entry(idx)?;
-            if previous.as_deref().is_some_and(|previous| key <= previous)
-                || at_most.as_deref().is_some_and(|at_most| key > at_most)
-            {
-                bail!("catalog key at offset {at} is out of order (a corrupt or crafted file; run `esdb verify`)");
+/// leaf entries in key order: key, value and offset. The reader's walk checks the tree as it
+/// goes, so a crafted file whose interior blocks share children fails at the first leaf seen
+/// twice instead of being listed once per path.
+fn walk_tree(out: &mut String, walk: CatalogWalk) -> Result<Vec<LeafEntry>> {
+    let mut leaves = Vec::new();
+    for step in walk {
+        match step? {
+            CatalogStep::Block { handle: block, level, depth, n_entries, .. } => {
+                writeln!(out, "{}level {level} block {}: {n_entries} entries", "  ".repeat(depth), handle(&block))?;
             }
-            if level > 0 {
-                children.push((decode_child(value, at)?, level - 1, depth + 1, previous.clone(), Some(key.to_vec())));
-            } else {
-                leaves.push((key.to_vec(), value.to_vec(), at));
-            }
-            previous = Some(key.to_vec());
+            CatalogStep::Entry { key, value, at } => leaves.push((key.to_vec(), value.to_vec(), at)),
         }
-        stack.extend(children.into_iter().rev());
     }
     Ok(leaves)
 }
@@ -148,7 +116,7 @@ pub fn run(args: Args) -> Result<Outcome> {
     )?;
     writeln!(out, "catalog:")?;
 
-    let leaves = walk_tree(&db, &mut out, footer.catalog_root, db.catalog_root().clone(), footer.catalog_height)?;
+    let leaves = walk_tree(&mut out, db.walk_catalog())?;
     let covering = db.metadata().covering();
     let covering_leaves = match &covering {
         Some(catalog) => {
@@ -157,8 +125,10 @@ pub fn run(args: Args) -> Result<Outcome> {
                 "covering catalog (indexes {}):",
                 catalog.names.iter().map(|n| display_bytes(n)).collect::<Vec<_>>().join(", ")
             )?;
-            let root = db.raw_block(catalog.root, "covering catalog root block")?;
-            walk_tree(&db, &mut out, catalog.root, root, catalog.height)?
+            match db.walk_covering_catalog() {
+                Some(walk) => walk_tree(&mut out, walk)?,
+                None => Vec::new(),
+            }
         }
         None => Vec::new(),
     };

@@ -286,8 +286,10 @@ fn closed_pipe_ends_quietly() {
     assert!(output.stderr.is_empty(), "{}", String::from_utf8_lossy(&output.stderr));
 }
 
-/// `dump` walks the catalog with the reader's key-order rule: a crafted file whose root lists
-/// one leaf 1000 times fails at the second visit instead of listing its spaces 1000 times.
+/// `dump` walks the catalog with the reader's checked walk: a crafted file whose root lists one
+/// leaf 1000 times fails at once instead of listing its spaces 1000 times, whether the root
+/// repeats one key (keys out of order) or gives each child its own (a separator that is not the
+/// child's last key).
 /// See: issue 14 ("dump's own walker lacks the key-order protection").
 #[test]
 fn dump_refuses_shared_catalog_children() {
@@ -304,36 +306,39 @@ fn dump_refuses_shared_catalog_children() {
     leaf.push(&key::space_key(b"b"), &value);
     let mut leaf_payload = Vec::new();
     leaf.finish(0, &mut leaf_payload);
-    let mut bytes = Vec::new();
-    Header { major: 1, minor: 0 }.encode(&mut bytes);
-    let (_, leaf_len) = frame::encode(&leaf_payload, Codec::Raw, &mut bytes);
-    let leaf_handle = Handle { offset: 24, len: leaf_len };
-    let mut root = CatalogBlockBuilder::new();
-    let mut child = Vec::new();
-    leaf_handle.encode(&mut child);
-    for _ in 0..1000 {
-        root.push(&key::space_key(b"b"), &child);
-    }
-    let mut root_payload = Vec::new();
-    root.finish(1, &mut root_payload);
-    let root_at = bytes.len() as u64;
-    let (_, root_len) = frame::encode(&root_payload, Codec::Raw, &mut bytes);
-    Footer {
-        catalog_root: Handle { offset: root_at, len: root_len },
-        catalog_height: 2,
-        n_spaces: 2,
-        n_events: 2,
-        min_ts: 0,
-        max_ts: 0,
-        max_block_len: root_payload.len() as u32,
-        major: 1,
-        minor: 0,
-    }
-    .encode(&mut bytes);
     let s = Scratch::new();
-    std::fs::write(s.path("crafted.esdb"), &bytes).unwrap();
-    let err = s.fails(&["dump", "crafted.esdb"], 1);
-    assert!(err.contains("out of order"), "{err}");
+    for (distinct_keys, error) in [(false, "is not above the previous key"), (true, "separator differs")] {
+        let mut bytes = Vec::new();
+        Header { major: 1, minor: 0 }.encode(&mut bytes);
+        let (_, leaf_len) = frame::encode(&leaf_payload, Codec::Raw, &mut bytes);
+        let leaf_handle = Handle { offset: 24, len: leaf_len };
+        let mut root = CatalogBlockBuilder::new();
+        let mut child = Vec::new();
+        leaf_handle.encode(&mut child);
+        for n in 0..1000u32 {
+            let id = if distinct_keys { format!("b{n:04}") } else { "b".to_owned() };
+            root.push(&key::space_key(id.as_bytes()), &child);
+        }
+        let mut root_payload = Vec::new();
+        root.finish(1, &mut root_payload);
+        let root_at = bytes.len() as u64;
+        let (_, root_len) = frame::encode(&root_payload, Codec::Raw, &mut bytes);
+        Footer {
+            catalog_root: Handle { offset: root_at, len: root_len },
+            catalog_height: 2,
+            n_spaces: 2,
+            n_events: 2,
+            min_ts: 0,
+            max_ts: 0,
+            max_block_len: root_payload.len() as u32,
+            major: 1,
+            minor: 0,
+        }
+        .encode(&mut bytes);
+        std::fs::write(s.path("crafted.esdb"), &bytes).unwrap();
+        let err = s.fails(&["dump", "crafted.esdb"], 1);
+        assert!(err.contains(error), "{err}");
+    }
 }
 
 /// `--covering-index NAME` (import and merge): scans of a covered index answer exactly as
