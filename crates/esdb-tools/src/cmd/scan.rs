@@ -1,11 +1,13 @@
 //! `esdb scan`: the events of one space, a grouping or an index value, as JSON Lines or raw data.
 
+use std::fmt::Write as _;
 use std::io::Write;
 use std::ops::Bound;
 use std::path::PathBuf;
 
 use anyhow::{anyhow, bail, Context, Result};
 use clap::ValueEnum;
+use esdb_read::Scan;
 
 use crate::output::{self, display_bytes};
 use crate::timestamp::{self, TimeUnit};
@@ -143,28 +145,67 @@ impl ScanFlags {
     {
         let events: Box<dyn Iterator<Item = _>> = if self.reverse { Box::new(events.rev()) } else { Box::new(events) };
         let events = events.take(usize::try_from(self.limit.unwrap_or(u64::MAX)).unwrap_or(usize::MAX));
-        let mut out = output::open(None)?;
-        let mut line = String::new();
+        let mut printer = Printer::new(self.format)?;
         for event in events {
             let (timestamp, data) = event?;
-            let data = data.as_ref();
-            match self.format {
-                ScanFormat::Data => {
-                    out.write_all(data)?;
-                    out.write_all(b"\n")?;
-                }
-                ScanFormat::Jsonl => {
-                    line.clear();
-                    line.push_str("{\"timestamp\":");
-                    line.push_str(&timestamp.to_string());
-                    line.push(',');
-                    json::write_scan_data(&mut line, "data", data);
-                    line.push_str("}\n");
-                    out.write_all(line.as_bytes())?;
-                }
+            printer.event(timestamp, data.as_ref())?;
+        }
+        printer.finish()
+    }
+
+    /// Like [`ScanFlags::print`] for the events of `scan` that `keep` accepts (by ordinal),
+    /// borrowed from the scan's blocks rather than shared with them: no reference count is
+    /// touched per event.
+    pub fn print_scan(&self, mut scan: Scan, keep: impl Fn(u64) -> bool) -> Result<()> {
+        let mut printer = Printer::new(self.format)?;
+        let mut left = self.limit.unwrap_or(u64::MAX);
+        while left > 0 {
+            let event = if self.reverse { scan.next_back_ref() } else { scan.next_ref() };
+            let Some(event) = event else { break };
+            let event = event?;
+            if keep(event.ordinal()) {
+                printer.event(event.timestamp(), event.data())?;
+                left -= 1;
             }
         }
-        out.flush()?;
+        printer.finish()
+    }
+}
+
+/// Writes events to standard output in one `--format`.
+struct Printer {
+    format: ScanFormat,
+    out: output::Sink,
+    line: String,
+}
+
+impl Printer {
+    fn new(format: ScanFormat) -> Result<Printer> {
+        Ok(Printer { format, out: output::open(None)?, line: String::new() })
+    }
+
+    fn event(&mut self, timestamp: i64, data: &[u8]) -> Result<()> {
+        match self.format {
+            ScanFormat::Data => {
+                self.out.write_all(data)?;
+                self.out.write_all(b"\n")?;
+            }
+            ScanFormat::Jsonl => {
+                let line = &mut self.line;
+                line.clear();
+                line.push_str("{\"timestamp\":");
+                write!(line, "{timestamp}").expect("writing to a String cannot fail");
+                line.push(',');
+                json::write_scan_data(line, "data", data);
+                line.push_str("}\n");
+                self.out.write_all(line.as_bytes())?;
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<()> {
+        self.out.flush()?;
         Ok(())
     }
 }
@@ -186,14 +227,7 @@ pub fn run(args: Args) -> Result<Outcome> {
             (scan, Some(keep))
         }
     };
-    let events = scan.range(range).filter(move |event| match (&keep, event) {
-        (Some(keep), Ok(event)) => keep.accepts(event.ordinal()),
-        _ => true,
-    });
-    args.flags.print(events.map(|event| {
-        let event = event?;
-        Ok((event.timestamp(), event.into_data()))
-    }))?;
+    args.flags.print_scan(scan.range(range), |ordinal| keep.as_ref().is_none_or(|keep| keep.accepts(ordinal)))?;
     Ok(Outcome::Ok)
 }
 
