@@ -8,6 +8,8 @@
 //!   its contents), with no surrounding whitespace and no line breaks. Anything else is a string
 //!   when UTF-8, else base64 under a `_b64` key.
 
+mod surely;
+
 use anyhow::{anyhow, bail, Result};
 use base64::Engine as _;
 use serde_json::value::RawValue;
@@ -54,7 +56,9 @@ fn json_text(bytes: &[u8]) -> Option<&str> {
         return None;
     }
     let text = std::str::from_utf8(bytes).ok()?;
-    serde_json::from_str::<Readable>(text).ok()?;
+    if !surely::readable(bytes) {
+        serde_json::from_str::<Readable>(text).ok()?;
+    }
     Some(text)
 }
 
