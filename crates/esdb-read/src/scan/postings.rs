@@ -323,7 +323,7 @@ impl PostingStream {
         run.events.clear();
         let block = PostingBlock::for_item(&self.inner, &self.index, self.n_space_events, item, postings)?;
         let at = (item - block.first_item) as usize;
-        let table = GroupingTable::view(&self.resolver.table, self.resolver.table_at);
+        let table = self.resolver.table();
         let n_space_events = self.n_space_events;
         match end {
             End::Front => {
@@ -331,16 +331,15 @@ impl PostingStream {
                 let to = to.min(at + RUN_LEN);
                 let events = block.postings[at..to].iter().copied();
                 cursors.locate_run(&self.inner, table, n_space_events, events, self.index.at, &mut run.events)?;
-                run.block_start = Some((block.first_item, block.first_ts, block.entry_at));
             }
             End::Back => {
                 let from = window.0.saturating_sub(block.first_item) as usize;
                 let from = from.max((at + 1).saturating_sub(RUN_LEN));
                 let events = block.postings[from..=at].iter().rev().copied();
                 cursors.locate_run(&self.inner, table, n_space_events, events, self.index.at, &mut run.events)?;
-                run.block_start = Some((block.first_item, block.first_ts, block.entry_at));
             }
         }
+        run.block_start = Some((block.first_item, block.first_ts, block.entry_at));
         run.first = item;
         Ok(())
     }
