@@ -169,14 +169,16 @@ fn write(n: usize, memory_mib: usize) -> AnyResult<()> {
 /// `lz4-threads`, or `write` (1M L1 events; `write:MIB` sets the memory budget).
 ///
 /// With `--files DIR` the two files are kept in `DIR` and reused by later runs, so a profiler
-/// records only the operation.
-fn profile(what: &str, n: usize, files: Option<&str>) -> AnyResult<()> {
+/// records only the operation. With `--covering-timeline` the L1 file covers its timeline
+/// (`WriterOptions::covering_timeline`), so `events` reads the space's own copy in time order.
+fn profile(what: &str, n: usize, files: Option<&str>, covering_timeline: bool) -> AnyResult<()> {
     let temp = tempfile::tempdir()?;
     let dir = files.map_or(temp.path(), Path::new);
-    let l1 = dir.join(format!("l1-{n}.esdb"));
+    let l1 = dir.join(if covering_timeline { format!("l1-timeline-{n}.esdb") } else { format!("l1-{n}.esdb") });
     let l2 = dir.join(format!("l2-{n}.esdb"));
     if !l1.exists() {
-        write_l1(&l1, Visits::new(20_000, 1).take(n), WriterOptions::default())?;
+        let options = WriterOptions::default().with_covering_timeline(covering_timeline);
+        write_l1(&l1, Visits::new(20_000, 1).take(n), options)?;
     }
     if !l2.exists() {
         write_l2(&l2, Visits::new(20_000, 1).take(n), WriterOptions::default())?;
@@ -351,7 +353,13 @@ fn main() -> AnyResult<()> {
         }
         Some("profile") => {
             let files = args.iter().position(|a| a == "--files").and_then(|pos| args.get(pos + 1));
-            profile(args.get(1).map(String::as_str).unwrap_or("scan"), events, files.map(String::as_str))
+            let covering_timeline = args.iter().any(|a| a == "--covering-timeline");
+            profile(
+                args.get(1).map(String::as_str).unwrap_or("scan"),
+                events,
+                files.map(String::as_str),
+                covering_timeline,
+            )
         }
         _ => {
             Err("usage: esdb-bench [compare|overhead|blocksize|write|store|codecs|remote] [--events N] [--memory MIB]"

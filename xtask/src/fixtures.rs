@@ -147,6 +147,12 @@ fn fixture_list() -> Vec<Fixture> {
             // Two spaces of 60 events, so that each value's covering stream spans several blocks.
             events: many.iter().take(120).enumerate().map(|(i, e)| Event { space: if i % 2 == 0 { b"even".to_vec() } else { b"odd".to_vec() }, ts: e.ts, grouping: e.grouping.clone(), indexes: e.indexes.clone(), data: e.data.clone() }).collect(),
         },
+        Fixture {
+            name: "covering_timeline",
+            description: "format 2.2: timelines covered (each space of several groupings keeps its events again in timeline order, found through the covering-timeline catalog, which the metadata key esdb.covering_timeline locates) and index type covered; space solo has one grouping, so no timeline and no entry; small blocks give multi-block covering timelines",
+            options: WriterOptions::default().with_block_size(256).with_postings_per_block(16).with_catalog_block_size(256).with_covering_indexes(vec![b"type".to_vec()]).with_covering_timeline(true),
+            events: many.iter().take(120).enumerate().map(|(i, e)| Event { space: if i % 3 == 0 { b"solo".to_vec() } else { b"multi".to_vec() }, ts: e.ts, grouping: if i % 3 == 0 { Vec::new() } else { e.grouping.clone() }, indexes: e.indexes.clone(), data: e.data.clone() }).collect(),
+        },
         Fixture { name: "empty", description: "no events at all", options: WriterOptions::default(), events: vec![] },
         Fixture {
             name: "one_event",
@@ -222,6 +228,9 @@ fn options_json(options: &WriterOptions) -> Value {
     }
     if !options.covering_indexes.is_empty() {
         json["covering_indexes"] = options.covering_indexes.iter().map(|name| bytes_json(name)).collect();
+    }
+    if options.covering_timeline {
+        json["covering_timeline"] = json!(true);
     }
     if !options.metadata.is_empty() {
         json["metadata"] = options.metadata.iter().map(|(k, v)| json!([bytes_json(k), bytes_json(v)])).collect();

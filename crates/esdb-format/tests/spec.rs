@@ -186,6 +186,7 @@ fn metadata_key_table_lists_the_defined_keys() {
         v2::metadata::INDEX_NAMES,
         v2::metadata::ZSTD_DICTIONARY,
         v2::metadata::COVERING,
+        v2::metadata::COVERING_TIMELINE,
     ] {
         let key = std::str::from_utf8(key).unwrap();
         assert!(spec.contains(&format!("| `{key}` |")), "FORMAT.md's metadata table lacks {key}");

@@ -7,7 +7,7 @@ use bytes::Bytes;
 use esdb_format::v1::frame::{self, Codec, Handle};
 use esdb_format::v1::header::{self, Header};
 use esdb_format::v1::key;
-use esdb_format::v2::covering::CoveringCatalog;
+use esdb_format::v2::covering::{CoveringCatalog, CoveringTimelineCatalog};
 use esdb_format::v2::footer::Footer;
 use esdb_format::v2::metadata::{self, Metadata};
 use esdb_format::{ends, DecodeError};
@@ -39,6 +39,8 @@ pub(crate) struct Inner {
     pub(crate) catalog: crate::catalog::Tree,
     /// The covering catalog and the index names it covers, when the file has covering indexes.
     pub(crate) covering: Option<Arc<Covering>>,
+    /// The covering-timeline catalog's root, when the file has covering timelines.
+    pub(crate) covering_timeline: Option<crate::catalog::Tree>,
     pub(crate) file_len: u64,
     pub(crate) catalog_cache: Arc<crate::cache::BlockCache>,
 }
@@ -58,6 +60,7 @@ impl Inner {
             dictionary: self.dictionary.clone(),
             catalog: self.catalog.clone(),
             covering: self.covering.clone(),
+            covering_timeline: self.covering_timeline.clone(),
             file_len: self.file_len,
             catalog_cache: self.catalog_cache.clone(),
         })
@@ -249,10 +252,60 @@ fn load_covering(inner: &Inner) -> Result<Option<Covering>> {
             .into())
         }
     };
-    let root = catalog.root;
+    let tree =
+        tail_root(inner, catalog.root, catalog.height, "metadata esdb.covering root", "covering catalog root block")?;
+    Ok(Some(Covering { tree, names: catalog.names }))
+}
+
+/// The covering-timeline catalog of a file with the `covering_timeline` feature, which its
+/// metadata locates. Its root must lie in the tail region, like the main catalog's.
+fn load_covering_timeline(inner: &Inner) -> Result<Option<crate::catalog::Tree>> {
+    let footer = &inner.footer;
+    let metadata_at = footer.metadata.map_or(0, |m| m.offset);
+    let catalog = match (footer.features.covering_timeline(), inner.metadata.get(metadata::COVERING_TIMELINE)) {
+        (false, None) => return Ok(None),
+        (true, Some(value)) => CoveringTimelineCatalog::decode(value, metadata_at)?,
+        (true, None) => {
+            return Err(DecodeError::invalid(
+                "footer compatible features",
+                inner.body_end() + esdb_format::v2::footer::COMPATIBLE_OFFSET as u64,
+                "the covering_timeline feature is set, but the metadata has no esdb.covering_timeline",
+            )
+            .into())
+        }
+        (false, Some(_)) => {
+            return Err(DecodeError::invalid(
+                "metadata esdb.covering_timeline",
+                metadata_at,
+                "a covering-timeline catalog, but the footer lacks the covering_timeline feature",
+            )
+            .into())
+        }
+    };
+    let tree = tail_root(
+        inner,
+        catalog.root,
+        catalog.height,
+        "metadata esdb.covering_timeline root",
+        "covering-timeline catalog root block",
+    )?;
+    Ok(Some(tree))
+}
+
+/// The tree whose root block is `root`, read and checked to lie in the tail region, as every
+/// catalog root must; `field` names the metadata value that gave it.
+fn tail_root(
+    inner: &Inner,
+    root: Handle,
+    height: u32,
+    field: &'static str,
+    section: &'static str,
+) -> Result<crate::catalog::Tree> {
+    let footer = &inner.footer;
+    let metadata_at = footer.metadata.map_or(0, |m| m.offset);
     if root.offset < footer.tail_offset || root.offset.saturating_add(u64::from(root.len)) > inner.body_end() {
         return Err(DecodeError::invalid(
-            "metadata esdb.covering root",
+            field,
             metadata_at,
             format!(
                 "the root at {} lies outside the tail region {}..{}",
@@ -263,11 +316,8 @@ fn load_covering(inner: &Inner) -> Result<Option<Covering>> {
         )
         .into());
     }
-    let payload = inner.read_block(root, "covering catalog root block", metadata_at)?;
-    Ok(Some(Covering {
-        tree: crate::catalog::Tree { root: payload, root_at: root.offset, height: catalog.height },
-        names: catalog.names,
-    }))
+    let payload = inner.read_block(root, section, metadata_at)?;
+    Ok(crate::catalog::Tree { root: payload, root_at: root.offset, height })
 }
 
 /// A block whose frame passed its checks, as stored.
@@ -411,6 +461,7 @@ impl Db {
             dictionary: None,
             catalog: crate::catalog::Tree { root: Bytes::new(), root_at: 0, height: 0 },
             covering: None,
+            covering_timeline: None,
             file_len,
             catalog_cache: Default::default(),
         };
@@ -426,6 +477,7 @@ impl Db {
         }
         inner.dictionary = load_dictionary(&inner)?.map(Arc::new);
         inner.covering = load_covering(&inner)?.map(Arc::new);
+        inner.covering_timeline = load_covering_timeline(&inner)?;
         Ok(Db { inner: Arc::new(inner) })
     }
 
@@ -528,6 +580,13 @@ impl Db {
         self.inner.metadata.index_names().map(|names| names.into_iter().map(Bytes::copy_from_slice).collect())
     }
 
+    /// Whether the file covers its timelines: each space of several groupings keeps its events
+    /// in timeline order in a data stream of its own, which [`Space::events`] reads in sequence
+    /// (format 2.2, `WriterOptions::covering_timeline`).
+    pub fn covers_timeline(&self) -> bool {
+        self.inner.covering_timeline.is_some()
+    }
+
     /// The covered index names, in ascending order: indexes whose values keep their events in a
     /// data stream of their own, which [`Space::scan_index`] reads in sequence (format 2.1,
     /// `WriterOptions::covering_indexes`). Empty when the file covers none.
@@ -563,6 +622,12 @@ impl Db {
     /// `verify` and `esdb dump` walk. See [`CatalogWalk`](crate::CatalogWalk).
     pub fn walk_catalog(&self) -> crate::CatalogWalk {
         crate::CatalogWalk::catalog(&self.inner)
+    }
+
+    /// The same walk of the covering-timeline catalog, when the file covers its timelines
+    /// (format 2.2, `esdb_write::WriterOptions::covering_timeline`).
+    pub fn walk_covering_timeline_catalog(&self) -> Option<crate::CatalogWalk> {
+        crate::CatalogWalk::covering_timeline_catalog(&self.inner)
     }
 
     /// The same walk of the covering catalog, when the file covers an index (format 2.1,

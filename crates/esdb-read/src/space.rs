@@ -20,7 +20,7 @@ use crate::scan::{Resolver, Scan};
 pub struct Space {
     inner: Arc<Inner>,
     id: Bytes,
-    summary: SpaceSummary,
+    pub(crate) summary: SpaceSummary,
     summary_at: u64,
     /// The catalog leaf holding the summary. A space's groupings and index values sort right
     /// before its summary, so they are usually in this leaf too.
@@ -213,25 +213,19 @@ impl Space {
                 check_stats(&index_value.stats, &self.summary.stats, entry.at)?;
                 let covering = self.inner.covering.as_ref().filter(|covering| use_covering && covering.covers(name));
                 if let Some(covering) = covering {
-                    let mut cursor = CatalogCursor::seek_in(&self.inner, covering.tree.clone(), entry.key())?;
-                    let covered = match cursor.current()? {
-                        Some(covered) if covered.key() == entry.key() => covered,
-                        _ => {
-                            return Err(DecodeError::invalid(
-                                "covering catalog",
-                                entry.at,
-                                "the index is covered, but the covering catalog has no entry for this value",
-                            )
-                            .into())
-                        }
-                    };
-                    let data = CoveringEntry::decode(covered.value(), covered.at)?;
+                    let (data, covered_at) = self.covering_entry(
+                        &covering.tree,
+                        entry.key(),
+                        entry.at,
+                        "covering catalog",
+                        "the index is covered, but the covering catalog has no entry for this value",
+                    )?;
                     return Scan::covered(
                         self.inner.clone(),
                         &index_value,
                         entry.at,
                         &data,
-                        covered.at,
+                        covered_at,
                         self.summary.stats.n_events,
                     );
                 }
@@ -249,9 +243,11 @@ impl Space {
     /// Every event of the space across all groupings, in (timestamp, insertion) order; `.rev()`
     /// and `.range(..)` as for [`scan`](Space::scan).
     ///
-    /// With one grouping this is a scan of that grouping; with several, it follows the space's
-    /// timeline postings, reading each grouping through a cursor that keeps the data block it
-    /// is in: every block is decoded once per end read, however the groupings interleave.
+    /// With one grouping this is a scan of that grouping. With several, in a file that covers
+    /// its timelines ([`Db::covers_timeline`](crate::Db::covers_timeline)), it reads the space's
+    /// own copy of its events in timeline order, as fast as a grouping scan; otherwise it follows
+    /// the space's timeline postings, reading each grouping through a cursor that keeps the data
+    /// block it is in: every block is decoded once per end read, however the groupings interleave.
     ///
     /// Memory: the cursors of one end hold at most about 128 MiB of decoded blocks (event data
     /// plus 16 bytes per event); a space that decodes to more drops them all when they reach it,
@@ -260,6 +256,31 @@ impl Space {
     /// # Errors
     /// [`Error::Decode`](crate::Error::Decode) if the grouping table or block index is corrupt.
     pub fn events(&self) -> Result<Scan> {
+        self.events_via(true)
+    }
+
+    /// [`Space::events`], through the space's covering timeline when the file has one and
+    /// `use_covering` holds, else through its timeline postings.
+    pub(crate) fn events_via(&self, use_covering: bool) -> Result<Scan> {
+        if let (Some(timeline), Some(tree), true) = (self.summary.timeline, &self.inner.covering_timeline, use_covering)
+        {
+            let (data, covered_at) = self.covering_entry(
+                tree,
+                &key::space_key(&self.id),
+                self.summary_at,
+                "covering-timeline catalog",
+                "the file covers its timelines, but the covering-timeline catalog has no entry for this space",
+            )?;
+            let timeline = IndexValueEntry { stats: self.summary.stats, stream: timeline };
+            return Scan::covered(
+                self.inner.clone(),
+                &timeline,
+                self.summary_at,
+                &data,
+                covered_at,
+                self.summary.stats.n_events,
+            );
+        }
         let resolver = self.resolver()?;
         match self.summary.timeline {
             Some(timeline) => Scan::postings(
@@ -307,6 +328,25 @@ impl Space {
     /// [`Error::Decode`](crate::Error::Decode) if the catalog or a posting block is corrupt.
     pub fn event_labels(&self, indexes: bool) -> Result<crate::records::EventLabels> {
         crate::records::EventLabels::new(self, indexes)
+    }
+
+    /// The entry for `key` in the covering catalog `tree` and its offset; an error naming
+    /// `section` and `at` (where the main catalog's entry for `key` is) when it is missing.
+    fn covering_entry(
+        &self,
+        tree: &crate::catalog::Tree,
+        key: &[u8],
+        at: u64,
+        section: &'static str,
+        missing: &'static str,
+    ) -> Result<(CoveringEntry, u64)> {
+        let mut cursor = CatalogCursor::seek_in(&self.inner, tree.clone(), key)?;
+        match cursor.current()? {
+            Some(covered) if covered.key() == key => {
+                Ok((CoveringEntry::decode(covered.value(), covered.at)?, covered.at))
+            }
+            _ => Err(DecodeError::invalid(section, at, missing).into()),
+        }
     }
 
     pub(crate) fn inner(&self) -> &Arc<Inner> {

@@ -77,8 +77,10 @@ struct Verifier<'i> {
     index_names: std::collections::BTreeSet<Vec<u8>>,
     /// Index values of covered names the catalog holds, to check against the covering catalog.
     n_covered_values: u64,
-    /// Whether the walk is in the covering catalog (else in the file's catalog).
-    in_covering: bool,
+    /// Spaces with a timeline the catalog holds, to check against the covering-timeline catalog.
+    n_timelines: u64,
+    /// Which catalog tree the walk is in.
+    walking: Tree,
     /// Messages of the problems reported, so that each is reported once.
     reported: std::collections::HashSet<String>,
 }
@@ -97,7 +99,8 @@ pub(crate) fn verify(inner: &Arc<Inner>, progress: &mut dyn FnMut(u64)) -> Repor
         postings: Vec::new(),
         index_names: Default::default(),
         n_covered_values: 0,
-        in_covering: false,
+        n_timelines: 0,
+        walking: Tree::Catalog,
     };
     let footer = inner.footer;
     if inner.source.distance() == crate::source::Distance::Far {
@@ -154,11 +157,35 @@ pub(crate) fn verify(inner: &Arc<Inner>, progress: &mut dyn FnMut(u64)) -> Repor
     if let Some(covering) = &inner.covering {
         verifier.covering(covering);
     }
+    if let Some(tree) = &inner.covering_timeline {
+        verifier.covering_timeline(tree);
+    }
     // The blocks of a compatible feature this build does not know are reached only through it.
     if verifier.report.problems.is_empty() && footer.features.unknown_compatible() == 0 {
         verifier.check_coverage();
     }
     verifier.report
+}
+
+/// Checks that a covering stream's scan `covered` yields the events of the postings' scan
+/// `postings`, in their order; a difference is an error naming `field` at `at`.
+fn same_events(mut covered: crate::Scan, mut postings: crate::Scan, field: &'static str, at: u64) -> Result<()> {
+    loop {
+        match (covered.next_ref(), postings.next_ref()) {
+            (None, None) => return Ok(()),
+            (Some(Ok(a)), Some(Ok(b)))
+                if a.timestamp() == b.timestamp() && a.data() == b.data() && a.ordinal() == b.ordinal() => {}
+            (Some(Err(err)), _) | (_, Some(Err(err))) => return Err(err),
+            (covered, _) => {
+                let what = match covered {
+                    None => "ends before its postings".to_owned(),
+                    Some(Ok(event)) => format!("differs from its postings at event {}", event.ordinal()),
+                    Some(Err(_)) => unreachable!("matched above"),
+                };
+                return Err(DecodeError::invalid(field, at, what).into());
+            }
+        }
+    }
 }
 
 /// The header of a file opened without reading it: valid, and of the footer's version.
@@ -168,6 +195,14 @@ fn check_header(inner: &Inner) -> Result<()> {
     let end = inner.read(inner.file_len - end_len, end_len)?;
     esdb_format::ends::decode(&head, &end, inner.file_len)?;
     Ok(())
+}
+
+/// The catalog trees a file may have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tree {
+    Catalog,
+    Covering,
+    CoveringTimeline,
 }
 
 impl Verifier<'_> {
@@ -205,7 +240,11 @@ impl Verifier<'_> {
     /// read at open) and checking each leaf entry; a problem with an entry is reported and the
     /// walk goes on, one with the tree's structure ends it.
     fn walk_catalog(&mut self, walk: CatalogWalk) -> Result<()> {
-        let section = if self.in_covering { "covering catalog block" } else { "catalog block" };
+        let section = match self.walking {
+            Tree::Catalog => "catalog block",
+            Tree::Covering => "covering catalog block",
+            Tree::CoveringTimeline => "covering-timeline catalog block",
+        };
         for step in walk {
             match step? {
                 CatalogStep::Block { handle, depth, payload_len, .. } => {
@@ -217,10 +256,10 @@ impl Verifier<'_> {
                     }
                 }
                 CatalogStep::Entry { key, value, at } => {
-                    let checked = if self.in_covering {
-                        self.covering_entry(&key, &value, at)
-                    } else {
-                        self.leaf_entry(&key, &value, at)
+                    let checked = match self.walking {
+                        Tree::Catalog => self.leaf_entry(&key, &value, at),
+                        Tree::Covering => self.covering_entry(&key, &value, at),
+                        Tree::CoveringTimeline => self.covering_timeline_entry(&key, &value, at),
                     };
                     if let Err(err) = checked {
                         self.problem(err);
@@ -254,7 +293,9 @@ impl Verifier<'_> {
                 self.pending_space = None;
                 let groupings = std::mem::take(&mut self.pending_groupings);
                 let values = std::mem::take(&mut self.pending_values);
-                self.space(SpaceSummary::decode(value, at)?, at, &groupings, &values)?;
+                let summary = SpaceSummary::decode(value, at)?;
+                self.n_timelines += u64::from(summary.timeline.is_some());
+                self.space(summary, at, &groupings, &values)?;
             }
         }
         Ok(())
@@ -357,12 +398,12 @@ impl Verifier<'_> {
         let Some(catalog) = self.inner.metadata.covering() else { return };
         self.cover(catalog.root, "covering catalog root block");
         self.count_section("covering catalog block", catalog.root, covering.tree.root.len());
-        self.in_covering = true;
+        self.walking = Tree::Covering;
         let n_covered_values = std::mem::take(&mut self.n_covered_values);
         if let Some(Err(err)) = CatalogWalk::covering_catalog(self.inner).map(|walk| self.walk_catalog(walk)) {
             self.problem(err);
         }
-        self.in_covering = false;
+        self.walking = Tree::Catalog;
         if self.n_covered_values != n_covered_values {
             self.problem(DecodeError::invalid(
                 "covering catalog",
@@ -370,6 +411,46 @@ impl Verifier<'_> {
                 format!("holds {} values of covered indexes, the catalog {n_covered_values}", self.n_covered_values),
             ));
         }
+    }
+
+    /// Walks the covering-timeline catalog: one entry for each space with a timeline, each
+    /// holding the space's events as its timeline gives them.
+    fn covering_timeline(&mut self, tree: &crate::catalog::Tree) {
+        let Some(catalog) = self.inner.metadata.covering_timeline() else { return };
+        self.cover(catalog.root, "covering-timeline catalog root block");
+        self.count_section("covering-timeline catalog block", catalog.root, tree.root.len());
+        self.walking = Tree::CoveringTimeline;
+        let n_timelines = std::mem::take(&mut self.n_timelines);
+        if let Some(Err(err)) = CatalogWalk::covering_timeline_catalog(self.inner).map(|walk| self.walk_catalog(walk)) {
+            self.problem(err);
+        }
+        self.walking = Tree::Catalog;
+        if self.n_timelines != n_timelines {
+            self.problem(DecodeError::invalid(
+                "covering-timeline catalog",
+                tree.root_at,
+                format!("holds {} timelines, the catalog {n_timelines} spaces with a timeline", self.n_timelines),
+            ));
+        }
+    }
+
+    /// Checks one covering-timeline catalog entry: its data stream, and that it holds the
+    /// space's events in the order of its timeline.
+    fn covering_timeline_entry(&mut self, key: &[u8], value: &[u8], at: u64) -> Result<()> {
+        self.n_timelines += 1;
+        let CatalogKey::Space { space } = CatalogKey::decode(key, at)? else {
+            return Err(DecodeError::invalid("covering-timeline catalog key", at, "not a space summary key").into());
+        };
+        let entry = esdb_format::v2::covering::CoveringEntry::decode(value, at)?;
+        let db = crate::Db { inner: self.inner.clone() };
+        let space = db.space(&space)?.ok_or_else(|| {
+            DecodeError::invalid("covering-timeline catalog key", at, "the catalog has no such space")
+        })?;
+        if space.summary.timeline.is_none() {
+            return Err(DecodeError::invalid("covering-timeline catalog key", at, "the space has no timeline").into());
+        }
+        self.data_stream_as(entry.stream, space.summary.stats, at, "covering-timeline data block")?;
+        same_events(space.events_via(true)?, space.events_via(false)?, "covering-timeline data", at)
     }
 
     /// Checks one covering catalog entry: its data stream, and that it holds the events of the
@@ -389,24 +470,8 @@ impl Verifier<'_> {
         let info = space.index_value(&name, &index_value)?.ok_or_else(missing)?;
         let stats = Stats { n_events: info.counts.n_events, min_ts: info.counts.min_ts, max_ts: info.counts.max_ts };
         self.data_stream_as(entry.stream, stats, at, "covering data block")?;
-        let mut covered = space.scan_index_via(&name, &index_value, true)?;
-        let mut postings = space.scan_index_via(&name, &index_value, false)?;
-        loop {
-            match (covered.next_ref(), postings.next_ref()) {
-                (None, None) => return Ok(()),
-                (Some(Ok(a)), Some(Ok(b)))
-                    if a.timestamp() == b.timestamp() && a.data() == b.data() && a.ordinal() == b.ordinal() => {}
-                (Some(Err(err)), _) | (_, Some(Err(err))) => return Err(err),
-                (covered, _) => {
-                    let what = match covered {
-                        None => "ends before its postings".to_owned(),
-                        Some(Ok(event)) => format!("differs from its postings at event {}", event.ordinal()),
-                        Some(Err(_)) => unreachable!("matched above"),
-                    };
-                    return Err(DecodeError::invalid("covering data", at, what).into());
-                }
-            }
-        }
+        let covered = space.scan_index_via(&name, &index_value, true)?;
+        same_events(covered, space.scan_index_via(&name, &index_value, false)?, "covering data", at)
     }
 
     fn stream_index(&mut self, stream: StreamRef, stats: Stats, at: u64) -> Result<(bytes::Bytes, u64)> {

@@ -101,6 +101,13 @@ impl CatalogWalk {
         Some(CatalogWalk::new(inner.clone(), "covering catalog block", catalog.root, payload, covering.tree.height))
     }
 
+    /// A walk of the file's covering-timeline catalog, if it has one.
+    pub(crate) fn covering_timeline_catalog(inner: &Arc<Inner>) -> Option<CatalogWalk> {
+        let (tree, catalog) = (inner.covering_timeline.as_ref()?, inner.metadata.covering_timeline()?);
+        let payload = tree.root.clone();
+        Some(CatalogWalk::new(inner.clone(), "covering-timeline catalog block", catalog.root, payload, tree.height))
+    }
+
     /// A walk of the tree whose root block (at `root`, payload `root_payload`) is at level
     /// `height - 1`.
     fn new(inner: Arc<Inner>, section: &'static str, root: Handle, root_payload: Bytes, height: u32) -> CatalogWalk {

@@ -12,7 +12,7 @@ use esdb_format::v1::frame::{Codec, Handle};
 use esdb_format::v1::grouping_table::GroupingTableEntry;
 use esdb_format::v1::header::Header;
 use esdb_format::v1::key;
-use esdb_format::v2::covering::{CoveringCatalog, CoveringEntry};
+use esdb_format::v2::covering::{CoveringCatalog, CoveringEntry, CoveringTimelineCatalog};
 use esdb_format::v2::footer::Footer;
 use esdb_format::v2::metadata::Metadata;
 use esdb_format::varint;
@@ -51,9 +51,11 @@ struct Sinks<W: Write> {
     catalog: CatalogWriter,
     data: DataStream,
     postings: PostingStream,
-    /// The covered index values' own data streams, and the catalog that finds them.
+    /// The covered index values' and timelines' own data streams, and the catalogs that find
+    /// them.
     covering: DataStream,
     covering_catalog: Option<CatalogWriter>,
+    covering_timeline: Option<CatalogWriter>,
     scratch: Vec<u8>,
 }
 
@@ -75,6 +77,8 @@ pub(crate) struct Assembler<W: Write> {
     dictionary: Option<Vec<u8>>,
     /// The index names whose values get a data stream of their own, sorted.
     covered: Vec<Vec<u8>>,
+    /// The format minor version the file's features need.
+    minor: u16,
 }
 
 /// Most bytes of framed blocks a stream holds back so that its block index can go before its
@@ -117,7 +121,13 @@ impl<W: Write> Assembler<W> {
         covered.sort_unstable();
         covered.dedup();
         let mut header = Vec::new();
-        let minor = if covered.is_empty() { esdb_format::FORMAT_MINOR } else { esdb_format::v2::MINOR_COVERING };
+        let minor = if options.covering_timeline {
+            esdb_format::v2::MINOR_COVERING_TIMELINE
+        } else if !covered.is_empty() {
+            esdb_format::v2::MINOR_COVERING
+        } else {
+            esdb_format::FORMAT_MINOR
+        };
         Header { minor, ..Header::default() }.encode(&mut header);
         out.write_raw(&header).map_err(WriteError::io("write", path))?;
         Ok(Assembler {
@@ -131,6 +141,9 @@ impl<W: Write> Assembler<W> {
                 postings: PostingStream::new(options.postings_per_block, codec, pending_limit),
                 covering: DataStream::new(options.block_size, codec, pending_limit),
                 covering_catalog: (!covered.is_empty())
+                    .then(|| CatalogWriter::new(options.catalog_block_size, catalog_codec)),
+                covering_timeline: options
+                    .covering_timeline
                     .then(|| CatalogWriter::new(options.catalog_block_size, catalog_codec)),
                 scratch: Vec::new(),
             },
@@ -146,6 +159,7 @@ impl<W: Write> Assembler<W> {
             metadata,
             dictionary,
             covered,
+            minor,
         })
     }
 
@@ -182,8 +196,12 @@ impl<W: Write> Assembler<W> {
 
         self.value_buf.clear();
         varint::encode(event_number, &mut self.value_buf);
-        self.timeline_sorter.push(&[], rec.order, &self.value_buf)?;
         let event_len = self.value_buf.len();
+        // With a covering timeline, the timeline's postings carry their event's data too.
+        if self.sinks.covering_timeline.is_some() {
+            self.value_buf.extend_from_slice(rec.data);
+        }
+        self.timeline_sorter.push(&[], rec.order, &self.value_buf)?;
         for (name, value) in &rec.indexes {
             record::posting_group(name, value, &mut self.key_buf);
             // A covered value's posting carries its event's data, for the value's own stream.
@@ -239,14 +257,28 @@ impl<W: Write> Assembler<W> {
 
         let timeline = if space.n_groupings > 1 {
             let mut sorted = self.timeline_sorter.finish()?;
+            let covering = sinks.covering_timeline.is_some();
             while let Some(posting) = sorted.next()? {
-                let (event, _) = varint::decode(posting.value).expect("writer-encoded event number");
-                sinks
-                    .postings
-                    .add(record::ts_of(posting.order), event, &mut sinks.out)
+                let (event, event_len) = varint::decode(posting.value).expect("writer-encoded event number");
+                let ts = record::ts_of(posting.order);
+                sinks.postings.add(ts, event, &mut sinks.out).map_err(WriteError::io("write", path))?;
+                if covering {
+                    sinks
+                        .covering
+                        .add(ts, &posting.value[event_len..], &mut sinks.out)
+                        .map_err(WriteError::io("write", path))?;
+                }
+            }
+            let timeline = sinks.postings.finish(&mut sinks.out).map_err(WriteError::io("write", path))?.1;
+            if let Some(covering_timeline) = &mut sinks.covering_timeline {
+                let (_, stream) = sinks.covering.finish(&mut sinks.out).map_err(WriteError::io("write", path))?;
+                sinks.scratch.clear();
+                CoveringEntry { stream }.encode(&mut sinks.scratch);
+                covering_timeline
+                    .add(&key::space_key(&space.raw), &sinks.scratch, &mut sinks.out)
                     .map_err(WriteError::io("write", path))?;
             }
-            Some(sinks.postings.finish(&mut sinks.out).map_err(WriteError::io("write", path))?.1)
+            Some(timeline)
         } else {
             // One grouping: the grouping itself is the timeline.
             self.timeline_sorter.clear();
@@ -348,6 +380,11 @@ impl<W: Write> Assembler<W> {
             });
             features.compatible |= esdb_format::v2::features::COVERING_INDEXES;
         }
+        if let Some(covering_timeline) = sinks.covering_timeline.take() {
+            let root = covering_timeline.finish(&mut sinks.out).map_err(WriteError::io("write", &path))?;
+            metadata.set_covering_timeline(&CoveringTimelineCatalog { root: root.root, height: root.height });
+            features.compatible |= esdb_format::v2::features::COVERING_TIMELINE;
+        }
         if let Some(dictionary) = &self.dictionary {
             let handle = sinks.out.write_block(dictionary, Codec::Raw).map_err(WriteError::io("write", &path))?;
             metadata.set_zstd_dictionary(handle);
@@ -370,7 +407,7 @@ impl<W: Write> Assembler<W> {
             metadata: Some(metadata_block),
             tail_offset: catalog.tail_offset,
             major: esdb_format::FORMAT_MAJOR,
-            minor: if self.covered.is_empty() { esdb_format::FORMAT_MINOR } else { esdb_format::v2::MINOR_COVERING },
+            minor: self.minor,
         };
         let mut bytes = Vec::new();
         footer.encode(&mut bytes);

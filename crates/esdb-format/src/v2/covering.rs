@@ -8,7 +8,12 @@
 //! key `esdb.covering` locates its root ([`CoveringCatalog`]). A reader that does not know the
 //! feature never looks at either and reads the file through its postings, as before.
 //!
-//! Layout: docs/FORMAT.md#covering-indexes.
+//! Covering timelines (format 2.2, compatible feature `covering_timeline`) do the same for the
+//! whole of each space of several groupings: its events in timeline order, as one data stream,
+//! found through the **covering-timeline catalog** ([`CoveringTimelineCatalog`]), keyed by the
+//! spaces' summary keys, with [`CoveringEntry`] values.
+//!
+//! Layout: docs/FORMAT.md#covering-indexes and docs/FORMAT.md#covering-timelines.
 
 use crate::cursor::Cursor;
 use crate::error::DecodeError;
@@ -84,9 +89,53 @@ impl CoveringCatalog {
     }
 }
 
+/// The value of the metadata key `esdb.covering_timeline`: where the covering-timeline catalog
+/// is.
+///
+/// Encoding: `root_offset <uvarint>` `root_len <uvarint>` `height <uvarint>`, nothing else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CoveringTimelineCatalog {
+    /// The covering-timeline catalog's root block.
+    pub root: Handle,
+    /// Levels of the covering-timeline catalog, 1..=[`crate::v1::MAX_CATALOG_HEIGHT`].
+    pub height: u32,
+}
+
+impl CoveringTimelineCatalog {
+    /// Appends the encoded value.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        self.root.encode(out);
+        crate::varint::encode(u64::from(self.height), out);
+    }
+
+    /// Decodes a value stored at absolute offset `at`.
+    ///
+    /// # Errors
+    /// [`DecodeError`] naming the field and offset: a bad handle, a height outside the catalog's
+    /// limits, or trailing bytes.
+    pub fn decode(value: &[u8], at: u64) -> Result<CoveringTimelineCatalog, DecodeError> {
+        let mut cur = Cursor::new(value, at);
+        let root = Handle::decode(&mut cur, "metadata esdb.covering_timeline root")?;
+        let height_at = cur.offset();
+        let height = cur.uvarint("metadata esdb.covering_timeline height")?;
+        let max = u64::from(crate::v1::MAX_CATALOG_HEIGHT);
+        if !(1..=max).contains(&height) {
+            return Err(DecodeError::invalid(
+                "metadata esdb.covering_timeline height",
+                height_at,
+                format!("{height} is outside 1..={max}"),
+            ));
+        }
+        cur.finish("metadata esdb.covering_timeline")?;
+        Ok(CoveringTimelineCatalog { root, height: height as u32 })
+    }
+}
+
 /// Value of a covering catalog entry: the data stream holding the events of one index value, in
 /// the order of its postings. Its event count and first timestamp are those of the main
-/// catalog's entry for the same key.
+/// catalog's entry for the same key. A covering-timeline catalog entry has the same encoding:
+/// the space's events in the order of its timeline, with the space summary's count and first
+/// timestamp.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct CoveringEntry {
     /// The value's data blocks.
@@ -144,6 +193,22 @@ mod tests {
         out.clear();
         too_tall.encode(&mut out);
         assert!(CoveringCatalog::decode(&out, 0).is_err());
+    }
+
+    #[test]
+    fn timeline_catalog_roundtrips_and_checks_its_height() {
+        let catalog = CoveringTimelineCatalog { root: Handle { offset: 900, len: 70 }, height: 1 };
+        let mut out = Vec::new();
+        catalog.encode(&mut out);
+        assert_eq!(CoveringTimelineCatalog::decode(&out, 0).unwrap(), catalog);
+        out.push(0);
+        assert!(matches!(CoveringTimelineCatalog::decode(&out, 0), Err(DecodeError::TrailingBytes { .. })));
+        out.clear();
+        CoveringTimelineCatalog { height: 17, ..catalog }.encode(&mut out);
+        assert!(matches!(
+            CoveringTimelineCatalog::decode(&out, 40),
+            Err(DecodeError::Invalid { field: "metadata esdb.covering_timeline height", offset: 43, .. })
+        ));
     }
 
     #[test]

@@ -20,8 +20,15 @@ pub const KNOWN_INCOMPATIBLE: u32 = ZSTD_DICTIONARY;
 /// events through the postings.
 pub const COVERING_INDEXES: u32 = 1 << 0;
 
+/// Compatible feature (version 2.2): the events of every space of several groupings are stored
+/// again in timeline order, as a data stream of their own, found through the covering-timeline
+/// catalog that the metadata key `esdb.covering_timeline` locates
+/// ([`CoveringTimelineCatalog`](crate::v2::covering::CoveringTimelineCatalog)). A reader that
+/// ignores it reads the same events through the timeline postings.
+pub const COVERING_TIMELINE: u32 = 1 << 1;
+
 /// Compatible features this build understands.
-pub const KNOWN_COMPATIBLE: u32 = COVERING_INDEXES;
+pub const KNOWN_COMPATIBLE: u32 = COVERING_INDEXES | COVERING_TIMELINE;
 
 /// The two feature sets of a file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -60,6 +67,11 @@ impl Features {
         self.compatible & COVERING_INDEXES != 0
     }
 
+    /// Whether the file has covering timelines ([`COVERING_TIMELINE`]).
+    pub fn covering_timeline(&self) -> bool {
+        self.compatible & COVERING_TIMELINE != 0
+    }
+
     /// Compatible features set in the file that this build ignores.
     pub fn unknown_compatible(&self) -> u32 {
         self.compatible & !KNOWN_COMPATIBLE
@@ -73,7 +85,7 @@ mod tests {
     #[test]
     fn unknown_incompatible_bits_are_refused_unknown_compatible_ones_are_not() {
         assert!(Features { incompatible: 0, compatible: 0xffff }.check_supported(0).is_ok());
-        assert_eq!(Features { incompatible: 0, compatible: 0x11 }.unknown_compatible(), 0x10);
+        assert_eq!(Features { incompatible: 0, compatible: 0x13 }.unknown_compatible(), 0x10);
         assert!(Features { incompatible: ZSTD_DICTIONARY, compatible: 0 }.check_supported(0).is_ok());
         let err = Features { incompatible: 4, compatible: 0 }.check_supported(77).unwrap_err();
         assert!(matches!(err, DecodeError::Invalid { offset: 77, .. }));

@@ -23,6 +23,10 @@ pub const ZSTD_DICTIONARY: &[u8] = b"esdb.zstd_dictionary";
 /// ([`CoveringCatalog`](crate::v2::covering::CoveringCatalog)). Present exactly when the footer
 /// has the `covering_indexes` feature.
 pub const COVERING: &[u8] = b"esdb.covering";
+/// Where the covering-timeline catalog is
+/// ([`CoveringTimelineCatalog`](crate::v2::covering::CoveringTimelineCatalog)). Present exactly
+/// when the footer has the `covering_timeline` feature.
+pub const COVERING_TIMELINE: &[u8] = b"esdb.covering_timeline";
 /// Largest key, in bytes.
 pub const MAX_KEY_LEN: usize = 65_535;
 /// Largest value, in bytes.
@@ -133,6 +137,18 @@ impl Metadata {
         self.insert(COVERING, value);
     }
 
+    /// The covering-timeline catalog, if the file has one (checked when decoded).
+    pub fn covering_timeline(&self) -> Option<crate::v2::covering::CoveringTimelineCatalog> {
+        crate::v2::covering::CoveringTimelineCatalog::decode(self.get(COVERING_TIMELINE)?, 0).ok()
+    }
+
+    /// Records where the covering-timeline catalog is.
+    pub fn set_covering_timeline(&mut self, catalog: &crate::v2::covering::CoveringTimelineCatalog) {
+        let mut value = Vec::new();
+        catalog.encode(&mut value);
+        self.insert(COVERING_TIMELINE, value);
+    }
+
     /// Appends the encoded block payload to `out`.
     pub fn encode(&self, out: &mut Vec<u8>) {
         crate::varint::encode(self.entries.len() as u64, out);
@@ -210,6 +226,7 @@ fn check_known(key: &[u8], value: &[u8], at: u64) -> Result<(), DecodeError> {
             cur.finish("metadata esdb.zstd_dictionary")
         }
         COVERING => crate::v2::covering::CoveringCatalog::decode(value, at).map(|_| ()),
+        COVERING_TIMELINE => crate::v2::covering::CoveringTimelineCatalog::decode(value, at).map(|_| ()),
         _ => Ok(()),
     }
 }

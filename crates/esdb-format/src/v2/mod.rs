@@ -15,6 +15,10 @@ pub const MINOR: u16 = 0;
 /// The minor version that defines covering indexes ([`covering`]): what the writer records in a
 /// file that has them.
 pub const MINOR_COVERING: u16 = 1;
+/// The minor version that defines covering timelines
+/// ([`CoveringTimelineCatalog`](covering::CoveringTimelineCatalog)): what the writer records in a
+/// file that has them.
+pub const MINOR_COVERING_TIMELINE: u16 = 2;
 
 /// How many bytes at the end of a file a reader far away SHOULD read first: in files of this
 /// writer with catalogs up to about 25 MB, the footer, the metadata block and the catalog's

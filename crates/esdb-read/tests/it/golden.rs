@@ -78,7 +78,8 @@ pub fn goldens_of(version: u16) -> Vec<Golden> {
                         .and_then(Value::as_array)
                         .map(|names| names.iter().map(bytes_of).collect::<Vec<_>>())
                         .unwrap_or_default(),
-                );
+                )
+                .with_covering_timeline(options.get("covering_timeline").and_then(Value::as_bool).unwrap_or(false));
             let events = entry["events_in_insertion_order"]
                 .as_array()
                 .unwrap()
@@ -126,7 +127,12 @@ fn every_golden_file_reads_as_its_manifest_says() {
                 assert_eq!(listed, names, "{}", golden.file);
                 let covered: Vec<Vec<u8>> = db.covering_index_names().iter().map(|n| n.to_vec()).collect();
                 assert_eq!(covered, golden.options.covering_indexes, "{}", golden.file);
-                let minor = if covered.is_empty() { 0 } else { 1 };
+                assert_eq!(db.covers_timeline(), golden.options.covering_timeline, "{}", golden.file);
+                let minor = match (golden.options.covering_timeline, covered.is_empty()) {
+                    (true, _) => 2,
+                    (false, false) => 1,
+                    (false, true) => 0,
+                };
                 assert_eq!((db.header().minor, db.footer().minor), (minor, minor), "{}", golden.file);
             } else {
                 assert!(db.metadata().is_empty() && db.index_names().is_none(), "{}", golden.file);

@@ -50,17 +50,19 @@ fn options() -> impl Strategy<Value = WriterOptions> {
     ];
     // Some files cover some indexes (names the events use, or not).
     let covering = proptest::collection::vec(bytes_from(&[b"t", b"u", b"\0n", b"unused"]), 0..3);
-    (1usize..300, 1024usize..6000, 1usize..6, 64usize..400, compression, covering).prop_map(
+    // and some cover their timelines.
+    (1usize..300, 1024usize..6000, 1usize..6, 64usize..400, compression, (covering, any::<bool>())).prop_map(
         |(
             block_size,
             memory_budget,
             postings_per_block,
             catalog_block_size,
             (compression, zstd_dictionary),
-            covering_indexes,
+            (covering_indexes, covering_timeline),
         )| {
             WriterOptions::default()
                 .with_covering_indexes(covering_indexes)
+                .with_covering_timeline(covering_timeline)
                 .with_block_size(block_size)
                 .with_memory_budget(memory_budget)
                 .with_postings_per_block(postings_per_block)

@@ -132,9 +132,18 @@ pub fn run(args: Args) -> Result<Outcome> {
         }
         None => Vec::new(),
     };
+    let timeline_leaves = match db.walk_covering_timeline_catalog() {
+        Some(walk) => {
+            writeln!(out, "covering-timeline catalog:")?;
+            walk_tree(&mut out, walk)?
+        }
+        None => Vec::new(),
+    };
 
     // Index value keys and their first timestamps, for the covering streams.
     let mut main_keys: Vec<(Vec<u8>, i64)> = Vec::new();
+    // Summary keys of spaces with a timeline and their first timestamps, for covered timelines.
+    let mut timeline_keys: Vec<(Vec<u8>, i64)> = Vec::new();
     for (key, value, at) in leaves {
         let raw_key = key;
         let key = CatalogKey::decode(&raw_key, at)?;
@@ -171,6 +180,9 @@ pub fn run(args: Args) -> Result<Outcome> {
             }
             CatalogKey::Space { space } => {
                 let summary = SpaceSummary::decode(&value, at)?;
+                if summary.timeline.is_some() {
+                    timeline_keys.push((raw_key.clone(), summary.stats.min_ts));
+                }
                 writeln!(
                     out,
                     "space {:?} summary (entry @{at}): {}, {} groupings, {} index values",
@@ -234,6 +246,20 @@ pub fn run(args: Args) -> Result<Outcome> {
             display_bytes(&index_value),
         )?;
         stream(&db, &mut out, "  ", &entry.stream, min_ts)?;
+    }
+    for (key, value, at) in timeline_leaves {
+        let CatalogKey::Space { space } = CatalogKey::decode(&key, at)? else {
+            bail!("covering-timeline catalog entry at offset {at} is not a space summary key (a corrupt or crafted file; run `esdb verify`)");
+        };
+        if only.as_deref().is_some_and(|only| only != &space[..]) {
+            continue;
+        }
+        let entry = CoveringEntry::decode(&value, at)?;
+        let Ok(main) = timeline_keys.binary_search_by(|(main_key, _)| main_key[..].cmp(&key)) else {
+            bail!("covering-timeline catalog entry at offset {at} has no space with a timeline in the catalog (run `esdb verify`)");
+        };
+        writeln!(out, "space {:?} covering timeline (entry @{at}):", display_bytes(&space))?;
+        stream(&db, &mut out, "  ", &entry.stream, timeline_keys[main].1)?;
     }
     let mut stdout = output::open(None)?;
     stdout.write_all(out.as_bytes())?;

@@ -58,6 +58,7 @@ fn about(db: &esdb_read::Db) -> Value {
         "writer": db.metadata().writer(),
         "index_names": db.index_names().map(|names| names.iter().map(|name| display_bytes(name)).collect::<Vec<_>>()),
         "covering_indexes": db.covering_index_names().iter().map(|name| display_bytes(name)).collect::<Vec<_>>(),
+        "covering_timeline": db.covers_timeline(),
         "metadata": db.metadata().iter().map(|(key, value)| (display_bytes(key), Value::String(display_bytes(value)))).collect::<serde_json::Map<_, _>>(),
     })
 }
@@ -118,10 +119,14 @@ fn print_about(about: &Value) -> Result<()> {
     if !covered.is_empty() {
         outln!("covering indexes:  {}", covered.join(", "))?;
     }
+    if about["covering_timeline"] == true {
+        outln!("covering timeline: yes")?;
+    }
     let metadata = about["metadata"].as_object().into_iter().flatten();
     let user: Vec<_> = metadata
         .filter(|(key, _)| {
-            !["esdb.writer", "esdb.time_unit", "esdb.index_names", "esdb.covering"].contains(&key.as_str())
+            !["esdb.writer", "esdb.time_unit", "esdb.index_names", "esdb.covering", "esdb.covering_timeline"]
+                .contains(&key.as_str())
         })
         .collect();
     if !user.is_empty() {

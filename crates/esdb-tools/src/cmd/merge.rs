@@ -30,6 +30,10 @@ pub struct Args {
     /// Index to cover in the output, besides those any input covers; repeat for several.
     #[arg(long = "covering-index", value_name = "NAME")]
     covering_indexes: Vec<String>,
+    /// Cover the output's timelines (see `esdb import --covering-timeline`); also done when an
+    /// input covers its timelines.
+    #[arg(long)]
+    covering_timeline: bool,
     /// No progress bar and no summary.
     #[arg(short, long)]
     quiet: bool,
@@ -70,7 +74,8 @@ pub fn run(args: Args) -> Result<Outcome> {
         .with_compression(compression)
         .with_zstd_dictionary(zstd_dictionary)
         .with_time_unit(common_time_unit(&dbs, &args.inputs)?)
-        .with_covering_indexes(covering_indexes(&dbs, &args.covering_indexes));
+        .with_covering_indexes(covering_indexes(&dbs, &args.covering_indexes))
+        .with_covering_timeline(args.covering_timeline || dbs.iter().any(esdb_read::Db::covers_timeline));
     let target = super::OutputFile::new(&args.output)?;
     let mut writer = Writer::create_with(&target.path, options)
         .with_context(|| format!("cannot create {}", args.output.display()))?;

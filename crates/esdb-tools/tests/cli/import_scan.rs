@@ -341,6 +341,54 @@ fn dump_refuses_shared_catalog_children() {
     }
 }
 
+/// `--covering-timeline` (import and merge): whole-space scans answer exactly as through the
+/// timeline postings, forwards, backwards and in a time range; `info` and `dump` show it; a
+/// merge of a covering file keeps it.
+#[test]
+fn covering_timeline_answers_as_the_timeline_does() {
+    let s = Scratch::new();
+    s.write("visits.jsonl", visits_jsonl(400, 5));
+    let import = |out: &str, extra: &[&str]| {
+        let mut args =
+            vec!["import", "visits.jsonl", "-o", out, "--space", "visitor", "--timestamp", "at", "--grouping", "host"];
+        args.extend_from_slice(&["--index", "city", "--quiet"]);
+        args.extend_from_slice(extra);
+        s.ok(&args);
+    };
+    import("plain.esdb", &[]);
+    import("timeline.esdb", &["--covering-timeline"]);
+    s.ok(&["merge", "-o", "merged.esdb", "timeline.esdb", "--quiet"]);
+    s.ok(&["merge", "-o", "merged-asked.esdb", "plain.esdb", "--covering-timeline", "--quiet"]);
+
+    let info = |file: &str| -> Value { serde_json::from_str(&s.ok(&["info", file, "--json"])).unwrap() };
+    assert_eq!(info("timeline.esdb")["covering_timeline"], true);
+    assert_eq!(info("timeline.esdb")["format_version"], "2.2");
+    assert_eq!(info("merged.esdb")["covering_timeline"], true);
+    assert_eq!(info("merged-asked.esdb")["covering_timeline"], true);
+    assert_eq!(info("plain.esdb")["covering_timeline"], false);
+    assert!(s.ok(&["info", "timeline.esdb"]).contains("covering timeline: yes"));
+    assert!(info("timeline.esdb")["file_bytes"].as_u64() > info("plain.esdb")["file_bytes"].as_u64());
+    s.ok(&["verify", "timeline.esdb", "--quiet"]);
+    let dump = s.ok(&["dump", "timeline.esdb"]);
+    assert!(dump.contains("covering-timeline catalog:"), "{dump}");
+    assert!(dump.contains("space \"v0\" covering timeline (entry @"), "{dump}");
+
+    let mut compared = 0;
+    for space in ["v0", "v1", "v3"] {
+        for extra in [&[][..], &["--reverse"], &["--from", "1714521600", "--limit", "3"], &["--format", "data"]] {
+            let mut args = vec!["scan", "plain.esdb", space];
+            args.extend_from_slice(extra);
+            let want = s.ok(&args);
+            for file in ["timeline.esdb", "merged.esdb", "merged-asked.esdb"] {
+                args[1] = file;
+                assert_eq!(s.ok(&args), want, "{args:?}");
+            }
+            compared += usize::from(want.lines().count() > 1);
+        }
+    }
+    assert!(compared > 6, "only {compared} answers of several events compared");
+}
+
 /// `--covering-index NAME` (import and merge): scans of a covered index answer exactly as
 /// through postings, forwards, backwards, in a time range and combined with a grouping; `info`
 /// lists the covered names; a name that is no `--index` field is refused.
