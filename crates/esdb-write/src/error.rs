@@ -1,6 +1,6 @@
 //! Errors of the writer: caller mistakes (with the field and the limit) and I/O (with the path).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Why a [`Writer`](crate::Writer) call failed.
 #[derive(Debug, thiserror::Error)]
@@ -49,9 +49,10 @@ pub enum WriteError {
 }
 
 impl WriteError {
-    pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> WriteError {
-        let path = path.into();
-        move |source| WriteError::Io { action, path, source }
+    /// Wraps an I/O error of `action` on `path`; the path is copied only when there is an error,
+    /// so that the wrapper costs nothing on the hot paths that build it for every record.
+    pub(crate) fn io<'p>(action: &'static str, path: &'p Path) -> impl FnOnce(std::io::Error) -> WriteError + 'p {
+        move |source| WriteError::Io { action, path: path.to_path_buf(), source }
     }
 }
 

@@ -38,6 +38,7 @@ pub mod io;
 mod options;
 mod output;
 mod record;
+mod run;
 mod sort;
 mod stream;
 

@@ -12,15 +12,16 @@
 //! order, and so the output file, deterministic.
 
 use std::cmp::Ordering;
+use std::collections::binary_heap::PeekMut;
 use std::collections::{BinaryHeap, HashMap};
-use std::fs::File;
-use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use esdb_format::varint;
 
-use crate::io::{Hook, HookedFile, HookedRead, IoOp};
+use crate::io::Hook;
+pub(crate) use crate::run::Record;
+use crate::run::{Run, RunReader};
 use crate::WriteError;
 
 /// Bookkeeping bytes per buffered record, counted against the memory limit.
@@ -31,10 +32,6 @@ const _: () = assert!(ENTRY_COST == 24);
 const GROUP_COST: usize = 64;
 /// Runs merged at once; more runs are first merged into larger runs.
 const MAX_FAN_IN: usize = 64;
-/// Read buffer of each run during a merge.
-const RUN_BUFFER_LEN: usize = 64 * 1024;
-/// Bytes before a run record's group and value: group length, value length, order.
-const RUN_HEADER_LEN: usize = 4 + 8 + 16;
 
 /// A buffered record: 24 bytes, so that small records (postings are a few bytes of value) cost
 /// little more than their order.
@@ -42,10 +39,35 @@ const RUN_HEADER_LEN: usize = 4 + 8 + 16;
 struct Entry {
     order_high: u64,
     order_low: u64,
-    /// Where the value's length (a varint) and then its bytes lie in the arena.
-    value_at: u32,
-    /// The group's id while buffering; its rank in group order once sorted.
+    /// A value of up to [`MAX_INLINE_LEN`] bytes itself, so that reading it back in sorted order
+    /// touches no other memory; otherwise where its length (a varint) and then its bytes lie in
+    /// the arena (`u32`, little-endian).
+    value: [u8; 4],
+    /// The group's id while buffering, its rank in group order once sorted ([`GROUP_MASK`]
+    /// bits); above them the inline value's length plus one, or 0 for a value in the arena.
     group: u32,
+}
+
+/// Longest value kept in its entry.
+const MAX_INLINE_LEN: usize = 4;
+/// Bits of [`Entry::group`] that hold the group; the three above hold the inline length.
+const GROUP_BITS: u32 = 29;
+const GROUP_MASK: u32 = (1 << GROUP_BITS) - 1;
+/// Distinct groups one buffer may hold; the buffer spills before it would need more.
+const MAX_GROUPS: usize = GROUP_MASK as usize + 1;
+
+impl Entry {
+    fn group(&self) -> u32 {
+        self.group & GROUP_MASK
+    }
+
+    /// The length of an inline value, or `None` for a value in the arena.
+    fn inline_len(&self) -> Option<usize> {
+        match self.group >> GROUP_BITS {
+            0 => None,
+            code => Some(code as usize - 1),
+        }
+    }
 }
 
 /// The distinct groups of the buffered records.
@@ -144,16 +166,38 @@ impl Sorter {
 
     /// Adds a record, spilling the buffer first if the record would push it past the limit.
     pub(crate) fn push(&mut self, group: &[u8], order: u128, value: &[u8]) -> Result<(), WriteError> {
+        let inline = value.len() <= MAX_INLINE_LEN;
+        let value_cost = if inline { 0 } else { varint::MAX_LEN + value.len() };
         // Counts the group as new: a spill a record early is harmless, one too late is not.
-        let cost = varint::MAX_LEN + value.len() + ENTRY_COST + group.len() + GROUP_COST;
+        let cost = value_cost + ENTRY_COST + group.len() + GROUP_COST;
         let arena_full = u32::try_from(self.values.len()).is_err();
-        if !self.entries.is_empty() && (arena_full || self.buffered_len() + cost > self.limit) {
+        let groups_full = self.groups.by_id.len() >= MAX_GROUPS;
+        if !self.entries.is_empty() && (arena_full || groups_full || self.buffered_len() + cost > self.limit) {
             self.spill()?;
         }
         if self.entries.capacity() == 0 {
             self.reserve_full_buffer();
         }
-        let value_at = u32::try_from(self.values.len()).expect("spilled above");
+        let (stored, length_code) = if inline {
+            let mut stored = [0u8; MAX_INLINE_LEN];
+            stored[..value.len()].copy_from_slice(value);
+            (stored, value.len() as u32 + 1)
+        } else {
+            (self.push_to_arena(value).to_le_bytes(), 0)
+        };
+        let group = self.groups.intern(group);
+        self.entries.push(Entry {
+            order_high: (order >> 64) as u64,
+            order_low: order as u64,
+            value: stored,
+            group: group | length_code << GROUP_BITS,
+        });
+        Ok(())
+    }
+
+    /// Appends a value's length and bytes to the arena, returning where they start.
+    fn push_to_arena(&mut self, value: &[u8]) -> u32 {
+        let value_at = u32::try_from(self.values.len()).expect("spilled before the arena outgrows u32");
         let needed = self.values.len() + varint::MAX_LEN + value.len();
         if needed > self.values.capacity() {
             // Grow by doubling, but never past the limit, so that capacity tracks the budget.
@@ -162,9 +206,7 @@ impl Sorter {
         }
         varint::encode(value.len() as u64, &mut self.values);
         self.values.extend_from_slice(value);
-        let group = self.groups.intern(group);
-        self.entries.push(Entry { order_high: (order >> 64) as u64, order_low: order as u64, value_at, group });
-        Ok(())
+        value_at
     }
 
     /// Reserves address space for a full buffer at once. Growing by doubling would copy the
@@ -180,21 +222,27 @@ impl Sorter {
     fn sort_buffer(&mut self) {
         let (by_rank, rank_of) = self.groups.ranks();
         for entry in &mut self.entries {
-            entry.group = rank_of[entry.group as usize];
+            entry.group = rank_of[entry.group() as usize] | entry.group & !GROUP_MASK;
         }
-        self.entries.sort_unstable_by_key(|entry| (entry.group, entry.order_high, entry.order_low));
+        self.entries.sort_unstable_by_key(|entry| (entry.group(), entry.order_high, entry.order_low));
         self.ranked_groups = by_rank;
     }
 
     /// The record of a sorted entry.
-    fn record(&self, entry: &Entry) -> Record<'_> {
-        let at = entry.value_at as usize;
-        let (len, len_len) = varint::decode(&self.values[at..]).expect("sorter-encoded length");
-        let start = at + len_len;
+    fn record<'s>(&'s self, entry: &'s Entry) -> Record<'s> {
+        let value = match entry.inline_len() {
+            Some(len) => &entry.value[..len],
+            None => {
+                let at = u32::from_le_bytes(entry.value) as usize;
+                let (len, len_len) = varint::decode(&self.values[at..]).expect("sorter-encoded length");
+                let start = at + len_len;
+                &self.values[start..start + len as usize]
+            }
+        };
         Record {
-            group: &self.groups.by_id[self.ranked_groups[entry.group as usize] as usize],
+            group: &self.groups.by_id[self.ranked_groups[entry.group() as usize] as usize],
             order: u128::from(entry.order_high) << 64 | u128::from(entry.order_low),
-            value: &self.values[start..start + len as usize],
+            value,
         }
     }
 
@@ -204,17 +252,12 @@ impl Sorter {
             return Ok(());
         }
         self.sort_buffer();
-        let run = new_run_file(&self.dir, &self.hook)?;
-        let path = run.path.clone();
-        let mut out = BufWriter::with_capacity(
-            RUN_BUFFER_LEN,
-            HookedFile { file: &run.file, path: path.clone(), hook: self.hook.clone() },
-        );
+        let run = Run::create(&self.dir, &self.hook)?;
+        let mut out = run.writer(&self.hook);
         for entry in &self.entries {
-            write_record(&mut out, &self.record(entry)).map_err(WriteError::io("write spill file", &path))?;
+            out.write(&self.record(entry))?;
         }
-        out.flush().map_err(WriteError::io("write spill file", &path))?;
-        drop(out);
+        out.finish()?;
         self.runs.push(run);
         self.release_buffer();
         Ok(())
@@ -252,55 +295,18 @@ impl Sorter {
         self.spill()?;
         while self.runs.len() > MAX_FAN_IN {
             let group: Vec<Run> = self.runs.drain(..MAX_FAN_IN).collect();
-            let merged = new_run_file(&self.dir, &self.hook)?;
-            let path = merged.path.clone();
-            let mut out = BufWriter::with_capacity(
-                RUN_BUFFER_LEN,
-                HookedFile { file: &merged.file, path: path.clone(), hook: self.hook.clone() },
-            );
+            let merged = Run::create(&self.dir, &self.hook)?;
+            let mut out = merged.writer(&self.hook);
             let mut merge = Merge::new(group, &self.hook)?;
             while let Some(record) = merge.next()? {
-                write_record(&mut out, &record).map_err(WriteError::io("write spill file", &path))?;
+                out.write(&record)?;
             }
-            out.flush().map_err(WriteError::io("write spill file", &path))?;
-            drop(out);
+            out.finish()?;
             self.runs.push(merged);
         }
         let runs = std::mem::take(&mut self.runs);
         Ok(Sorted::Merge(Merge::new(runs, &self.hook)?))
     }
-}
-
-/// A spilled run: a file without a name, so that nothing is left behind however the process
-/// ends (even by SIGKILL). `path` is its directory, for messages.
-#[derive(Debug)]
-pub(crate) struct Run {
-    file: File,
-    path: PathBuf,
-}
-
-fn new_run_file(dir: &Path, hook: &Hook) -> Result<Run, WriteError> {
-    hook.before(IoOp::Create, dir).map_err(WriteError::io("create spill file in", dir))?;
-    let file = tempfile::tempfile_in(dir).map_err(WriteError::io("create spill file in", dir))?;
-    Ok(Run { file, path: dir.join("(unnamed spill file)") })
-}
-
-fn write_record(out: &mut impl Write, record: &Record<'_>) -> io::Result<()> {
-    let mut header = [0u8; RUN_HEADER_LEN];
-    header[..4].copy_from_slice(&(record.group.len() as u32).to_le_bytes());
-    header[4..12].copy_from_slice(&(record.value.len() as u64).to_le_bytes());
-    header[12..].copy_from_slice(&record.order.to_le_bytes());
-    out.write_all(&header)?;
-    out.write_all(record.group)?;
-    out.write_all(record.value)
-}
-
-/// A record borrowed from the sorter.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Record<'r> {
-    pub(crate) group: &'r [u8],
-    pub(crate) order: u128,
-    pub(crate) value: &'r [u8],
 }
 
 /// Records in order, either from memory or merged from spilled runs.
@@ -314,12 +320,13 @@ impl Sorted<'_> {
     pub(crate) fn next(&mut self) -> Result<Option<Record<'_>>, WriteError> {
         match self {
             Sorted::Memory { sorter, next_idx } => {
-                let Some(entry) = sorter.entries.get(*next_idx).copied() else {
+                if *next_idx == sorter.entries.len() {
                     sorter.clear_buffer();
                     return Ok(None);
-                };
+                }
                 *next_idx += 1;
-                Ok(Some(sorter.record(&entry)))
+                let sorter: &Sorter = sorter;
+                Ok(Some(sorter.record(&sorter.entries[*next_idx - 1])))
             }
             Sorted::Merge(merge) => merge.next(),
         }
@@ -334,18 +341,18 @@ impl Drop for Sorted<'_> {
     }
 }
 
-struct RunReader {
-    reader: BufReader<HookedRead>,
-    path: PathBuf,
-    // Keeps the run's file open while it is read.
-    _run: Run,
+/// A run's reader, ordered by its current record so that the max-heap yields the smallest
+/// record first (ties go to the earlier run, though `(group, order)` pairs are unique).
+struct Head {
+    run: RunReader,
+    run_idx: usize,
 }
 
-struct Head {
-    group: Vec<u8>,
-    order: u128,
-    value: Vec<u8>,
-    run_idx: usize,
+impl Head {
+    fn key(&self) -> (&[u8], u128, usize) {
+        let record = self.run.record();
+        (record.group, record.order, self.run_idx)
+    }
 }
 
 impl PartialEq for Head {
@@ -360,62 +367,40 @@ impl PartialOrd for Head {
     }
 }
 impl Ord for Head {
-    // Reversed, so that the max-heap yields the smallest record first.
     fn cmp(&self, other: &Self) -> Ordering {
-        (&other.group, other.order, other.run_idx).cmp(&(&self.group, self.order, self.run_idx))
+        other.key().cmp(&self.key())
     }
 }
 
-/// A k-way merge of sorted runs.
+/// A k-way merge of sorted runs. The smallest record is read from the heap's top in place; the
+/// next call advances that run and sifts it down once, instead of a pop and a push.
 pub(crate) struct Merge {
-    runs: Vec<RunReader>,
     heap: BinaryHeap<Head>,
-    current: Option<Head>,
+    /// Whether the top's record was handed out and must be advanced past.
+    top_taken: bool,
 }
 
 impl Merge {
     fn new(runs: Vec<Run>, hook: &Hook) -> Result<Merge, WriteError> {
-        let mut merge = Merge { runs: Vec::with_capacity(runs.len()), heap: BinaryHeap::new(), current: None };
+        let mut heap = BinaryHeap::with_capacity(runs.len());
         for (run_idx, run) in runs.into_iter().enumerate() {
-            let path = run.path.clone();
-            let mut file = run.file.try_clone().map_err(WriteError::io("reopen spill file", &path))?;
-            file.seek(SeekFrom::Start(0)).map_err(WriteError::io("reopen spill file", &path))?;
-            let file = HookedRead { file, path: path.clone(), hook: hook.clone() };
-            merge.runs.push(RunReader { reader: BufReader::with_capacity(RUN_BUFFER_LEN, file), path, _run: run });
-            let mut head = Head { group: Vec::new(), order: 0, value: Vec::new(), run_idx };
-            if merge.read_into(&mut head)? {
-                merge.heap.push(head);
+            let mut run = run.into_reader(hook)?;
+            if run.advance()? {
+                heap.push(Head { run, run_idx });
             }
         }
-        Ok(merge)
-    }
-
-    fn read_into(&mut self, head: &mut Head) -> Result<bool, WriteError> {
-        let run = &mut self.runs[head.run_idx];
-        let mut header = [0u8; RUN_HEADER_LEN];
-        match run.reader.read_exact(&mut header) {
-            Ok(()) => {}
-            Err(err) if err.kind() == io::ErrorKind::UnexpectedEof => return Ok(false),
-            Err(err) => return Err(WriteError::io("read spill file", &run.path)(err)),
-        }
-        let group_len = u32::from_le_bytes(header[..4].try_into().expect("4 bytes")) as usize;
-        let value_len = u64::from_le_bytes(header[4..12].try_into().expect("8 bytes")) as usize;
-        head.order = u128::from_le_bytes(header[12..].try_into().expect("16 bytes"));
-        head.group.resize(group_len, 0);
-        head.value.resize(value_len, 0);
-        run.reader.read_exact(&mut head.group).map_err(WriteError::io("read spill file", &run.path))?;
-        run.reader.read_exact(&mut head.value).map_err(WriteError::io("read spill file", &run.path))?;
-        Ok(true)
+        Ok(Merge { heap, top_taken: false })
     }
 
     fn next(&mut self) -> Result<Option<Record<'_>>, WriteError> {
-        if let Some(mut previous) = self.current.take() {
-            if self.read_into(&mut previous)? {
-                self.heap.push(previous);
+        if std::mem::take(&mut self.top_taken) {
+            let mut top = self.heap.peek_mut().expect("a record was handed out from it");
+            if !top.run.advance()? {
+                PeekMut::pop(top);
             }
         }
-        self.current = self.heap.pop();
-        Ok(self.current.as_ref().map(|head| Record { group: &head.group, order: head.order, value: &head.value }))
+        self.top_taken = !self.heap.is_empty();
+        Ok(self.heap.peek().map(|head| head.run.record()))
     }
 }
 
