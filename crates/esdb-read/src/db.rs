@@ -230,28 +230,15 @@ impl Covering {
 /// The covering catalog of a file with the `covering_indexes` feature, which its metadata
 /// locates. Its root must lie in the tail region, like the main catalog's.
 fn load_covering(inner: &Inner) -> Result<Option<Covering>> {
-    let footer = &inner.footer;
-    let metadata_at = footer.metadata.map_or(0, |m| m.offset);
-    let catalog = match (footer.features.covering_indexes(), inner.metadata.get(metadata::COVERING)) {
-        (false, None) => return Ok(None),
-        (true, Some(value)) => CoveringCatalog::decode(value, metadata_at)?,
-        (true, None) => {
-            return Err(DecodeError::invalid(
-                "footer compatible features",
-                inner.body_end() + esdb_format::v2::footer::COMPATIBLE_OFFSET as u64,
-                "the covering_indexes feature is set, but the metadata has no esdb.covering",
-            )
-            .into())
-        }
-        (false, Some(_)) => {
-            return Err(DecodeError::invalid(
-                "metadata esdb.covering",
-                metadata_at,
-                "a covering catalog, but the footer lacks the covering_indexes feature",
-            )
-            .into())
-        }
-    };
+    let value = FeatureMetadata {
+        feature: "covering_indexes",
+        key: metadata::COVERING,
+        field: "metadata esdb.covering",
+        what: "a covering catalog",
+    }
+    .value(inner, inner.footer.features.covering_indexes())?;
+    let Some(value) = value else { return Ok(None) };
+    let catalog = CoveringCatalog::decode(value, metadata_offset(inner))?;
     let tree =
         tail_root(inner, catalog.root, catalog.height, "metadata esdb.covering root", "covering catalog root block")?;
     Ok(Some(Covering { tree, names: catalog.names }))
@@ -260,28 +247,15 @@ fn load_covering(inner: &Inner) -> Result<Option<Covering>> {
 /// The covering-timeline catalog of a file with the `covering_timeline` feature, which its
 /// metadata locates. Its root must lie in the tail region, like the main catalog's.
 fn load_covering_timeline(inner: &Inner) -> Result<Option<crate::catalog::Tree>> {
-    let footer = &inner.footer;
-    let metadata_at = footer.metadata.map_or(0, |m| m.offset);
-    let catalog = match (footer.features.covering_timeline(), inner.metadata.get(metadata::COVERING_TIMELINE)) {
-        (false, None) => return Ok(None),
-        (true, Some(value)) => CoveringTimelineCatalog::decode(value, metadata_at)?,
-        (true, None) => {
-            return Err(DecodeError::invalid(
-                "footer compatible features",
-                inner.body_end() + esdb_format::v2::footer::COMPATIBLE_OFFSET as u64,
-                "the covering_timeline feature is set, but the metadata has no esdb.covering_timeline",
-            )
-            .into())
-        }
-        (false, Some(_)) => {
-            return Err(DecodeError::invalid(
-                "metadata esdb.covering_timeline",
-                metadata_at,
-                "a covering-timeline catalog, but the footer lacks the covering_timeline feature",
-            )
-            .into())
-        }
-    };
+    let value = FeatureMetadata {
+        feature: "covering_timeline",
+        key: metadata::COVERING_TIMELINE,
+        field: "metadata esdb.covering_timeline",
+        what: "a covering-timeline catalog",
+    }
+    .value(inner, inner.footer.features.covering_timeline())?;
+    let Some(value) = value else { return Ok(None) };
+    let catalog = CoveringTimelineCatalog::decode(value, metadata_offset(inner))?;
     let tree = tail_root(
         inner,
         catalog.root,
@@ -290,6 +264,46 @@ fn load_covering_timeline(inner: &Inner) -> Result<Option<crate::catalog::Tree>>
         "covering-timeline catalog root block",
     )?;
     Ok(Some(tree))
+}
+
+fn metadata_offset(inner: &Inner) -> u64 {
+    inner.footer.metadata.map_or(0, |m| m.offset)
+}
+
+/// A compatible feature whose data a metadata value locates: the two must come together.
+struct FeatureMetadata {
+    feature: &'static str,
+    key: &'static [u8],
+    /// The key as an error's field name.
+    field: &'static str,
+    /// What the value locates, for the error of a value without its feature.
+    what: &'static str,
+}
+
+impl FeatureMetadata {
+    /// The metadata value when the feature is set, `None` when neither is there.
+    fn value<'i>(&self, inner: &'i Inner, feature_set: bool) -> Result<Option<&'i [u8]>> {
+        match (feature_set, inner.metadata.get(self.key)) {
+            (false, None) => Ok(None),
+            (true, Some(value)) => Ok(Some(value)),
+            (true, None) => Err(DecodeError::invalid(
+                "footer compatible features",
+                inner.body_end() + esdb_format::v2::footer::COMPATIBLE_OFFSET as u64,
+                format!(
+                    "the {} feature is set, but the metadata has no {}",
+                    self.feature,
+                    String::from_utf8_lossy(self.key)
+                ),
+            )
+            .into()),
+            (false, Some(_)) => Err(DecodeError::invalid(
+                self.field,
+                metadata_offset(inner),
+                format!("{}, but the footer lacks the {} feature", self.what, self.feature),
+            )
+            .into()),
+        }
+    }
 }
 
 /// The tree whose root block is `root`, read and checked to lie in the tail region, as every

@@ -59,6 +59,31 @@ struct Sinks<W: Write> {
     scratch: Vec<u8>,
 }
 
+/// Which catalog finds a covering stream.
+#[derive(Clone, Copy)]
+enum CoveredBy {
+    IndexValues,
+    Timelines,
+}
+
+impl<W: Write> Sinks<W> {
+    /// Ends the covering stream being written and enters it under `key` in its catalog.
+    fn finish_covering(&mut self, which: CoveredBy, key: &[u8]) -> std::io::Result<()> {
+        let (_, stream) = self.covering.finish(&mut self.out)?;
+        self.scratch.clear();
+        CoveringEntry { stream }.encode(&mut self.scratch);
+        let catalog = match which {
+            CoveredBy::IndexValues => &mut self.covering_catalog,
+            CoveredBy::Timelines => &mut self.covering_timeline,
+        };
+        catalog.as_mut().expect("a covering stream is written only for its catalog").add(
+            key,
+            &self.scratch,
+            &mut self.out,
+        )
+    }
+}
+
 pub(crate) struct Assembler<W: Write> {
     sinks: Sinks<W>,
     index_sorter: Sorter,
@@ -270,12 +295,9 @@ impl<W: Write> Assembler<W> {
                 }
             }
             let timeline = sinks.postings.finish(&mut sinks.out).map_err(WriteError::io("write", path))?.1;
-            if let Some(covering_timeline) = &mut sinks.covering_timeline {
-                let (_, stream) = sinks.covering.finish(&mut sinks.out).map_err(WriteError::io("write", path))?;
-                sinks.scratch.clear();
-                CoveringEntry { stream }.encode(&mut sinks.scratch);
-                covering_timeline
-                    .add(&key::space_key(&space.raw), &sinks.scratch, &mut sinks.out)
+            if covering {
+                sinks
+                    .finish_covering(CoveredBy::Timelines, &key::space_key(&space.raw))
                     .map_err(WriteError::io("write", path))?;
             }
             Some(timeline)
@@ -305,13 +327,8 @@ impl<W: Write> Assembler<W> {
                 sinks.scratch.clear();
                 IndexValueEntry { stats, stream }.encode(&mut sinks.scratch);
                 sinks.catalog.add(&key, &sinks.scratch, &mut sinks.out).map_err(WriteError::io("write", path))?;
-                if let (true, Some(covering_catalog)) = (covering, &mut sinks.covering_catalog) {
-                    let (_, stream) = sinks.covering.finish(&mut sinks.out).map_err(WriteError::io("write", path))?;
-                    sinks.scratch.clear();
-                    CoveringEntry { stream }.encode(&mut sinks.scratch);
-                    covering_catalog
-                        .add(&key, &sinks.scratch, &mut sinks.out)
-                        .map_err(WriteError::io("write", path))?;
+                if covering {
+                    sinks.finish_covering(CoveredBy::IndexValues, &key).map_err(WriteError::io("write", path))?;
                 }
                 n_index_values += 1;
             }
