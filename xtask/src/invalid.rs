@@ -121,6 +121,39 @@ fn invalid_files(base: &dyn Fn(&str) -> Vec<u8>) -> Result<Vec<Invalid>> {
         offset: (at + footer::COMPATIBLE_OFFSET) as u64,
     });
 
+    let mut bytes = base("one_event");
+    let at = footer_at(&bytes);
+    put_u32(&mut bytes, at + footer::COMPATIBLE_OFFSET, esdb_format::v2::features::COVERING_TIMELINE);
+    reseal_footer(&mut bytes);
+    out.push(Invalid {
+        name: "covering_timeline_feature_without_catalog.esdb",
+        rule: "A file with the covering_timeline feature (2.2) MUST locate its covering-timeline catalog in esdb.covering_timeline; a reader that knows the feature checks it.",
+        base: "one_event.esdb",
+        bytes,
+        when: json!("open"),
+        field: "footer compatible features",
+        offset: (at + footer::COMPATIBLE_OFFSET) as u64,
+    });
+
+    let mut bytes = base("covering_timeline");
+    let (offset, len) = metadata_block(&bytes);
+    let key = esdb_format::v2::metadata::COVERING_TIMELINE;
+    let value = offset + find(&bytes[offset..offset + len], key).expect("the fixture's catalog") + key.len() + 1;
+    // The root's offset, a varint of two bytes in this small file, becomes 128: still two bytes,
+    // and before the tail region.
+    ensure!(bytes[value] & 0x80 != 0 && bytes[value + 1] & 0x80 == 0, "a two-byte root offset");
+    bytes[value..value + 2].copy_from_slice(&[0x80, 0x01]);
+    reseal_block(&mut bytes, offset, len);
+    out.push(Invalid {
+        name: "covering_timeline_root_outside_tail.esdb",
+        rule: "The covering-timeline catalog's root block MUST lie in the tail region, like the main catalog's.",
+        base: "covering_timeline.esdb",
+        bytes,
+        when: json!("open"),
+        field: "metadata esdb.covering_timeline root",
+        offset: offset as u64,
+    });
+
     let mut bytes = base("many_blocks");
     let at = footer_at(&bytes);
     let root = get_u64(&bytes, at + footer::ROOT_OFFSET_OFFSET);
