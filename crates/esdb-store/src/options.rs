@@ -192,6 +192,13 @@ pub struct StoreOptions {
     /// scans of sealed history then read each value's events in sequence, for about their size
     /// again on disk. Applies to the partitions sealed or compacted from now on. Default: none.
     pub covering_indexes: Vec<Vec<u8>>,
+    /// Whether the partitions cover each space's timeline
+    /// (`esdb_write::WriterOptions::covering_timeline`): [`Space::events`](crate::Space::events)
+    /// of sealed history then reads a space's events in time order in sequence, instead of
+    /// merging its groupings, for about the size of those events again on disk (spaces of one
+    /// grouping need no copy). Applies to the partitions sealed or compacted from now on.
+    /// Default: `false`.
+    pub covering_timeline: bool,
     /// The remote tier: an object-store location (`s3://BUCKET/PREFIX`, configured from the
     /// standard `AWS_*` variables, or `file:///PATH`) that [`Store::tier`](crate::Store::tier)
     /// copies sealed partitions to, under `{remote}/{store_id}/`. Recorded by the first open
@@ -226,6 +233,7 @@ impl Default for StoreOptions {
             max_data_len: 64 << 20,
             max_open_partitions: 256,
             covering_indexes: Vec::new(),
+            covering_timeline: false,
             remote: None,
             local_partition_bytes: None,
         }
@@ -366,6 +374,13 @@ impl StoreOptions {
     #[must_use]
     pub fn with_covering_indexes<N: Into<Vec<u8>>>(mut self, names: impl IntoIterator<Item = N>) -> Self {
         self.covering_indexes = names.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Sets [`covering_timeline`](StoreOptions::covering_timeline).
+    #[must_use]
+    pub fn with_covering_timeline(mut self, covering_timeline: bool) -> Self {
+        self.covering_timeline = covering_timeline;
         self
     }
 

@@ -334,6 +334,43 @@ fn covering_indexes_reach_the_partitions_and_change_no_answer() {
     assert_eq!(answers[0], answers[1]);
 }
 
+/// `covering_timeline`: sealed partitions cover the timelines of their spaces of several
+/// groupings, and merged-timeline reads across partitions and the tail answer exactly as a store
+/// without it.
+#[test]
+fn covering_timeline_reaches_the_partitions_and_changes_no_answer() {
+    let events: Vec<NewEvent> = (0..600u64)
+        .map(|i| {
+            NewEvent::new(format!("s{}", i % 3), (i % 97) as i64 * 10 + (i / 97) as i64, format!("event {i}"))
+                .grouping(format!("g{}", i % 5))
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for covering in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), small_options(Durability::Sync).with_covering_timeline(covering)).unwrap();
+        store.append_batch(&events[..450]).unwrap();
+        store.seal().unwrap();
+        store.append_batch(&events[450..]).unwrap();
+        let partitions = esdb_files(dir.path());
+        assert!(!partitions.is_empty());
+        for path in &partitions {
+            assert_eq!(esdb_read::Db::open(path).unwrap().covers_timeline(), covering, "{path:?}");
+        }
+        let mut answer = Vec::new();
+        for space in ["s0", "s1", "s2"] {
+            let space = store.space(space).unwrap().unwrap();
+            answer.push(collect(space.events().unwrap()));
+            answer.push(collect(space.events().unwrap().rev()));
+            answer.push(collect(space.events().unwrap().range(100..500)));
+            answer.push(collect(space.events().unwrap().range(100..500).rev()));
+        }
+        assert!(answer.iter().all(|events| !events.is_empty()));
+        answers.push(answer);
+    }
+    assert_eq!(answers[0], answers[1]);
+}
+
 /// Every `.esdb` file under `dir`.
 fn esdb_files(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut found = Vec::new();
