@@ -52,6 +52,15 @@ fn reseal_footer(bytes: &mut [u8]) {
     put_u64(bytes, at + footer::CHECKSUM_OFFSET, checksum);
 }
 
+/// `bytes` with the footer's u32 at `field` (an offset within the footer) set to `value` and the
+/// footer sealed again; also the field's absolute offset.
+fn with_footer_u32(mut bytes: Vec<u8>, field: usize, value: u32) -> (Vec<u8>, u64) {
+    let at = footer_at(&bytes) + field;
+    put_u32(&mut bytes, at, value);
+    reseal_footer(&mut bytes);
+    (bytes, at as u64)
+}
+
 /// Seals the checksum of the block whose payload is `len` bytes at `offset` again.
 fn reseal_block(bytes: &mut [u8], offset: usize, len: usize) {
     let covered = offset + len + TRAILER_LEN - 8;
@@ -79,10 +88,7 @@ fn scan(space: &str, grouping: &str) -> Value {
 fn invalid_files(base: &dyn Fn(&str) -> Vec<u8>) -> Result<Vec<Invalid>> {
     let mut out = Vec::new();
 
-    let mut bytes = base("one_event");
-    let at = footer_at(&bytes);
-    put_u32(&mut bytes, at + footer::INCOMPATIBLE_OFFSET, 1 << 31);
-    reseal_footer(&mut bytes);
+    let (bytes, at) = with_footer_u32(base("one_event"), footer::INCOMPATIBLE_OFFSET, 1 << 31);
     out.push(Invalid {
         name: "unknown_incompatible_feature.esdb",
         rule: "A reader MUST refuse a file with an incompatible feature it does not know (here bit 31, which version 2.0 leaves undefined).",
@@ -90,13 +96,11 @@ fn invalid_files(base: &dyn Fn(&str) -> Vec<u8>) -> Result<Vec<Invalid>> {
         bytes,
         when: json!("open"),
         field: "footer incompatible features",
-        offset: (at + footer::INCOMPATIBLE_OFFSET) as u64,
+        offset: at,
     });
 
-    let mut bytes = base("one_event");
-    let at = footer_at(&bytes);
-    put_u32(&mut bytes, at + footer::INCOMPATIBLE_OFFSET, esdb_format::v2::features::ZSTD_DICTIONARY);
-    reseal_footer(&mut bytes);
+    let (bytes, at) =
+        with_footer_u32(base("one_event"), footer::INCOMPATIBLE_OFFSET, esdb_format::v2::features::ZSTD_DICTIONARY);
     out.push(Invalid {
         name: "dictionary_feature_without_dictionary.esdb",
         rule: "A file with the zstd_dictionary feature MUST name its dictionary block in esdb.zstd_dictionary.",
@@ -104,13 +108,11 @@ fn invalid_files(base: &dyn Fn(&str) -> Vec<u8>) -> Result<Vec<Invalid>> {
         bytes,
         when: json!("open"),
         field: "footer incompatible features",
-        offset: (at + footer::INCOMPATIBLE_OFFSET) as u64,
+        offset: at,
     });
 
-    let mut bytes = base("one_event");
-    let at = footer_at(&bytes);
-    put_u32(&mut bytes, at + footer::COMPATIBLE_OFFSET, esdb_format::v2::features::COVERING_INDEXES);
-    reseal_footer(&mut bytes);
+    let (bytes, at) =
+        with_footer_u32(base("one_event"), footer::COMPATIBLE_OFFSET, esdb_format::v2::features::COVERING_INDEXES);
     out.push(Invalid {
         name: "covering_feature_without_catalog.esdb",
         rule: "A file with the covering_indexes feature (2.1) MUST locate its covering catalog in esdb.covering; a reader that knows the feature checks it.",
@@ -118,13 +120,11 @@ fn invalid_files(base: &dyn Fn(&str) -> Vec<u8>) -> Result<Vec<Invalid>> {
         bytes,
         when: json!("open"),
         field: "footer compatible features",
-        offset: (at + footer::COMPATIBLE_OFFSET) as u64,
+        offset: at,
     });
 
-    let mut bytes = base("one_event");
-    let at = footer_at(&bytes);
-    put_u32(&mut bytes, at + footer::COMPATIBLE_OFFSET, esdb_format::v2::features::COVERING_TIMELINE);
-    reseal_footer(&mut bytes);
+    let (bytes, at) =
+        with_footer_u32(base("one_event"), footer::COMPATIBLE_OFFSET, esdb_format::v2::features::COVERING_TIMELINE);
     out.push(Invalid {
         name: "covering_timeline_feature_without_catalog.esdb",
         rule: "A file with the covering_timeline feature (2.2) MUST locate its covering-timeline catalog in esdb.covering_timeline; a reader that knows the feature checks it.",
@@ -132,7 +132,7 @@ fn invalid_files(base: &dyn Fn(&str) -> Vec<u8>) -> Result<Vec<Invalid>> {
         bytes,
         when: json!("open"),
         field: "footer compatible features",
-        offset: (at + footer::COMPATIBLE_OFFSET) as u64,
+        offset: at,
     });
 
     let mut bytes = base("covering_timeline");

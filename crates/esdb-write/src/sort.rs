@@ -3,12 +3,13 @@
 //! Records sort by group (bytewise), then by a 128-bit order within the group. The writer's
 //! groups are an escaped space and grouping, or an index name and value, and the order is the
 //! timestamp and insertion sequence (see `record.rs`). Groups repeat across many records, so the
-//! buffer interns them: a buffered record is a fixed-width entry (group id, order, where its value
-//! lies), and sorting compares integers held in the entry instead of byte strings scattered over
-//! the arena.
+//! buffer interns them: a buffered record is a fixed-width entry (group id, order, and its value
+//! or where in the arena its value lies), and sorting compares integers held in the entry instead
+//! of byte strings scattered over the arena. Values of up to four bytes (postings: an event
+//! number) live in the entry itself, so reading them back in sorted order touches no other memory.
 //!
-//! Past the memory limit the buffer is sorted and spilled as a run to a temporary file, and
-//! [`Sorter::finish`] merges the runs. `(group, order)` pairs must be unique, which makes the
+//! Past the memory limit the buffer is sorted and spilled as a run to a temporary file (see
+//! `run.rs`), and [`Sorter::finish`] merges the runs. `(group, order)` pairs must be unique, which makes the
 //! order, and so the output file, deterministic.
 
 use std::cmp::Ordering;

@@ -285,17 +285,18 @@ fn an_async_follower_is_woken_by_appends_in_this_process_and_in_another() {
     writer.join().unwrap();
 }
 
+/// Event `i` of three spaces of five groupings each, timestamps out of order and repeating.
+fn spread_event(i: u64) -> NewEvent {
+    NewEvent::new(format!("s{}", i % 3), (i % 97) as i64 * 10 + (i / 97) as i64, format!("event {i}"))
+        .grouping(format!("g{}", i % 5))
+}
+
 /// `covering_indexes`: sealed partitions cover the index, and index scans across partitions and
 /// the tail answer exactly as a store without it.
 #[test]
 fn covering_indexes_reach_the_partitions_and_change_no_answer() {
-    let events: Vec<NewEvent> = (0..600u64)
-        .map(|i| {
-            NewEvent::new(format!("s{}", i % 3), (i % 97) as i64 * 10 + (i / 97) as i64, format!("event {i}"))
-                .grouping(format!("g{}", i % 5))
-                .index("type", ["a", "b", "c", "d"][(i % 4) as usize])
-        })
-        .collect();
+    let events: Vec<NewEvent> =
+        (0..600u64).map(|i| spread_event(i).index("type", ["a", "b", "c", "d"][(i % 4) as usize])).collect();
     let mut answers = Vec::new();
     for covering in [false, true] {
         let dir = tempfile::tempdir().unwrap();
@@ -339,12 +340,7 @@ fn covering_indexes_reach_the_partitions_and_change_no_answer() {
 /// without it.
 #[test]
 fn covering_timeline_reaches_the_partitions_and_changes_no_answer() {
-    let events: Vec<NewEvent> = (0..600u64)
-        .map(|i| {
-            NewEvent::new(format!("s{}", i % 3), (i % 97) as i64 * 10 + (i / 97) as i64, format!("event {i}"))
-                .grouping(format!("g{}", i % 5))
-        })
-        .collect();
+    let events: Vec<NewEvent> = (0..600u64).map(spread_event).collect();
     let mut answers = Vec::new();
     for covering in [false, true] {
         let dir = tempfile::tempdir().unwrap();
