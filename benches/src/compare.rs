@@ -52,6 +52,8 @@ struct Figures {
     five_cities_secs: f64,
     /// ESDB only: L1 written with `covering_indexes: city`.
     covered: Option<Covered>,
+    /// ESDB only: `Space::events()` on L1, and on L1 written with `covering_timeline`.
+    timeline: Option<Timeline>,
     lookup_p50_us: f64,
     lookup_p99_us: f64,
     range_query_us: f64,
@@ -63,6 +65,41 @@ struct Covered {
     index_scan_eps: f64,
     index_scan_ref_eps: f64,
     five_cities_secs: f64,
+}
+
+/// The merged timeline of L1's space (`Space::events`, what `esdb scan SPACE` reads), through the
+/// timeline postings and through a covering timeline, and what covering costs.
+struct Timeline {
+    events_ref_eps: f64,
+    covered_events_ref_eps: f64,
+    covered_file_bytes: u64,
+}
+
+/// One pass over `space.events()` with borrowed events.
+fn drain_events(space: &esdb_read::Space) -> usize {
+    let mut scan = space.events().unwrap();
+    let mut total = 0;
+    while let Some(event) = scan.next_ref() {
+        total += event.unwrap().data().len();
+    }
+    total
+}
+
+fn timeline(visits: &[Visit], dir: &Path, plain: &esdb_read::Space) -> AnyResult<Timeline> {
+    let path = dir.join("l1-timeline.esdb");
+    let mut writer = Writer::create_with(&path, WriterOptions::default().with_covering_timeline(true))?;
+    for v in visits {
+        writer.add("visit", v.ts, &v.host, [("visitor", v.visitor.as_str()), ("city", v.city)], &v.data)?;
+    }
+    writer.finish()?;
+    let db = Db::open(&path)?;
+    let covered = db.space("visit")?.ok_or("missing space")?;
+    let n = covered.len() as f64;
+    Ok(Timeline {
+        events_ref_eps: n / median(3, || drain_events(plain)),
+        covered_events_ref_eps: n / median(3, || drain_events(&covered)),
+        covered_file_bytes: db.file_len(),
+    })
 }
 
 /// The five most frequent cities.
@@ -224,6 +261,7 @@ fn esdb(visits: &[Visit], dir: &Path, probe: &Probe) -> AnyResult<(Figures, f64,
     let parallel_secs = median(5, || esdb_bench::read_in_parts(&space, 2));
     let five_cities_secs = median(5, || scan_cities(&space, &probe.cities));
     let covered = covered(visits, dir, probe)?;
+    let timeline = timeline(visits, dir, &space)?;
     let figures = Figures {
         write_eps: n / write_secs,
         file_bytes: db.file_len(),
@@ -235,6 +273,7 @@ fn esdb(visits: &[Visit], dir: &Path, probe: &Probe) -> AnyResult<(Figures, f64,
         index_scan_eps: dense / index_secs,
         five_cities_secs,
         covered: Some(covered),
+        timeline: Some(timeline),
         lookup_p50_us: p50,
         lookup_p99_us: p99,
         range_query_us: range_secs * 1e6,
@@ -324,6 +363,7 @@ fn sqlite(visits: &[Visit], dir: &Path, probe: &Probe) -> AnyResult<Figures> {
         index_scan_eps: dense / index_secs,
         five_cities_secs: median(3, || probe.cities.iter().map(|city| query(index_sql, &[city])).sum()),
         covered: None,
+        timeline: None,
         lookup_p50_us: p50,
         lookup_p99_us: p99,
         range_query_us: range_secs * 1e6,
@@ -437,6 +477,16 @@ pub fn run(n: usize) -> AnyResult<()> {
             c.file_bytes as f64 / 1e6,
             (c.file_bytes as f64 - e.file_bytes as f64) / 1e6,
             c.file_bytes as f64 / e.file_bytes as f64,
+        );
+    }
+    if let Some(t) = &e.timeline {
+        println!(
+            "- ESDB `Space::events()` on L1 (the merged timeline across its groupings, borrowed): {} through the timeline postings, {} with a covering timeline (`covering_timeline`, {:.1} MB, {:+.1} MB, {:.2}x).",
+            fmt_rate(t.events_ref_eps),
+            fmt_rate(t.covered_events_ref_eps),
+            t.covered_file_bytes as f64 / 1e6,
+            (t.covered_file_bytes as f64 - e.file_bytes as f64) / 1e6,
+            t.covered_file_bytes as f64 / e.file_bytes as f64,
         );
     }
     Ok(())
