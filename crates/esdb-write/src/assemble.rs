@@ -67,6 +67,18 @@ enum CoveredBy {
 }
 
 impl<W: Write> Sinks<W> {
+    /// Adds a sorted posting record (its event number, then with `covering` its event's data) to
+    /// the posting stream, and its event to the covering stream.
+    fn add_posting(&mut self, posting: &Record<'_>, covering: bool) -> std::io::Result<()> {
+        let (event, event_len) = varint::decode(posting.value).expect("writer-encoded event number");
+        let ts = record::ts_of(posting.order);
+        self.postings.add(ts, event, &mut self.out)?;
+        if covering {
+            self.covering.add(ts, &posting.value[event_len..], &mut self.out)?;
+        }
+        Ok(())
+    }
+
     /// Ends the covering stream being written and enters it under `key` in its catalog.
     fn finish_covering(&mut self, which: CoveredBy, key: &[u8]) -> std::io::Result<()> {
         let (_, stream) = self.covering.finish(&mut self.out)?;
@@ -284,15 +296,7 @@ impl<W: Write> Assembler<W> {
             let mut sorted = self.timeline_sorter.finish()?;
             let covering = sinks.covering_timeline.is_some();
             while let Some(posting) = sorted.next()? {
-                let (event, event_len) = varint::decode(posting.value).expect("writer-encoded event number");
-                let ts = record::ts_of(posting.order);
-                sinks.postings.add(ts, event, &mut sinks.out).map_err(WriteError::io("write", path))?;
-                if covering {
-                    sinks
-                        .covering
-                        .add(ts, &posting.value[event_len..], &mut sinks.out)
-                        .map_err(WriteError::io("write", path))?;
-                }
+                sinks.add_posting(&posting, covering).map_err(WriteError::io("write", path))?;
             }
             let timeline = sinks.postings.finish(&mut sinks.out).map_err(WriteError::io("write", path))?.1;
             if covering {
@@ -339,15 +343,7 @@ impl<W: Write> Assembler<W> {
                 let (name, _) = record::posting_name_value(&current_group);
                 covering = self.covered.binary_search(&name).is_ok();
             }
-            let (event, event_len) = varint::decode(posting.value).expect("writer-encoded event number");
-            let ts = record::ts_of(posting.order);
-            sinks.postings.add(ts, event, &mut sinks.out).map_err(WriteError::io("write", path))?;
-            if covering {
-                sinks
-                    .covering
-                    .add(ts, &posting.value[event_len..], &mut sinks.out)
-                    .map_err(WriteError::io("write", path))?;
-            }
+            sinks.add_posting(&posting, covering).map_err(WriteError::io("write", path))?;
         }
         drop(sorted);
 
