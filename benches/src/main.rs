@@ -17,7 +17,7 @@ mod store;
 use std::path::Path;
 use std::time::Instant;
 
-use esdb_bench::{Visit, Visits};
+use esdb_bench::{Activities, Visit, Visits};
 use esdb_read::Db;
 use esdb_write::{Writer, WriterOptions};
 
@@ -89,6 +89,15 @@ fn overhead(n: usize) -> AnyResult<()> {
     }
     writer.finish()?;
     report_overhead("one space, sequential seconds, dense index type=visit", &dense)?;
+    // Small spaces: the `activity` dataset of `cargo xtask gen activity --events 20000` (8,295
+    // customers, 2.4 events each), as `esdb import --space customer --index type` stores it.
+    let activity = dir.path().join("activity.esdb");
+    let mut writer = Writer::create(&activity)?;
+    for a in Activities::new(20_000, 1).take(20_000) {
+        writer.add(&a.customer, a.ts, "", [("type", a.kind)], a.data.as_bytes())?;
+    }
+    writer.finish()?;
+    report_overhead("activity, 20,000 events (8,295 spaces of 2.4 events, index type)", &activity)?;
     Ok(())
 }
 
