@@ -406,8 +406,8 @@ impl Shared {
             .with_memory_budget(self.options.seal_memory_budget)
             .with_max_data_len(self.options.max_data_len)
             .with_time_unit(self.unit)
-            .with_covering_indexes(self.options.covering_indexes.clone())
-            .with_covering_timeline(self.options.covering_timeline);
+            .with_covering_indexes(self.options.covering_indexes.clone().unwrap_or_default())
+            .with_covering_timeline(self.options.covering_timeline.unwrap_or_default());
         Writer::create_with_hook(path, options, self.fs.writer_hook())
             .map_err(|source| Error::Seal { path: path.to_path_buf(), source })
     }

@@ -11,6 +11,9 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::options::TimeUnit;
 
+/// Longest index name a partition can hold, in bytes.
+const MAX_INDEX_NAME_LEN: usize = esdb_format::v1::MAX_KEY_PART_LEN;
+
 /// Name of the manifest in the store directory.
 pub const MANIFEST: &str = "MANIFEST";
 /// The manifest being written; never read.
@@ -18,8 +21,9 @@ pub const MANIFEST_TMP: &str = "MANIFEST.tmp";
 const FORMAT: &str = "esdb-store";
 /// Layout version written: 2 adds `store_id`, `generation`, `obsolete` and the partitions'
 /// `file_len` / `end_checksum`; 3 adds `time_unit` and the partitions' `last_window`; 4 adds
-/// the remote tier: `remote`, `obsolete_remote` and the partitions' `remote` / `local`.
-pub const VERSION: u32 = 4;
+/// the remote tier: `remote`, `obsolete_remote` and the partitions' `remote` / `local`; 5 adds
+/// the partitions' layout: `covering_indexes` and `covering_timeline`.
+pub const VERSION: u32 = 5;
 /// Directory of the log segments.
 pub const LOG_DIR: &str = "log";
 /// Directory of the sealed partitions.
@@ -68,6 +72,14 @@ pub struct Manifest {
     /// from the remote tier (version 4). Only objects listed here are ever deleted remotely.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub obsolete_remote: Vec<String>,
+    /// Index names the partitions sealed or compacted from now on cover (version 5), in
+    /// increasing byte order, each 1 to 65,535 bytes of UTF-8.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub covering_indexes: Vec<String>,
+    /// Whether the partitions sealed or compacted from now on cover their spaces' timelines
+    /// (version 5).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub covering_timeline: bool,
 }
 
 /// One log segment.
@@ -199,6 +211,8 @@ impl Manifest {
             obsolete: Vec::new(),
             remote: None,
             obsolete_remote: Vec::new(),
+            covering_indexes: Vec::new(),
+            covering_timeline: false,
         }
     }
 
@@ -313,6 +327,17 @@ impl Manifest {
         if let Some(remote) = &self.remote {
             if remote.is_empty() {
                 return Err("remote is empty".into());
+            }
+        }
+        for (idx, name) in self.covering_indexes.iter().enumerate() {
+            if !(1..=MAX_INDEX_NAME_LEN).contains(&name.len()) {
+                return Err(format!(
+                    "covering_indexes[{idx}] is {} bytes long, not 1 to {MAX_INDEX_NAME_LEN}",
+                    name.len()
+                ));
+            }
+            if idx > 0 && self.covering_indexes[idx - 1] >= *name {
+                return Err(format!("covering_indexes[{idx}] {name:?} is not after the name before it"));
             }
         }
         Ok(())

@@ -190,15 +190,18 @@ pub struct StoreOptions {
     pub max_open_partitions: usize,
     /// Index names the partitions cover (`esdb_write::WriterOptions::covering_indexes`): index
     /// scans of sealed history then read each value's events in sequence, for about their size
-    /// again on disk. Applies to the partitions sealed or compacted from now on. Default: none.
-    pub covering_indexes: Vec<Vec<u8>>,
+    /// again on disk. Applies to the partitions sealed or compacted from now on, and is recorded
+    /// in the manifest when it differs from the recorded names (names must be UTF-8); `None`:
+    /// the recorded names (none in a new store). Default: `None`.
+    pub covering_indexes: Option<Vec<Vec<u8>>>,
     /// Whether the partitions cover each space's timeline
     /// (`esdb_write::WriterOptions::covering_timeline`): [`Space::events`](crate::Space::events)
     /// of sealed history then reads a space's events in time order in sequence, instead of
     /// merging its groupings, for about the size of those events again on disk (spaces of one
-    /// grouping need no copy). Applies to the partitions sealed or compacted from now on.
-    /// Default: `false`.
-    pub covering_timeline: bool,
+    /// grouping need no copy). Applies to the partitions sealed or compacted from now on, and is
+    /// recorded in the manifest when it differs; `None`: the recorded choice (`false` in a new
+    /// store). Default: `None`.
+    pub covering_timeline: Option<bool>,
     /// The remote tier: an object-store location (`s3://BUCKET/PREFIX`, configured from the
     /// standard `AWS_*` variables, or `file:///PATH`) that [`Store::tier`](crate::Store::tier)
     /// copies sealed partitions to, under `{remote}/{store_id}/`. Recorded by the first open
@@ -232,8 +235,8 @@ impl Default for StoreOptions {
             retention: Retention::default(),
             max_data_len: 64 << 20,
             max_open_partitions: 256,
-            covering_indexes: Vec::new(),
-            covering_timeline: false,
+            covering_indexes: None,
+            covering_timeline: None,
             remote: None,
             local_partition_bytes: None,
         }
@@ -370,17 +373,18 @@ impl StoreOptions {
         self
     }
 
-    /// Sets [`covering_indexes`](StoreOptions::covering_indexes): the index names to cover.
+    /// Sets [`covering_indexes`](StoreOptions::covering_indexes): the index names to cover (an
+    /// empty list covers none).
     #[must_use]
     pub fn with_covering_indexes<N: Into<Vec<u8>>>(mut self, names: impl IntoIterator<Item = N>) -> Self {
-        self.covering_indexes = names.into_iter().map(Into::into).collect();
+        self.covering_indexes = Some(names.into_iter().map(Into::into).collect());
         self
     }
 
     /// Sets [`covering_timeline`](StoreOptions::covering_timeline).
     #[must_use]
     pub fn with_covering_timeline(mut self, covering_timeline: bool) -> Self {
-        self.covering_timeline = covering_timeline;
+        self.covering_timeline = Some(covering_timeline);
         self
     }
 
@@ -418,6 +422,11 @@ impl StoreOptions {
         }
         if self.max_data_len > esdb_format::v1::MAX_DATA_LEN {
             return invalid("max_data_len", "must be at most 1 GiB");
+        }
+        for name in self.covering_indexes.iter().flatten() {
+            if name.is_empty() || name.len() > esdb_format::v1::MAX_KEY_PART_LEN || std::str::from_utf8(name).is_err() {
+                return invalid("covering_indexes", "each name must be 1 to 65,535 bytes of UTF-8");
+            }
         }
         Ok(())
     }

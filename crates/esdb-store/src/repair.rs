@@ -319,6 +319,8 @@ pub fn repair_with(dir: impl AsRef<Path>, partition_window: Option<i64>) -> Resu
         obsolete: old_obsolete.into_iter().filter(|file| dir.join(file).exists()).collect(),
         remote: old.as_ref().and_then(|old| old.remote.clone()),
         obsolete_remote: old.as_ref().map(|old| old.obsolete_remote.clone()).unwrap_or_default(),
+        covering_indexes: old.as_ref().map(|old| old.covering_indexes.clone()).unwrap_or_default(),
+        covering_timeline: old.as_ref().is_some_and(|old| old.covering_timeline),
         ..Manifest::new(store_id, 1)
     };
     Manifest::parse(&manifest.to_bytes()).map_err(|reason| Error::Manifest { path: dir.join(MANIFEST), reason })?;

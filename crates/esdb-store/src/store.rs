@@ -168,7 +168,7 @@ impl Store {
     ///
     /// # Errors
     /// As [`open`](Store::open).
-    pub fn open_with_io(dir: impl AsRef<Path>, options: StoreOptions, hook: Arc<dyn IoHook>) -> Result<Store> {
+    pub fn open_with_io(dir: impl AsRef<Path>, mut options: StoreOptions, hook: Arc<dyn IoHook>) -> Result<Store> {
         options.validate()?;
         let dir = dir.as_ref().to_path_buf();
         let _span = tracing::info_span!("esdb_store::open", dir = %dir.display()).entered();
@@ -198,7 +198,14 @@ impl Store {
         recovery.torn_bytes = loaded.torn_bytes;
         let record_unit = manifest.time_unit.is_none() && options.time_unit.is_some();
         let record_remote = manifest.remote.is_none() && options.remote.is_some();
-        if manifest.store_id.is_empty() || manifest.version < manifest::VERSION || record_unit || record_remote {
+        let layout = PartitionLayout::given_or_recorded(&options, &manifest);
+        let record_layout = layout != PartitionLayout::recorded(&manifest);
+        if manifest.store_id.is_empty()
+            || manifest.version < manifest::VERSION
+            || record_unit
+            || record_remote
+            || record_layout
+        {
             // A store written by an earlier version: give it an id and record the new fields.
             let mut next = manifest.clone();
             next.version = manifest::VERSION;
@@ -211,12 +218,14 @@ impl Store {
             if record_remote {
                 next.remote = options.remote.as_deref().map(remote_location);
             }
+            layout.record(&mut next);
             next.generation = manifest.generation + 1;
             write_manifest(&fs, &dir, &next).map_err(|failure| match failure {
                 WriteFailure::BeforeRename(err) | WriteFailure::AfterRename(err) => err,
             })?;
             manifest = next;
         }
+        layout.apply(&mut options);
         let dedupe = open::dedupe_window(&dir, &manifest, options.dedupe_window, &mut loaded);
         recovery.tail_events = loaded.tail.len();
         recovery.problems = std::mem::take(&mut loaded.problems);
@@ -447,6 +456,52 @@ fn remote_location(remote: &str) -> String {
 /// The remote tier the manifest records, if any.
 pub(crate) fn tier_of(manifest: &Manifest) -> Result<Option<Tier>> {
     manifest.remote.as_deref().map(|remote| Tier::new(remote, &manifest.store_id)).transpose()
+}
+
+/// What the partitions sealed or compacted from now on cover: the manifest records it, and an
+/// open whose options name it records the new choice.
+#[derive(Debug, PartialEq, Eq)]
+struct PartitionLayout {
+    covering_indexes: Vec<String>,
+    covering_timeline: bool,
+}
+
+impl PartitionLayout {
+    fn recorded(manifest: &Manifest) -> PartitionLayout {
+        PartitionLayout {
+            covering_indexes: manifest.covering_indexes.clone(),
+            covering_timeline: manifest.covering_timeline,
+        }
+    }
+
+    /// The layout `options` give, the recorded one where they give none. Names are sorted and
+    /// repeats dropped, as the manifest keeps them (`validate` checked they are UTF-8).
+    fn given_or_recorded(options: &StoreOptions, manifest: &Manifest) -> PartitionLayout {
+        let recorded = PartitionLayout::recorded(manifest);
+        let covering_indexes = match &options.covering_indexes {
+            None => recorded.covering_indexes,
+            Some(names) => {
+                let mut names: Vec<String> =
+                    names.iter().map(|name| String::from_utf8_lossy(name).into_owned()).collect();
+                names.sort();
+                names.dedup();
+                names
+            }
+        };
+        let covering_timeline = options.covering_timeline.unwrap_or(recorded.covering_timeline);
+        PartitionLayout { covering_indexes, covering_timeline }
+    }
+
+    fn record(&self, manifest: &mut Manifest) {
+        manifest.covering_indexes.clone_from(&self.covering_indexes);
+        manifest.covering_timeline = self.covering_timeline;
+    }
+
+    /// Puts the layout in `options`, which the seals and compactions of this open follow.
+    fn apply(self, options: &mut StoreOptions) {
+        options.covering_indexes = Some(self.covering_indexes.into_iter().map(String::into_bytes).collect());
+        options.covering_timeline = Some(self.covering_timeline);
+    }
 }
 
 /// Fails when `options` give a recorded option a value other than the one recorded.

@@ -4,8 +4,10 @@
 //! seconds wide and the 8 sealed events were compacted from 3 windows into one partition
 //! (`last_window`). v4 is v3 after `esdb store tier` to a remote tier (recorded as
 //! `s3://esdb-fixtures/store-v4`, which no test reaches): its partition is named local and
-//! remote. Every version stays readable; a writer upgrades older ones in place without
-//! losing or repeating an event.
+//! remote. v5 is v4 after `esdb store seal --covering-index type --covering-timeline`: the
+//! manifest records that layout, the 6 unsealed events went into covered partitions and the
+//! log holds none unsealed. Every version stays readable; a writer upgrades older ones in place
+//! without losing or repeating an event.
 
 use std::path::{Path, PathBuf};
 
@@ -75,9 +77,10 @@ fn check(store: &Store, context: &str) {
 
 #[test]
 fn every_layout_version_stays_readable() {
-    for version in ["v1", "v2", "v3", "v4"] {
+    for version in ["v1", "v2", "v3", "v4", "v5"] {
         let reader = Store::open_read_only(fixture(version)).unwrap();
-        assert_eq!(reader.info().unwrap().manifest.sealed_through, 8, "{version}");
+        let sealed = if version == "v5" { 14 } else { 8 };
+        assert_eq!(reader.info().unwrap().manifest.sealed_through, sealed, "{version}");
         check(&reader, &format!("{version} read-only"));
         assert!(esdb_store::verify(fixture(version)).unwrap().is_ok(), "{version}");
     }
@@ -89,7 +92,7 @@ fn a_writer_upgrades_a_version_1_store_in_place() {
     let options = StoreOptions::default().with_durability(Durability::Sync);
     let store = Store::open(dir.path(), options.clone()).unwrap();
     let manifest = store.info().unwrap().manifest;
-    assert_eq!(manifest.version, 4);
+    assert_eq!(manifest.version, 5);
     assert_eq!(manifest.store_id.len(), 32);
     check(&store, "upgraded");
     // The dedupe window came through: a retry of e3 is not stored again.
@@ -109,7 +112,7 @@ fn a_writer_upgrades_a_version_2_store_and_keeps_a_version_3_one() {
     let dir = copy("v2");
     let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
     let manifest = store.info().unwrap().manifest;
-    assert_eq!((manifest.version, manifest.time_unit.as_deref()), (4, None));
+    assert_eq!((manifest.version, manifest.time_unit.as_deref()), (5, None));
     assert!(manifest.partitions.iter().all(|p| p.last_window() == p.window));
     check(&store, "upgraded from v2");
     drop(store);
@@ -136,4 +139,34 @@ fn a_version_4_store_records_its_remote_tier_and_where_partitions_are() {
     check(&store, "v4 written");
     let err = Store::open(copy("v4").path(), StoreOptions::default().with_remote("s3://elsewhere/x")).unwrap_err();
     assert!(matches!(err, esdb_store::Error::OptionMismatch { option: "remote", .. }), "{err}");
+}
+
+#[test]
+fn a_version_5_store_records_its_partitions_layout() {
+    let reader = Store::open_read_only(fixture("v5")).unwrap();
+    let manifest = reader.info().unwrap().manifest;
+    assert_eq!(manifest.version, 5);
+    assert_eq!((manifest.covering_indexes.as_slice(), manifest.covering_timeline), (&["type".to_owned()][..], true));
+    let covered = |file: &str| {
+        let db = esdb_read::Db::open(fixture("v5").join(file)).unwrap();
+        (db.covering_index_names().iter().map(|name| name.to_vec()).collect::<Vec<_>>(), db.covers_timeline())
+    };
+    // The partition of layout 4 is as it was; those sealed after the upgrade cover the layout.
+    let (old, new): (Vec<_>, Vec<_>) = manifest.partitions.iter().partition(|p| p.seq == 3);
+    assert_eq!(covered(&old[0].file), (Vec::new(), false));
+    assert!(!new.is_empty());
+    for partition in new {
+        assert_eq!(covered(&partition.file), (vec![b"type".to_vec()], true), "{}", partition.file);
+    }
+    // A writer that names no layout keeps the recorded one.
+    let dir = copy("v5");
+    let store = Store::open(dir.path(), StoreOptions::default().with_durability(Durability::Sync)).unwrap();
+    check(&store, "v5 written");
+    store.append(NewEvent::new("1", 1403534999, "new").index("type", "purchase")).unwrap();
+    let sealed = store.seal().unwrap();
+    assert_eq!(sealed.partitions.len(), 1);
+    let info = store.info().unwrap();
+    let file = &info.manifest.partitions.iter().max_by_key(|p| p.seq).unwrap().file;
+    let db = esdb_read::Db::open(dir.path().join(file)).unwrap();
+    assert_eq!((db.covering_index_names().len(), db.covers_timeline()), (1, true));
 }

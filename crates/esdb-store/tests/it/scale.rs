@@ -367,6 +367,61 @@ fn covering_timeline_reaches_the_partitions_and_changes_no_answer() {
     assert_eq!(answers[0], answers[1]);
 }
 
+/// The covering layout is recorded: a reopen that names none keeps sealing covered partitions,
+/// one that names another layout records it for the partitions after it, and the manifest
+/// says which.
+#[test]
+fn the_covering_layout_is_recorded_until_an_open_changes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let events: Vec<NewEvent> =
+        (0..300u64).map(|i| spread_event(i).index("type", ["a", "b"][(i % 2) as usize])).collect();
+    let covered_open = small_options(Durability::Sync).with_covering_indexes(["type"]).with_covering_timeline(true);
+    let seal = |options: esdb_store::StoreOptions, batch: &[NewEvent]| {
+        let store = Store::open(dir.path(), options).unwrap();
+        store.append_batch(batch).unwrap();
+        store.seal().unwrap();
+        let mut files = esdb_files(dir.path());
+        files.sort();
+        files
+    };
+    let manifest = || esdb_store::Manifest::load(dir.path()).unwrap().unwrap();
+    let layout_of = |path: &Path| {
+        let db = esdb_read::Db::open(path).unwrap();
+        (db.covering_index_names().iter().map(|name| name.to_vec()).collect::<Vec<_>>(), db.covers_timeline())
+    };
+
+    let first = seal(covered_open, &events[..100]);
+    assert_eq!((manifest().covering_indexes, manifest().covering_timeline), (vec!["type".to_owned()], true));
+    // Reopened with the defaults: the recorded layout goes on.
+    let second = seal(small_options(Durability::Sync), &events[100..200]);
+    let new: Vec<_> = second.iter().filter(|path| !first.contains(path)).collect();
+    assert!(!new.is_empty());
+    for path in new {
+        assert_eq!(layout_of(path), (vec![b"type".to_vec()], true), "{path:?}");
+    }
+    // Reopened asking for no covering: recorded, and the next partitions are plain.
+    let uncovered =
+        small_options(Durability::Sync).with_covering_indexes(Vec::<Vec<u8>>::new()).with_covering_timeline(false);
+    let third = seal(uncovered, &events[200..]);
+    assert_eq!((manifest().covering_indexes, manifest().covering_timeline), (Vec::<String>::new(), false));
+    let new: Vec<_> = third.iter().filter(|path| !second.contains(path)).collect();
+    assert!(!new.is_empty());
+    for path in new {
+        assert_eq!(layout_of(path), (Vec::new(), false), "{path:?}");
+    }
+    // Names are kept sorted and once; a name that is not UTF-8 is refused before anything changes.
+    let store =
+        Store::open(dir.path(), small_options(Durability::Sync).with_covering_indexes(["z", "a", "z"])).unwrap();
+    drop(store);
+    assert_eq!(manifest().covering_indexes, vec!["a".to_owned(), "z".to_owned()]);
+    let bad = small_options(Durability::Sync).with_covering_indexes([vec![0xff_u8]]);
+    assert!(matches!(
+        Store::open(dir.path(), bad),
+        Err(esdb_store::Error::InvalidOption { option: "covering_indexes", .. })
+    ));
+    assert_eq!(manifest().covering_indexes, vec!["a".to_owned(), "z".to_owned()]);
+}
+
 /// Every `.esdb` file under `dir`.
 fn esdb_files(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut found = Vec::new();

@@ -44,9 +44,9 @@ enum Command {
     Spaces(SpacesArgs),
     Export(ExportArgs),
     /// Move the unsealed log into ESDB partitions, one or more per time window.
-    Seal(DirArgs),
+    Seal(MaintainArgs),
     /// Merge the partitions of each window that has several into one.
-    Compact(DirArgs),
+    Compact(MaintainArgs),
     Retain(RetainArgs),
     Tier(TierArgs),
     /// Offsets, durability, the unsealed tail, segments, partitions and the store's metrics.
@@ -161,6 +161,54 @@ struct AppendArgs {
     max_future_skew: u64,
     #[command(flatten)]
     tier: TierFlags,
+    #[command(flatten)]
+    layout: LayoutFlags,
+}
+
+/// What the partitions sealed or compacted from now on cover, for the commands that write them.
+/// The store records it: without these flags, the recorded layout goes on.
+#[derive(Debug, clap::Args)]
+struct LayoutFlags {
+    /// Index whose values' events the partitions keep a second time, in a data stream of their
+    /// own, so that an index scan of sealed history reads at the speed of a grouping scan
+    /// (repeat for several; replaces the recorded names). Costs about the covered events' size
+    /// again.
+    #[arg(long = "covering-index", value_name = "NAME", conflicts_with = "no_covering")]
+    covering_indexes: Vec<String>,
+    /// Partitions keep each space's events a second time in timestamp order, so that a scan of
+    /// a whole space reads them in sequence instead of merging its groupings.
+    #[arg(long, conflicts_with = "no_covering")]
+    covering_timeline: bool,
+    /// Partitions from now on cover no index and no timeline.
+    #[arg(long)]
+    no_covering: bool,
+}
+
+impl LayoutFlags {
+    fn apply(&self, options: StoreOptions) -> StoreOptions {
+        if self.no_covering {
+            return options.with_covering_indexes(Vec::<Vec<u8>>::new()).with_covering_timeline(false);
+        }
+        let options = if self.covering_indexes.is_empty() {
+            options
+        } else {
+            options.with_covering_indexes(self.covering_indexes.iter().map(|name| name.clone().into_bytes()))
+        };
+        if self.covering_timeline {
+            options.with_covering_timeline(true)
+        } else {
+            options
+        }
+    }
+}
+
+/// A store directory and the layout of the partitions a command writes.
+#[derive(Debug, clap::Args)]
+struct MaintainArgs {
+    /// The store directory.
+    dir: PathBuf,
+    #[command(flatten)]
+    layout: LayoutFlags,
 }
 
 /// The remote tier, for the commands that seal or tier.
@@ -305,14 +353,14 @@ pub fn run(args: Args) -> Result<Outcome> {
             Ok(Outcome::Ok)
         }
         Command::Seal(args) => {
-            let store = open_writable(&args.dir, StoreOptions::default())?;
+            let store = open_writable(&args.dir, args.layout.apply(StoreOptions::default()))?;
             let report = store.seal()?;
             diag!("sealed {} events into {} partitions", report.events, report.partitions.len());
             store.close()?;
             Ok(Outcome::Ok)
         }
         Command::Compact(args) => {
-            let store = open_writable(&args.dir, StoreOptions::default())?;
+            let store = open_writable(&args.dir, args.layout.apply(StoreOptions::default()))?;
             let report = store.compact()?;
             diag!("merged {} partitions of {} windows into {}", report.merged, report.windows, report.partitions.len());
             store.close()?;
@@ -411,7 +459,10 @@ fn append(args: AppendArgs) -> Result<Outcome> {
         .with_seal_after_age(nonzero(args.seal_after_secs).map(Duration::from_secs))
         .with_memory_budget(args.memory_budget)
         .with_max_future_skew(nonzero(args.max_future_skew).map(Duration::from_secs));
-    let store = open_store(&args.dir, args.tier.apply(options))?;
+    if let Some(name) = args.layout.covering_indexes.iter().find(|name| !args.indexes.contains(name)) {
+        anyhow::bail!("--covering-index {name:?} names no --index field; cover one of the indexed fields");
+    }
+    let store = open_store(&args.dir, args.layout.apply(args.tier.apply(options)))?;
     let spec = FieldSpec {
         space: &args.space,
         timestamp: &args.timestamp,
@@ -587,6 +638,7 @@ fn info(dir: &Path, as_json: bool) -> Result<Outcome> {
         info.partition_bytes,
         manifest.partition_window
     )?;
+    writeln!(out, "covering:         {}", covering_summary(manifest))?;
     if let Some(remote) = &manifest.remote {
         let remote_only = manifest.partitions.iter().filter(|p| !p.local).count();
         let copied = manifest.partitions.iter().filter(|p| p.remote).count();
@@ -623,6 +675,19 @@ fn info(dir: &Path, as_json: bool) -> Result<Outcome> {
     Ok(Outcome::Ok)
 }
 
+/// What new partitions cover, as `store info` prints it: `-`, or the index names and `timeline`.
+fn covering_summary(manifest: &esdb_store::Manifest) -> String {
+    let mut parts: Vec<String> = manifest.covering_indexes.iter().map(|name| format!("index {name}")).collect();
+    if manifest.covering_timeline {
+        parts.push("timeline".into());
+    }
+    if parts.is_empty() {
+        "-".into()
+    } else {
+        parts.join(", ")
+    }
+}
+
 /// `store info --json`: the store's state and its metrics as one JSON object.
 fn info_json(dir: &Path, store: &Store, info: &esdb_store::StoreInfo) -> Value {
     let manifest = &info.manifest;
@@ -652,6 +717,8 @@ fn info_json(dir: &Path, store: &Store, info: &esdb_store::StoreInfo) -> Value {
             })).collect::<Vec<_>>(),
         },
         "remote": manifest.remote,
+        "covering_indexes": manifest.covering_indexes,
+        "covering_timeline": manifest.covering_timeline,
         "metrics": {
             "appended_events": metrics.appended_events,
             "appended_bytes": metrics.appended_bytes,

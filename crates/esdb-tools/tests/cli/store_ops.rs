@@ -370,3 +370,63 @@ fn store_tier_moves_partitions_to_the_remote_and_answers_stay_the_same() {
     let refused = s.fails(&["store", "tier", "events", "--remote", &other], 2);
     assert!(refused.contains("the store records remote"), "{refused}");
 }
+
+/// `--covering-index`, `--covering-timeline` and `--no-covering` on `store append`, `seal` and
+/// `compact`: the store records the layout, so a later command without the flags keeps it;
+/// `store info` shows it; answers are those of a store without it.
+#[test]
+fn the_partition_layout_is_recorded_and_changes_no_answer() {
+    let s = Scratch::new();
+    append(&s, "plain", 0, 60);
+    s.ok(&["store", "seal", "plain"]);
+    let output = s
+        .esdb(&["store", "append", "covered", "--space", "s", "--timestamp", "t", "--index", "k"])
+        .args(["--covering-index", "k", "--covering-timeline"])
+        .write_stdin(lines(0, 30))
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "append: {}", String::from_utf8_lossy(&output.stderr));
+    s.ok(&["store", "seal", "covered"]);
+    // No flags: the recorded layout goes on.
+    append(&s, "covered", 30, 60);
+    s.ok(&["store", "seal", "covered"]);
+    let info =
+        |dir: &str| -> serde_json::Value { serde_json::from_str(&s.ok(&["store", "info", dir, "--json"])).unwrap() };
+    assert_eq!(info("covered")["covering_indexes"], serde_json::json!(["k"]));
+    assert_eq!(info("covered")["covering_timeline"], true);
+    assert_eq!(info("plain")["covering_indexes"], serde_json::json!([]));
+    assert!(s.ok(&["store", "info", "covered"]).contains("covering:         index k, timeline"));
+    let covered_files = |dir: &str| {
+        let info = info(dir);
+        let files = info["partitions"]["files"].as_array().unwrap().clone();
+        assert!(!files.is_empty());
+        files
+            .iter()
+            .map(|file| {
+                let path = format!("{dir}/{}", file["file"].as_str().unwrap());
+                let file_info: serde_json::Value = serde_json::from_str(&s.ok(&["info", &path, "--json"])).unwrap();
+                (file_info["covering_indexes"].clone(), file_info["covering_timeline"].clone())
+            })
+            .collect::<Vec<_>>()
+    };
+    assert!(covered_files("covered")
+        .iter()
+        .all(|(names, timeline)| *names == serde_json::json!(["k"]) && *timeline == true));
+    assert_eq!(served(&s, "covered"), served(&s, "plain"));
+    // A compaction rewrites under the recorded layout, or under the one it is given.
+    s.ok(&["store", "compact", "covered", "--no-covering"]);
+    assert_eq!(info("covered")["covering_indexes"], serde_json::json!([]));
+    assert_eq!(info("covered")["covering_timeline"], false);
+    assert!(s.ok(&["store", "info", "covered"]).contains("covering:         -"));
+    assert_eq!(served(&s, "covered"), served(&s, "plain"));
+    // A covering index that is no --index field is refused before the store is touched.
+    let output = s
+        .esdb(&["store", "append", "covered", "--space", "s", "--timestamp", "t", "--covering-index", "k"])
+        .write_stdin(lines(60, 61))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--covering-index \"k\" names no --index field"));
+    let output = s.esdb(&["store", "seal", "covered", "--no-covering", "--covering-timeline"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", String::from_utf8_lossy(&output.stderr));
+}
