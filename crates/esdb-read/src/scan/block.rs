@@ -74,10 +74,11 @@ impl IndexView {
 }
 
 /// Compressed data blocks at least this long (raw) are first decompressed only as far as their
-/// first event when a scan starts on them: what a lookup of the first event needs.
-pub(super) const PREFIX_MIN_BLOCK: usize = 8192;
+/// first event when a scan starts on them: what a lookup of the first event needs. Low, since
+/// most spaces' first blocks are small; a scan that reads on decompresses the prefix twice.
+pub(super) const PREFIX_MIN_BLOCK: usize = 1024;
 /// The first prefix tried; it grows fourfold until it holds the block's event lengths.
-pub(super) const FIRST_PREFIX: usize = 2048;
+pub(super) const FIRST_PREFIX: usize = 512;
 
 /// One decoded data block.
 #[derive(Debug)]
