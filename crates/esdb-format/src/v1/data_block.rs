@@ -169,13 +169,15 @@ fn decode_spans(
     // n_events is at most MAX_BLOCK_EVENTS, which bounds this reservation.
     out.reserve(n_events as usize);
     let deltas_at = cur.offset();
-    let mut ts = i128::from(first_ts);
+    let mut ts = first_ts;
     let mut overflow = false;
     out.push(EventSpan { ts: first_ts, start: 0, end: 0 });
     bitpack::unpack(&mut cur, n_events - 1, ts_width, "event timestamp deltas", |delta| {
-        ts += i128::from(delta);
-        overflow |= ts > i128::from(i64::MAX);
-        out.push(EventSpan { ts: ts as i64, start: 0, end: 0 });
+        match ts.checked_add_unsigned(delta) {
+            Some(next) => ts = next,
+            None => overflow = true,
+        }
+        out.push(EventSpan { ts, start: 0, end: 0 });
     })?;
     if overflow {
         return Err(DecodeError::invalid(
@@ -185,28 +187,31 @@ fn decode_spans(
         ));
     }
     let lengths_at = cur.offset();
-    let mut idx = 0usize;
-    let mut total = 0u64;
+    // The data follows the lengths; each span is placed as its length is read, in offsets
+    // clamped to u32 (the check below refuses lengths that do not fill the payload exactly, and a
+    // payload is far below 4 GiB).
+    let data_start = (cur.pos() as u64).saturating_add(bitpack::packed_len(n_events, len_width));
+    let mut pos = data_start;
+    let mut spans = out.iter_mut();
     bitpack::unpack(&mut cur, n_events, len_width, "event data lengths", |len_delta| {
-        let len = len_delta.saturating_add(len_base);
-        total = total.saturating_add(len);
-        out[idx].end = len.min(u64::from(u32::MAX)) as u32;
-        idx += 1;
+        let start = pos;
+        pos = pos.saturating_add(len_delta.saturating_add(len_base));
+        if let Some(span) = spans.next() {
+            span.start = start.min(u64::from(u32::MAX)) as u32;
+            span.end = pos.min(u64::from(u32::MAX)) as u32;
+        }
     })?;
-    let data_start = cur.pos() as u64;
-    if total != payload_len - data_start {
+    debug_assert_eq!(cur.pos() as u64, data_start);
+    if pos - data_start != payload_len - data_start {
         return Err(DecodeError::invalid(
             "event data lengths",
             lengths_at,
-            format!("lengths add up to {total} bytes, the block has {} bytes of data", payload_len - data_start),
+            format!(
+                "lengths add up to {} bytes, the block has {} bytes of data",
+                pos - data_start,
+                payload_len - data_start
+            ),
         ));
-    }
-    // The lengths fill the payload exactly, so every offset below fits in u32.
-    let mut pos = data_start as u32;
-    for span in out.iter_mut() {
-        span.start = pos;
-        pos += span.end;
-        span.end = pos;
     }
     Ok(())
 }
