@@ -136,16 +136,17 @@ pub fn decode_prefix(
     crate::v1::cleared_on_error(out, |out| decode_spans(prefix, payload_len, at, first_ts, n_expected, out))
 }
 
-fn decode_spans(
-    payload: &[u8],
-    payload_len: u64,
-    at: u64,
-    first_ts: i64,
-    n_expected: u64,
-    out: &mut Vec<EventSpan>,
-) -> Result<(), DecodeError> {
-    out.clear();
-    let mut cur = Cursor::new(payload, at);
+/// The fields of a data block before its packed arrays.
+struct Header {
+    n_events: u64,
+    len_base: u64,
+    ts_width: u8,
+    len_width: u8,
+}
+
+/// Reads a data block's header: its event count (which must be `n_expected`), length base and
+/// widths.
+fn decode_header(cur: &mut Cursor<'_>, n_expected: u64) -> Result<Header, DecodeError> {
     let count_at = cur.offset();
     let n_events = cur.uvarint("data block event count")?;
     if n_events != n_expected || n_events == 0 || n_events > MAX_BLOCK_EVENTS {
@@ -166,6 +167,96 @@ fn decode_spans(
             format!("{len_width} bits exceeds 32"),
         ));
     }
+    Ok(Header { n_events, len_base, ts_width, len_width })
+}
+
+/// The span of a data block's first event, from only the first bytes of a payload of
+/// `payload_len` bytes in a file of format major version `major`: what a lookup of a stream's
+/// first event needs, without the other events' spans. Checks the block's header as
+/// [`decode_prefix`] does and that the first event lies within the payload; the other events'
+/// lengths are checked when the block is decoded whole. Fails with [`DecodeError::Truncated`]
+/// when `prefix` ends before the first event's length, so a caller can retry with a longer one.
+///
+/// ```
+/// use esdb_format::v1::data_block::{decode_first_for, encode};
+///
+/// let mut payload = Vec::new();
+/// encode([(10i64, &b"first"[..]), (12, &b"second"[..])].into_iter(), &mut payload);
+/// let span = decode_first_for(2, &payload, payload.len() as u64, 0, 10, 2).unwrap();
+/// assert_eq!(&payload[span.start as usize..span.end as usize], b"first");
+/// assert_eq!(span.ts, 10);
+/// ```
+///
+/// # Errors
+/// As [`decode_prefix`], for the header and the first event.
+pub fn decode_first_for(
+    major: u16,
+    prefix: &[u8],
+    payload_len: u64,
+    at: u64,
+    first_ts: i64,
+    n_expected: u64,
+) -> Result<EventSpan, DecodeError> {
+    if major >= 2 && n_expected == 1 {
+        let mut spans = Vec::with_capacity(1);
+        decode_prefix_for(major, prefix, payload_len, at, first_ts, n_expected, &mut spans)?;
+        return Ok(spans[0]);
+    }
+    let mut cur = Cursor::new(prefix, at);
+    let Header { n_events, len_base, ts_width, len_width } = decode_header(&mut cur, n_expected)?;
+    if ts_width > 64 {
+        return Err(DecodeError::invalid(
+            "event timestamp deltas",
+            cur.offset(),
+            format!("bit width {ts_width} exceeds 64"),
+        ));
+    }
+    let lengths_at = (cur.pos() as u64).saturating_add(bitpack::packed_len(n_events - 1, ts_width));
+    let data_start = lengths_at.saturating_add(bitpack::packed_len(n_events, len_width));
+    if data_start > payload_len {
+        return Err(DecodeError::Truncated {
+            field: "event data lengths",
+            offset: at.saturating_add(lengths_at),
+            need: data_start - lengths_at,
+            have: payload_len.saturating_sub(lengths_at),
+        });
+    }
+    // The first length is the low `len_width` (at most 32) bits of the lengths' first bytes.
+    let first_bytes = usize::from(len_width).div_ceil(8);
+    let Some(bytes) = usize::try_from(lengths_at).ok().and_then(|start| prefix.get(start..start + first_bytes)) else {
+        return Err(DecodeError::Truncated {
+            field: "event data lengths",
+            offset: at.saturating_add(lengths_at),
+            need: first_bytes as u64,
+            have: (prefix.len() as u64).saturating_sub(lengths_at),
+        });
+    };
+    let mut word = [0u8; 8];
+    word[..first_bytes].copy_from_slice(bytes);
+    let len_delta = u64::from_le_bytes(word) & ((1u64 << len_width) - 1);
+    let end = data_start.saturating_add(len_delta.saturating_add(len_base));
+    if end > payload_len {
+        return Err(DecodeError::invalid(
+            "event data lengths",
+            at.saturating_add(lengths_at),
+            format!("the first event's data runs to byte {end} of a {payload_len}-byte block"),
+        ));
+    }
+    // Both offsets lie within the payload, which is far below 4 GiB.
+    Ok(EventSpan { ts: first_ts, start: data_start as u32, end: end as u32 })
+}
+
+fn decode_spans(
+    payload: &[u8],
+    payload_len: u64,
+    at: u64,
+    first_ts: i64,
+    n_expected: u64,
+    out: &mut Vec<EventSpan>,
+) -> Result<(), DecodeError> {
+    out.clear();
+    let mut cur = Cursor::new(payload, at);
+    let Header { n_events, len_base, ts_width, len_width } = decode_header(&mut cur, n_expected)?;
     // n_events is at most MAX_BLOCK_EVENTS, which bounds this reservation.
     out.reserve(n_events as usize);
     let deltas_at = cur.offset();
@@ -323,6 +414,56 @@ mod tests {
                 }
             }
         }
+    }
+
+    proptest::proptest! {
+        /// The first span read from any prefix is the first span of the whole decode, or the
+        /// prefix is too short (and the caller retries with more).
+        #[test]
+        fn the_first_span_is_the_decodes_first(
+            lens in proptest::collection::vec(0usize..300, 1..40),
+            deltas in proptest::collection::vec(0i64..1_000_000, 40),
+            major in 1u16..=2,
+        ) {
+            let mut ts = -7i64;
+            let data: Vec<Vec<u8>> = lens.iter().map(|&len| vec![0xab; len]).collect();
+            let events: Vec<(i64, &[u8])> = data
+                .iter()
+                .zip(&deltas)
+                .map(|(bytes, delta)| {
+                    ts += delta;
+                    (ts, bytes.as_slice())
+                })
+                .collect();
+            let mut payload = Vec::new();
+            if major == 2 { encode_v2(events.iter().copied(), &mut payload) } else { encode(events.iter().copied(), &mut payload) }
+            let (first_ts, n) = (events[0].0, events.len() as u64);
+            let mut full = Vec::new();
+            decode_for(major, &payload, 40, first_ts, n, &mut full).unwrap();
+            for cut in 0..=payload.len() {
+                match decode_first_for(major, &payload[..cut], payload.len() as u64, 40, first_ts, n) {
+                    Ok(span) => proptest::prop_assert_eq!(span, full[0], "cut at {}", cut),
+                    Err(err) => proptest::prop_assert!(matches!(err, DecodeError::Truncated { .. }), "cut at {}: {}", cut, err),
+                }
+            }
+            proptest::prop_assert_eq!(decode_first_for(major, &payload, payload.len() as u64, 40, first_ts, n).unwrap(), full[0]);
+        }
+    }
+
+    #[test]
+    fn a_first_event_past_the_block_is_an_error() {
+        let mut payload = Vec::new();
+        encode([(1i64, &b"xyz"[..]), (2, &b"w"[..])].into_iter(), &mut payload);
+        // The block claims less data than its first length.
+        let short = &payload[..payload.len() - 3];
+        assert!(matches!(
+            decode_first_for(2, short, short.len() as u64, 0, 1, 2),
+            Err(DecodeError::Invalid { field: "event data lengths", .. })
+        ));
+        assert!(matches!(
+            decode_first_for(2, &payload, payload.len() as u64, 0, 1, 3),
+            Err(DecodeError::Invalid { field: "data block event count", .. })
+        ));
     }
 
     #[test]

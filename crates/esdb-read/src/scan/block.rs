@@ -92,6 +92,9 @@ pub(super) struct DataBlock {
     /// Leading events whose data `payload` holds: all of them, unless the block was only
     /// decompressed in part, in which case `rest` keeps what completes it.
     pub(super) n_ready: u64,
+    /// Events in the block; `spans` holds all of them unless the block was only decompressed
+    /// in part, in which case it holds the first.
+    pub(super) n_items: u64,
     pub(super) rest: Option<Rest>,
 }
 
@@ -102,6 +105,8 @@ pub(super) struct Rest {
     pub(super) read: Option<Bytes>,
     pub(super) handle: Handle,
     pub(super) raw_len: usize,
+    /// The block index's `first_ts`, to decode the other events' spans with.
+    pub(super) first_ts: i64,
 }
 
 impl DataBlock {
@@ -122,7 +127,7 @@ impl DataBlock {
             inner.read_block_reusing(entry.block, "data block", index.index().entry_offset(block_idx), reuse)?;
         data_block::decode_for(inner.header.major, &payload, entry.block.offset, entry.first_ts, n_items, &mut spans)?;
         let n_ready = spans.len() as u64;
-        Ok(DataBlock { block_idx, first_item, first_event, payload, spans, n_ready, rest: None })
+        Ok(DataBlock { block_idx, first_item, first_event, payload, spans, n_ready, n_items, rest: None })
     }
 
     /// Like [`DataBlock::load`], but a large compressed block is decompressed only as far as its
@@ -143,42 +148,35 @@ impl DataBlock {
             };
         let (first_item, n_items) = index.block_items(block_idx)?;
         let offset = entry.block.offset;
-        let mut spans = Vec::new();
         let mut want = FIRST_PREFIX;
-        let prefix = loop {
+        let (prefix, first) = loop {
             let mut prefix = vec![0u8; want];
             frame::decompress_prefix(stored.bytes(), offset, &mut prefix)?;
             let major = inner.header.major;
-            match data_block::decode_prefix_for(
-                major,
-                &prefix,
-                raw_len as u64,
-                offset,
-                entry.first_ts,
-                n_items,
-                &mut spans,
-            ) {
-                Ok(()) => break prefix,
+            match data_block::decode_first_for(major, &prefix, raw_len as u64, offset, entry.first_ts, n_items) {
+                Ok(first) => break (prefix, first),
                 Err(DecodeError::Truncated { .. }) if want < raw_len => want = (want * 4).min(raw_len),
                 Err(err) => return Err(err.into()),
             }
         };
-        let first_end = spans[0].end as usize;
-        let prefix = if first_end > prefix.len() {
-            let mut longer = vec![0u8; first_end];
+        let prefix = if first.end as usize > prefix.len() {
+            let mut longer = vec![0u8; first.end as usize];
             frame::decompress_prefix(stored.bytes(), offset, &mut longer)?;
             longer
         } else {
             prefix
         };
-        let n_ready = spans.partition_point(|span| span.end as usize <= prefix.len()) as u64;
+        // Room for every span (the header check bounds the count), which `complete` fills.
+        let mut spans = Vec::with_capacity(n_items as usize);
+        spans.push(first);
         Ok(DataBlock {
             block_idx,
             first_item,
             first_event,
             payload: Bytes::from(prefix),
             spans,
-            n_ready,
+            n_ready: 1,
+            n_items,
             rest: Some(Rest {
                 read: match stored {
                     Stored::InMemory(_) => None,
@@ -186,17 +184,35 @@ impl DataBlock {
                 },
                 handle: entry.block,
                 raw_len,
+                first_ts: entry.first_ts,
             }),
         })
     }
 
-    /// Decompresses the rest of a block loaded by [`DataBlock::load_first`].
+    /// Decompresses the rest of a block loaded by [`DataBlock::load_first`] and decodes its
+    /// events' spans. On an error the block stays as it was, so it never claims events it cannot
+    /// give.
     pub(super) fn complete(&mut self, inner: &Inner) -> Result<()> {
         if let Some(rest) = &self.rest {
             let stored = rest.read.as_deref().unwrap_or_else(|| inner.in_memory(rest.handle));
-            self.payload =
+            let payload =
                 crate::db::decompress_reusing(Codec::Lz4, stored, rest.raw_len, rest.handle.offset, None, None)?;
-            self.n_ready = self.spans.len() as u64;
+            let first = self.spans[0];
+            let major = inner.header.major;
+            let decoded = data_block::decode_for(
+                major,
+                &payload,
+                rest.handle.offset,
+                rest.first_ts,
+                self.n_items,
+                &mut self.spans,
+            );
+            if let Err(err) = decoded {
+                self.spans.push(first);
+                return Err(err.into());
+            }
+            self.payload = payload;
+            self.n_ready = self.n_items;
             self.rest = None;
         }
         Ok(())
@@ -208,7 +224,7 @@ impl DataBlock {
 
     /// Whether `item` is one of the block's events, its data decompressed or not.
     pub(super) fn holds(&self, item: u64) -> bool {
-        item >= self.first_item && item - self.first_item < self.spans.len() as u64
+        item >= self.first_item && item - self.first_item < self.n_items
     }
 
     pub(super) fn event(&self, item: u64) -> Event {

@@ -57,7 +57,14 @@ impl GroupingStream {
         let n_before = self.index.index().count_first_ts_below(ts);
         let Some(block_idx) = n_before.checked_sub(1) else { return Ok(0) };
         let first_item = self.index.block_items(block_idx)?.0;
-        let block = self.block_for(first_item, end)?;
+        self.block_for(first_item, end)?;
+        // The search needs every timestamp of the block, not only its first event's.
+        let cached = match end {
+            End::Front => &mut self.front,
+            End::Back => &mut self.back,
+        };
+        let block = cached.as_mut().expect("loaded by block_for");
+        block.complete(&self.inner)?;
         debug_assert_eq!(block.block_idx, block_idx);
         let pos = block.spans.partition_point(|span| i128::from(span.ts) < ts);
         Ok(block.first_item + pos as u64)
