@@ -281,9 +281,16 @@ pub fn decode_grouping_table(data: &[u8]) {
 pub fn decode_data_block(data: &[u8]) {
     let Some((&first, rest)) = data.split_first() else { return };
     let mut spans = Vec::new();
-    let _ = data_block::decode_for(2, rest, 0, i64::from(first as i8) << 56, u64::from(first % 8) + 1, &mut spans);
-    match data_block::decode(rest, 0, i64::from(first as i8) << 56, u64::from(first % 8) + 1, &mut spans) {
+    let (first_ts, n) = (i64::from(first as i8) << 56, u64::from(first % 8) + 1);
+    let _ = data_block::decode_for(2, rest, 0, first_ts, n, &mut spans);
+    // The first span alone: within the block whenever it is given, and the full decode's first.
+    let first_span = data_block::decode_first_for(1, rest, rest.len() as u64, 0, first_ts, n);
+    if let Ok(span) = first_span {
+        assert!(span.start <= span.end && span.end as usize <= rest.len());
+    }
+    match data_block::decode(rest, 0, first_ts, n, &mut spans) {
         Ok(()) => {
+            assert_eq!(first_span.ok(), Some(spans[0]));
             // The spans tile the data region exactly, in order.
             for pair in spans.windows(2) {
                 assert_eq!(pair[0].end, pair[1].start);
