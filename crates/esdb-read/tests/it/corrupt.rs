@@ -238,3 +238,43 @@ fn postings_out_of_time_order_are_an_error_not_an_answer() {
     assert!(result.is_err());
     assert!(!db.verify().is_ok());
 }
+
+/// A forged compressed block whose later lengths do not add up (checksum sealed again): a lookup
+/// of the stream's first event reads only what it needs and gets it; reading on, or from the
+/// other end, is an error naming the lengths, never wrong data; `verify` reports the block.
+#[test]
+fn a_forged_block_gives_its_first_event_then_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("forged.esdb");
+    let mut writer = esdb_write::Writer::create(&path).unwrap();
+    // Lengths 600, 601, 602 of compressible data: the block header, two 1-bit deltas and three
+    // 2-bit lengths lead the payload's first literal run.
+    for (ts, len) in [(1, 600), (2, 601), (3, 602)] {
+        writer.add("s", ts, "", [("k", "v")], vec![b'a'; len]).unwrap();
+    }
+    writer.finish().unwrap();
+    let mut bytes = std::fs::read(&path).unwrap();
+    let header = [3, 0xd8, 0x04, 1, 2, 0x03, 0x24];
+    let at = bytes.windows(header.len()).position(|w| w == header).expect("the block header in a literal run");
+    let payload_start = at - 1; // the LZ4 token before the literals
+    let raw_len = (7u32 + 600 + 601 + 602).to_le_bytes();
+    let trailer_at = (at..bytes.len() - 5)
+        .find(|&i| bytes[i] == 1 && bytes[i + 1..i + 5] == raw_len)
+        .expect("the block's LZ4 trailer");
+    // The third length becomes 600: the lengths add up to 2 bytes less than the data.
+    bytes[at + 6] = 0x04;
+    let checksum = esdb_format::checksum::xxh3(&bytes[payload_start..trailer_at + 5]);
+    bytes[trailer_at + 5..trailer_at + 13].copy_from_slice(&checksum.to_le_bytes());
+
+    let db = open(&bytes).unwrap();
+    let space = db.space("s").unwrap().unwrap();
+    let mut scan = space.scan("").unwrap();
+    assert_eq!(scan.next().unwrap().unwrap().data(), &vec![b'a'; 600][..]);
+    let err = scan.next().unwrap().unwrap_err();
+    assert!(matches!(err.as_decode(), Some(DecodeError::Invalid { field: "event data lengths", .. })), "{err}");
+    // The scan stays failed rather than giving the rest from a half-read block.
+    assert!(scan.next().is_none_or(|event| event.is_err()));
+    let from_the_back = space.scan("").unwrap().next_back().unwrap();
+    assert!(from_the_back.is_err());
+    assert!(!db.verify().is_ok());
+}
