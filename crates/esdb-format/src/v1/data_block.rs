@@ -111,11 +111,8 @@ pub fn decode_prefix_for(
     out: &mut Vec<EventSpan>,
 ) -> Result<(), DecodeError> {
     if major >= 2 && n_expected == 1 {
-        let end = u32::try_from(payload_len).map_err(|_| {
-            DecodeError::invalid("data block", at, format!("one event of {payload_len} bytes exceeds the block limit"))
-        })?;
         out.clear();
-        out.push(EventSpan { ts: first_ts, start: 0, end });
+        out.push(one_event_span(payload_len, at, first_ts)?);
         return Ok(());
     }
     decode_prefix(prefix, payload_len, at, first_ts, n_expected, out)
@@ -134,6 +131,14 @@ pub fn decode_prefix(
     out: &mut Vec<EventSpan>,
 ) -> Result<(), DecodeError> {
     crate::v1::cleared_on_error(out, |out| decode_spans(prefix, payload_len, at, first_ts, n_expected, out))
+}
+
+/// The span of a version 2 block of one event: the whole payload (see [`encode_v2`]).
+fn one_event_span(payload_len: u64, at: u64, first_ts: i64) -> Result<EventSpan, DecodeError> {
+    let end = u32::try_from(payload_len).map_err(|_| {
+        DecodeError::invalid("data block", at, format!("one event of {payload_len} bytes exceeds the block limit"))
+    })?;
+    Ok(EventSpan { ts: first_ts, start: 0, end })
 }
 
 /// The fields of a data block before its packed arrays.
@@ -198,9 +203,7 @@ pub fn decode_first_for(
     n_expected: u64,
 ) -> Result<EventSpan, DecodeError> {
     if major >= 2 && n_expected == 1 {
-        let mut spans = Vec::with_capacity(1);
-        decode_prefix_for(major, prefix, payload_len, at, first_ts, n_expected, &mut spans)?;
-        return Ok(spans[0]);
+        return one_event_span(payload_len, at, first_ts);
     }
     let mut cur = Cursor::new(prefix, at);
     let Header { n_events, len_base, ts_width, len_width } = decode_header(&mut cur, n_expected)?;

@@ -77,7 +77,7 @@ impl IndexView {
 /// first event when a scan starts on them: what a lookup of the first event needs. Low, since
 /// most spaces' first blocks are small; a scan that reads on decompresses the prefix twice.
 pub(super) const PREFIX_MIN_BLOCK: usize = 1024;
-/// The first prefix tried; it grows fourfold until it holds the block's event lengths.
+/// The first prefix tried; it grows fourfold until it holds the first event's length.
 pub(super) const FIRST_PREFIX: usize = 512;
 
 /// One decoded data block.
